@@ -1,0 +1,239 @@
+//! The RAM budget of the upper layer: everything the upper layer holds is charged here, and a
+//! charge that would pass the limit fails with ENOSPC instead of growing memory further.
+
+use crate::errno::{Errno, Result};
+use crate::store::FileData;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Fixed cost charged for each object the upper layer creates (node, entry, bookkeeping).
+pub const NODE_COST: u64 = 256;
+
+/// A byte limit and what is used of it.
+#[derive(Debug)]
+pub struct Budget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(limit: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Charges `n` bytes, or fails with ENOSPC if that would pass the limit.
+    pub fn try_charge(&self, n: u64) -> Result<()> {
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = cur
+                .checked_add(n)
+                .filter(|v| *v <= self.limit)
+                .ok_or(Errno::ENOSPC)?;
+            match self
+                .used
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Charges bytes that are already in use (a correction after the fact); never fails.
+    fn force_charge(&self, n: u64) {
+        self.used.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub fn release(&self, n: u64) {
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = cur.saturating_sub(n);
+            match self
+                .used
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+/// A fixed amount charged to a budget for as long as the value lives.
+#[derive(Debug)]
+pub struct Charge {
+    budget: Arc<Budget>,
+    amount: u64,
+}
+
+impl Charge {
+    pub fn new(budget: &Arc<Budget>, amount: u64) -> Result<Charge> {
+        budget.try_charge(amount)?;
+        Ok(Charge {
+            budget: Arc::clone(budget),
+            amount,
+        })
+    }
+
+    /// Changes the amount to `amount`, failing with ENOSPC (and changing nothing) if it grows past the limit.
+    pub fn resize(&mut self, amount: u64) -> Result<()> {
+        if amount > self.amount {
+            self.budget.try_charge(amount - self.amount)?;
+        } else {
+            self.budget.release(self.amount - amount);
+        }
+        self.amount = amount;
+        Ok(())
+    }
+
+    pub fn amount(&self) -> u64 {
+        self.amount
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.budget.release(self.amount);
+    }
+}
+
+/// Upper file data whose memory is charged to a budget. Every mutation reserves its worst case
+/// first (ENOSPC if that does not fit), then settles the charge to what the data really holds.
+pub struct ChargedData {
+    data: Box<dyn FileData>,
+    budget: Arc<Budget>,
+    /// What this file has charged so far; the mutex orders concurrent settlements.
+    charged: Mutex<u64>,
+}
+
+/// Writes smaller than this reserve a quick page-rounded estimate before asking the store.
+const PAGE: u64 = 4096;
+
+impl ChargedData {
+    pub fn new(data: Box<dyn FileData>, budget: &Arc<Budget>) -> ChargedData {
+        let charged = data.allocated();
+        budget.force_charge(charged);
+        ChargedData {
+            data,
+            budget: Arc::clone(budget),
+            charged: Mutex::new(charged),
+        }
+    }
+
+    pub fn data(&self) -> &dyn FileData {
+        &*self.data
+    }
+
+    /// Reserves what changing `[offset, offset+len)` may allocate.
+    fn reserve(&self, offset: u64, len: u64) -> Result<u64> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let quick = len.div_ceil(PAGE).saturating_add(1).saturating_mul(PAGE);
+        if self.budget.try_charge(quick).is_ok() {
+            return Ok(quick);
+        }
+        let exact = self.data.growth(offset, len);
+        self.budget.try_charge(exact)?;
+        Ok(exact)
+    }
+
+    /// Replaces `reserved` by the real change of allocation.
+    fn settle(&self, reserved: u64) {
+        let mut charged = self.charged.lock();
+        let now = self.data.allocated();
+        self.budget.release(reserved);
+        if now > *charged {
+            self.budget.force_charge(now - *charged);
+        } else {
+            self.budget.release(*charged - now);
+        }
+        *charged = now;
+    }
+
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let reserved = self.reserve(offset, buf.len() as u64)?;
+        let r = self.data.write_at(buf, offset);
+        self.settle(reserved);
+        r
+    }
+
+    pub fn set_len(&self, len: u64) -> Result<()> {
+        let r = self.data.set_len(len);
+        self.settle(0);
+        r
+    }
+
+    pub fn allocate(&self, offset: u64, len: u64) -> Result<()> {
+        let reserved = self.reserve(offset, len)?;
+        let r = self.data.allocate(offset, len);
+        self.settle(reserved);
+        r
+    }
+
+    pub fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
+        let r = self.data.punch_hole(offset, len);
+        self.settle(0);
+        r
+    }
+}
+
+impl Drop for ChargedData {
+    fn drop(&mut self) {
+        self.budget.release(*self.charged.lock());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::heap::HeapFile;
+
+    #[test]
+    fn charges_fail_past_the_limit_and_come_back() {
+        let b = Budget::new(1000);
+        let c = Charge::new(&b, 600).unwrap();
+        assert_eq!(Charge::new(&b, 500).unwrap_err(), Errno::ENOSPC);
+        drop(c);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn data_charge_follows_allocation() {
+        let b = Budget::new(1 << 20);
+        let d = ChargedData::new(Box::new(HeapFile::default()), &b);
+        d.write_at(&[1u8; 10_000], 0).unwrap();
+        assert_eq!(b.used(), 10_000);
+        d.set_len(10).unwrap();
+        assert_eq!(b.used(), 10);
+        assert_eq!(
+            d.write_at(&vec![0u8; 2 << 20], 0).unwrap_err(),
+            Errno::ENOSPC
+        );
+        assert_eq!(b.used(), 10);
+        drop(d);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn overwrite_near_the_limit_still_fits() {
+        let b = Budget::new(8192);
+        let d = ChargedData::new(Box::new(HeapFile::default()), &b);
+        d.write_at(&[1u8; 8000], 0).unwrap();
+        // The quick estimate does not fit, the exact growth (zero) does.
+        d.write_at(&[2u8; 4000], 0).unwrap();
+        assert_eq!(b.used(), 8000);
+    }
+}

@@ -1,0 +1,375 @@
+//! Open files and their data: open, create, read, write, release, truncate, fallocate, lseek,
+//! copy_file_range, and the copy-up that the first data change of a lower file triggers.
+
+use super::names::NewKind;
+use super::{Engine, OpenFile};
+use crate::budget::ChargedData;
+use crate::errno::{Errno, Result};
+use crate::lower::LowerFile;
+use crate::node::{Body, FileBody, Node};
+use crate::types::{Attr, Caller, FallocMode, FileKind, MAX_FILE_SIZE, OpenFlags, Whence};
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Size of the buffer used to copy data (copy-up, copy_file_range).
+const COPY_CHUNK: u64 = 1 << 20;
+
+/// Where the bytes of a file come from at one moment.
+enum Source {
+    Lower(Arc<dyn LowerFile>),
+    Upper(Arc<ChargedData>),
+}
+
+fn end_of(offset: u64, len: u64) -> Result<u64> {
+    offset
+        .checked_add(len)
+        .filter(|e| *e <= MAX_FILE_SIZE)
+        .ok_or(Errno::EFBIG)
+}
+
+impl Engine {
+    /// Opens node `id`; returns a file handle. Opening never copies data up; O_TRUNC on a
+    /// lower file makes an empty upper file without reading the lower one.
+    pub fn open(&self, id: u64, flags: OpenFlags) -> Result<u64> {
+        let node = self.node(id)?;
+        self.open_node(node, flags)
+    }
+
+    fn open_node(&self, node: Arc<Node>, flags: OpenFlags) -> Result<u64> {
+        match node.kind {
+            FileKind::Directory if flags.write => return Err(Errno::EISDIR),
+            FileKind::Symlink => return Err(Errno::ELOOP),
+            _ => {}
+        }
+        node.opens.fetch_add(1, Ordering::AcqRel);
+        let prepared = self.prepare_open(&node, flags);
+        if let Err(e) = prepared {
+            node.opens.fetch_sub(1, Ordering::AcqRel);
+            self.maybe_evict(&node);
+            return Err(e);
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.files.insert(fh, Arc::new(OpenFile { node, flags }));
+        Ok(fh)
+    }
+
+    /// Truncates for O_TRUNC, or opens the lower file that reads will use.
+    fn prepare_open(&self, node: &Arc<Node>, flags: OpenFlags) -> Result<()> {
+        let Body::File(body) = &node.body else {
+            return Ok(());
+        };
+        if flags.write && flags.truncate {
+            return self.truncate(node, 0);
+        }
+        if matches!(
+            &*body.read(),
+            FileBody::Lower { file: Some(_) } | FileBody::Upper(_)
+        ) {
+            return Ok(());
+        }
+        let mut g = body.write();
+        if let FileBody::Lower { file } = &mut *g {
+            if file.is_none() {
+                let origin = node.origin.as_ref().ok_or(Errno::EIO)?;
+                *file = Some(self.lower.open(origin)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates and opens a regular file; returns its attributes (counting one reference) and a
+    /// handle. If the name exists and `flags.exclusive` is not set, opens the existing object.
+    pub fn create(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: OpenFlags,
+        caller: &Caller,
+    ) -> Result<(Attr, u64)> {
+        let node = match self.create_node(parent, name, NewKind::File, mode, caller) {
+            Ok(node) => node,
+            Err(Errno::EEXIST) if !flags.exclusive => {
+                let attr = self.lookup(parent, name)?;
+                return match self.open(attr.ino, flags) {
+                    Ok(fh) => Ok((self.getattr(attr.ino)?, fh)),
+                    Err(e) => {
+                        self.forget(attr.ino, 1);
+                        Err(e)
+                    }
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let open_flags = OpenFlags {
+            truncate: false,
+            ..flags
+        };
+        match self.open_node(Arc::clone(&node), open_flags) {
+            Ok(fh) => Ok((node.attr(), fh)),
+            Err(e) => {
+                self.forget(node.id, 1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes a handle. The last close of an unlinked file frees its data.
+    pub fn release(&self, fh: u64) -> Result<()> {
+        let Some((_, f)) = self.files.remove(&fh) else {
+            return Err(Errno::EBADF);
+        };
+        let node = &f.node;
+        if node.opens.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Body::File(body) = &node.body {
+                let mut g = body.write();
+                if node.opens.load(Ordering::Acquire) == 0 {
+                    if let FileBody::Lower { file } = &mut *g {
+                        *file = None;
+                    }
+                }
+            }
+        }
+        self.maybe_evict(node);
+        Ok(())
+    }
+
+    /// Succeeds without I/O: the upper layer is volatile by design.
+    pub fn flush(&self, fh: u64) -> Result<()> {
+        self.open_file(fh).map(|_| ())
+    }
+
+    /// Succeeds without I/O: the upper layer is volatile by design.
+    pub fn fsync(&self, fh: u64, _datasync: bool) -> Result<()> {
+        self.open_file(fh).map(|_| ())
+    }
+
+    /// Where the file's bytes are now.
+    fn source(&self, node: &Node) -> Result<Source> {
+        let body = node.file()?;
+        let lower = match &*body.read() {
+            FileBody::Upper(d) => return Ok(Source::Upper(Arc::clone(d))),
+            FileBody::Lower { file } => file.clone(),
+        };
+        match lower {
+            Some(f) => Ok(Source::Lower(f)),
+            None => {
+                let origin = node.origin.as_ref().ok_or(Errno::EIO)?;
+                Ok(Source::Lower(self.lower.open(origin)?))
+            }
+        }
+    }
+
+    /// Reads into `buf` at `offset`; returns the bytes read (0 at the end).
+    pub fn read(&self, fh: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let f = self.open_file(fh)?;
+        if !f.flags.read {
+            return Err(Errno::EBADF);
+        }
+        match self.source(&f.node)? {
+            Source::Upper(d) => d.data().read_at(buf, offset),
+            Source::Lower(file) => file.read_at(buf, offset),
+        }
+    }
+
+    /// Writes `buf` at `offset` (at the end for an append handle); returns the bytes written.
+    pub fn write(&self, fh: u64, offset: u64, buf: &[u8]) -> Result<usize> {
+        let f = self.open_file(fh)?;
+        if !f.flags.write {
+            return Err(Errno::EBADF);
+        }
+        self.write_node(&f, offset, buf)
+    }
+
+    fn write_node(&self, f: &OpenFile, offset: u64, buf: &[u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        end_of(offset, buf.len() as u64)?;
+        let data = self.upper_data(&f.node, None)?;
+        if f.flags.append {
+            // Appends of one file are serialized so that none overwrites another.
+            let _appending = f.node.file()?.write();
+            let at = data.data().len();
+            end_of(at, buf.len() as u64)?;
+            data.write_at(buf, at)?;
+        } else {
+            data.write_at(buf, offset)?;
+        }
+        f.node.meta.lock().touch_modified();
+        Ok(buf.len())
+    }
+
+    /// The upper data of a regular file, copying the lower data up first if needed. With
+    /// `keep`, the caller is about to truncate to that size, and only that much is copied.
+    pub(super) fn upper_data(
+        &self,
+        node: &Arc<Node>,
+        keep: Option<u64>,
+    ) -> Result<Arc<ChargedData>> {
+        let body = node.file()?;
+        if let FileBody::Upper(d) = &*body.read() {
+            return Ok(Arc::clone(d));
+        }
+        let mut g = body.write();
+        let open_lower = match &*g {
+            FileBody::Upper(d) => return Ok(Arc::clone(d)),
+            FileBody::Lower { file } => file.clone(),
+        };
+        self.pin(node)?;
+        let size = node.meta.lock().size;
+        let copy_len = keep.map_or(size, |k| k.min(size));
+        let data = ChargedData::new(self.store.create()?, self.budget());
+        if copy_len > 0 {
+            let file = match open_lower {
+                Some(f) => f,
+                None => self.lower.open(node.origin.as_ref().ok_or(Errno::EIO)?)?,
+            };
+            copy_lower(&*file, &data, copy_len)?;
+        }
+        data.set_len(size)?;
+        tracing::debug!(id = node.id, size, copied = copy_len, "copy-up");
+        let data = Arc::new(data);
+        *g = FileBody::Upper(Arc::clone(&data));
+        Ok(data)
+    }
+
+    /// Sets the size of a regular file. A lower file is copied up only as far as it is kept,
+    /// and not at all when the size does not change.
+    pub(super) fn truncate(&self, node: &Arc<Node>, size: u64) -> Result<()> {
+        end_of(size, 0)?;
+        node.file()?;
+        match node.upper_data() {
+            Some(d) => d.set_len(size)?,
+            None => {
+                let lower_size = node.meta.lock().size;
+                if size != lower_size {
+                    self.upper_data(node, Some(size))?.set_len(size)?;
+                } else {
+                    self.pin(node)?;
+                }
+            }
+        }
+        node.meta.lock().touch_modified();
+        Ok(())
+    }
+
+    /// Allocates, punches or zeroes a range of an open file.
+    pub fn fallocate(&self, fh: u64, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
+        let f = self.open_file(fh)?;
+        if !f.flags.write {
+            return Err(Errno::EBADF);
+        }
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = end_of(offset, len)?;
+        let data = self.upper_data(&f.node, None)?;
+        let size = data.data().len();
+        match mode {
+            FallocMode::Allocate { keep_size } => {
+                data.allocate(offset, len)?;
+                if !keep_size && end > size {
+                    data.set_len(end)?;
+                }
+                if keep_size {
+                    return Ok(());
+                }
+            }
+            FallocMode::PunchHole => data.punch_hole(offset, len)?,
+            FallocMode::ZeroRange { keep_size } => {
+                data.punch_hole(offset, len)?;
+                data.allocate(offset, len)?;
+                if !keep_size && end > size {
+                    data.set_len(end)?;
+                }
+            }
+        }
+        f.node.meta.lock().touch_modified();
+        Ok(())
+    }
+
+    /// SEEK_DATA / SEEK_HOLE.
+    pub fn lseek(&self, fh: u64, offset: u64, whence: Whence) -> Result<u64> {
+        let f = self.open_file(fh)?;
+        match (self.source(&f.node)?, whence) {
+            (Source::Upper(d), Whence::Data) => d.data().seek_data(offset),
+            (Source::Upper(d), Whence::Hole) => d.data().seek_hole(offset),
+            (Source::Lower(file), Whence::Data) => file.seek_data(offset),
+            (Source::Lower(file), Whence::Hole) => file.seek_hole(offset),
+        }
+    }
+
+    /// Copies up to `len` bytes between open files; returns the bytes copied (fewer at the
+    /// end of the source).
+    pub fn copy_file_range(
+        &self,
+        fh_in: u64,
+        off_in: u64,
+        fh_out: u64,
+        off_out: u64,
+        len: u64,
+    ) -> Result<u64> {
+        let fi = self.open_file(fh_in)?;
+        let fo = self.open_file(fh_out)?;
+        if !fi.flags.read || !fo.flags.write || fo.flags.append {
+            return Err(Errno::EBADF);
+        }
+        fi.node.file()?;
+        fo.node.file()?;
+        end_of(off_in, len)?;
+        end_of(off_out, len)?;
+        if fi.node.id == fo.node.id
+            && off_in < off_out.saturating_add(len)
+            && off_out < off_in.saturating_add(len)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let src = self.source(&fi.node)?;
+        let mut buf = vec![0u8; len.min(COPY_CHUNK) as usize];
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done).min(buf.len() as u64) as usize;
+            let n = match &src {
+                Source::Upper(d) => d.data().read_at(&mut buf[..want], off_in + done)?,
+                Source::Lower(file) => file.read_at(&mut buf[..want], off_in + done)?,
+            };
+            if n == 0 {
+                break;
+            }
+            self.write_node(&fo, off_out + done, &buf[..n])?;
+            done += n as u64;
+        }
+        Ok(done)
+    }
+}
+
+/// Copies the first `len` bytes of a lower file into upper data, skipping holes.
+fn copy_lower(file: &dyn LowerFile, data: &ChargedData, len: u64) -> Result<()> {
+    let mut buf = vec![0u8; len.min(COPY_CHUNK) as usize];
+    let mut pos = 0u64;
+    while pos < len {
+        let start = match file.seek_data(pos) {
+            Ok(s) => s,
+            Err(Errno::ENXIO) => break,
+            Err(_) => pos,
+        };
+        if start >= len {
+            break;
+        }
+        let stop = file.seek_hole(start).unwrap_or(len).clamp(start + 1, len);
+        let mut p = start;
+        while p < stop {
+            let want = (stop - p).min(buf.len() as u64) as usize;
+            let n = file.read_at(&mut buf[..want], p)?;
+            if n == 0 {
+                return Ok(());
+            }
+            data.write_at(&buf[..n], p)?;
+            p += n as u64;
+        }
+        pos = stop;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! opendir, readdir, readdirplus, releasedir.
+
+use super::{Engine, OpenFile};
+use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE};
+use crate::errno::Result;
+use crate::types::{Attr, DirEntry, FileKind, OpenFlags};
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+impl Engine {
+    /// Opens a directory for listing; returns a handle.
+    pub fn opendir(&self, id: u64) -> Result<u64> {
+        let node = self.node(id)?;
+        node.dir()?;
+        node.opens.fetch_add(1, Ordering::AcqRel);
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.files.insert(
+            fh,
+            Arc::new(OpenFile {
+                node,
+                flags: OpenFlags::RDONLY,
+            }),
+        );
+        Ok(fh)
+    }
+
+    pub fn releasedir(&self, fh: u64) -> Result<()> {
+        self.release(fh)
+    }
+
+    /// Lists directory `id` from after cookie `offset` ("." and ".." included). `add` gets each
+    /// entry and returns false when it cannot take more; listing stops there.
+    pub fn readdir(
+        &self,
+        id: u64,
+        offset: u64,
+        mut add: impl FnMut(&DirEntry) -> bool,
+    ) -> Result<()> {
+        let node = self.node(id)?;
+        let d = self.dir_read(&node)?;
+        for (cookie, name, ino) in self.dots(id, &node) {
+            if offset < cookie
+                && !add(&DirEntry {
+                    ino,
+                    offset: cookie,
+                    kind: FileKind::Directory,
+                    name: name.into(),
+                })
+            {
+                return Ok(());
+            }
+        }
+        for (name, e) in d.after(offset) {
+            let entry = DirEntry {
+                ino: e.id,
+                offset: e.cookie(),
+                kind: e.kind,
+                name: OsString::from(&**name),
+            };
+            if !add(&entry) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Engine::readdir`] with attributes. Every entry `add` takes (except "." and "..")
+    /// counts one reference to its node, as a lookup does.
+    pub fn readdirplus(
+        &self,
+        id: u64,
+        offset: u64,
+        mut add: impl FnMut(&DirEntry, &Attr) -> bool,
+    ) -> Result<()> {
+        let node = self.node(id)?;
+        let d = self.dir_read(&node)?;
+        for (cookie, name, ino) in self.dots(id, &node) {
+            if offset < cookie {
+                let attr = self.node(ino)?.attr();
+                if !add(
+                    &DirEntry {
+                        ino,
+                        offset: cookie,
+                        kind: FileKind::Directory,
+                        name: name.into(),
+                    },
+                    &attr,
+                ) {
+                    return Ok(());
+                }
+            }
+        }
+        for (name, e) in d.after(offset) {
+            let child = match self.resolve(id, e, true, false) {
+                Ok(c) => c,
+                Err(err) => {
+                    tracing::warn!(dir = id, name = ?name, %err, "readdirplus: skipping an entry the lower layer cannot stat");
+                    continue;
+                }
+            };
+            let attr = child.attr();
+            let entry = DirEntry {
+                ino: e.id,
+                offset: e.cookie(),
+                kind: attr.kind,
+                name: OsString::from(&**name),
+            };
+            if !add(&entry, &attr) {
+                self.forget(child.id, 1);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn dots(&self, id: u64, node: &crate::node::Node) -> [(u64, &'static str, u64); 2] {
+        let parent = node.parent.load(Ordering::Acquire);
+        let parent = if parent == 0 { id } else { parent };
+        [(DOT_COOKIE, ".", id), (DOTDOT_COOKIE, "..", parent)]
+    }
+}

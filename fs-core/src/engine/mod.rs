@@ -1,0 +1,269 @@
+//! The overlay engine: every filesystem operation, by node id, with errnos for errors.
+//!
+//! Operations that hand out a node (lookup, mknod, mkdir, symlink, link, create, and each entry
+//! of readdirplus) count one reference, as FUSE does; [`Engine::forget`] gives references back.
+//! Nodes nobody refers to leave memory unless they hold upper state.
+//!
+//! The upper layer is volatile by design: fsync and flush succeed at once without any I/O,
+//! because nothing of the upper layer outlives the mount.
+//!
+//! Access control is not done here: a frontend checks permissions before calling (the Linux
+//! frontend mounts with `default_permissions`, so the kernel does it from the attributes the
+//! engine reports). The engine only stamps owners on new objects from the caller.
+
+mod attrs;
+mod data;
+mod listing;
+mod names;
+mod rename;
+mod xattr;
+
+#[cfg(test)]
+mod tests;
+
+use crate::budget::Budget;
+use crate::dir::{DirBody, Entry, Name};
+use crate::errno::{Errno, Result};
+use crate::ids::IdMap;
+use crate::lower::{Lower, LowerPath};
+use crate::node::Node;
+use crate::store::DataStore;
+use crate::types::{FileKind, OpenFlags, ROOT_ID};
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use xattr::XattrFlags;
+
+/// Settings of one engine instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Bytes of RAM the upper layer may use; past it, writes fail with ENOSPC.
+    pub budget_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            budget_bytes: 4 << 30,
+        }
+    }
+}
+
+/// An open file.
+pub(crate) struct OpenFile {
+    node: Arc<Node>,
+    flags: OpenFlags,
+}
+
+/// Counters for status reports and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Nodes in memory.
+    pub nodes: usize,
+    /// Open file handles.
+    pub open_files: usize,
+    /// Bytes charged to the RAM budget.
+    pub used_bytes: u64,
+    pub budget_bytes: u64,
+}
+
+/// What the upper layer holds for one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpperState {
+    /// Created in the upper layer (no lower origin).
+    pub created: bool,
+    /// File data lives in the upper layer.
+    pub data_in_upper: bool,
+    /// Metadata (mode, owner, times, xattrs, links) differs from the lower object.
+    pub meta_changed: bool,
+}
+
+pub struct Engine {
+    lower: Arc<dyn Lower>,
+    store: Arc<dyn DataStore>,
+    budget: Arc<Budget>,
+    nodes: DashMap<u64, Arc<Node>>,
+    ids: IdMap,
+    files: DashMap<u64, Arc<OpenFile>>,
+    next_fh: AtomicU64,
+    /// Serializes renames between directories, so ancestry cannot change during the check
+    /// that a directory is not moved into itself (the same rule as the kernel's s_vfs_rename_mutex).
+    rename_lock: Mutex<()>,
+}
+
+impl Engine {
+    /// An engine over `lower`, storing upper data in `store`.
+    pub fn new(lower: Arc<dyn Lower>, store: Arc<dyn DataStore>, config: Config) -> Result<Engine> {
+        let root_path = LowerPath::root();
+        let attr = lower.stat(&root_path)?;
+        if attr.kind != FileKind::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let root = Node::from_lower(ROOT_ID, ROOT_ID, root_path, &attr);
+        // The root never leaves memory.
+        root.pinned.store(true, Ordering::Release);
+        root.lookups.store(1, Ordering::Release);
+        let nodes = DashMap::new();
+        nodes.insert(ROOT_ID, Arc::new(root));
+        Ok(Engine {
+            lower,
+            store,
+            budget: Budget::new(config.budget_bytes),
+            nodes,
+            ids: IdMap::new(attr.dev, attr.ino),
+            files: DashMap::new(),
+            next_fh: AtomicU64::new(1),
+            rename_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            nodes: self.nodes.len(),
+            open_files: self.files.len(),
+            used_bytes: self.budget.used(),
+            budget_bytes: self.budget.limit(),
+        }
+    }
+
+    /// What the upper layer holds for node `id`; `None` if the node is not in memory (then it
+    /// holds nothing).
+    pub fn upper_state(&self, id: u64) -> Option<UpperState> {
+        let node = self.nodes.get(&id).map(|n| Arc::clone(&n))?;
+        let data_in_upper = node.upper_data().is_some();
+        let meta_changed = node.meta.lock().changed;
+        Some(UpperState {
+            created: node.origin.is_none(),
+            data_in_upper,
+            meta_changed,
+        })
+    }
+
+    /// The node `id`, which the caller holds a reference to.
+    fn node(&self, id: u64) -> Result<Arc<Node>> {
+        match self.nodes.get(&id) {
+            Some(n) => Ok(Arc::clone(&n)),
+            None => Err(Errno::ESTALE),
+        }
+    }
+
+    /// Marks `node` as holding upper state, so it stays in memory while linked.
+    ///
+    /// Done under the node table's shard lock, which eviction also takes: a node is either
+    /// pinned before eviction looks at it, or already gone (then this is a bug: ESTALE).
+    fn pin(&self, node: &Arc<Node>) -> Result<()> {
+        if node.pinned.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.nodes.get(&node.id) {
+            Some(n) if Arc::ptr_eq(&n, node) => {
+                node.pinned.store(true, Ordering::Release);
+                Ok(())
+            }
+            _ => {
+                tracing::error!(
+                    id = node.id,
+                    "pinning a node that is no longer in the table"
+                );
+                Err(Errno::EIO)
+            }
+        }
+    }
+
+    /// The node an entry of directory `dir_id` points to, built from the lower layer if not in
+    /// memory. `count` adds a kernel reference and `pin` marks it as holding upper state, both
+    /// atomically with respect to eviction.
+    fn resolve(&self, dir_id: u64, entry: &Entry, count: bool, pin: bool) -> Result<Arc<Node>> {
+        let take = |n: &Arc<Node>| {
+            if count {
+                n.lookups.fetch_add(1, Ordering::AcqRel);
+            }
+            if pin {
+                n.pinned.store(true, Ordering::Release);
+            }
+            Arc::clone(n)
+        };
+        if let Some(n) = self.nodes.get(&entry.id) {
+            return Ok(take(&n));
+        }
+        let Some(origin) = &entry.origin else {
+            tracing::error!(
+                id = entry.id,
+                "an upper node is missing from the node table"
+            );
+            return Err(Errno::EIO);
+        };
+        let attr = self.lower.stat(origin)?;
+        let parent = if attr.kind == FileKind::Directory {
+            dir_id
+        } else {
+            0
+        };
+        let node = Arc::new(Node::from_lower(entry.id, parent, origin.clone(), &attr));
+        let n = self.nodes.entry(entry.id).or_insert(node);
+        Ok(take(&n))
+    }
+
+    /// Drops `node` from memory if nothing refers to it and it holds nothing worth keeping.
+    fn maybe_evict(&self, node: &Arc<Node>) {
+        if node.id == ROOT_ID || !node.evictable() {
+            return;
+        }
+        self.nodes
+            .remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable());
+    }
+
+    /// Reads the lower listing of a directory if that has not happened yet.
+    fn load_dir(&self, body: &mut DirBody) -> Result<()> {
+        let Some(path) = body.pending_lower().cloned() else {
+            if !body.is_loaded() {
+                body.load(Vec::new());
+            }
+            return Ok(());
+        };
+        let entries = self.lower.read_dir(&path)?;
+        let loaded = entries
+            .into_iter()
+            .map(|e| {
+                let id = self.ids.lower(e.dev, e.ino);
+                let origin = path.child(&e.name);
+                (Name::from(e.name.as_os_str()), id, e.kind, origin)
+            })
+            .collect();
+        body.load(loaded);
+        Ok(())
+    }
+
+    /// The loaded entries of a directory, for reading.
+    fn dir_read<'a>(&self, node: &'a Node) -> Result<RwLockReadGuard<'a, DirBody>> {
+        let lock = node.dir()?;
+        let guard = lock.read();
+        if guard.is_loaded() {
+            return Ok(guard);
+        }
+        drop(guard);
+        let mut w = lock.write();
+        self.load_dir(&mut w)?;
+        Ok(RwLockWriteGuard::downgrade(w))
+    }
+
+    /// The loaded entries of a directory, for changing.
+    fn dir_write<'a>(&self, node: &'a Node) -> Result<RwLockWriteGuard<'a, DirBody>> {
+        let mut w = node.dir()?.write();
+        self.load_dir(&mut w)?;
+        Ok(w)
+    }
+
+    fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
+        self.files
+            .get(&fh)
+            .map(|f| Arc::clone(&f))
+            .ok_or(Errno::EBADF)
+    }
+
+    fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+}

@@ -1,0 +1,307 @@
+//! Operations on names: lookup, forget, creating nodes, links, unlink and rmdir.
+
+use super::Engine;
+use crate::budget::ChargedData;
+use crate::dir::{DirBody, Name};
+use crate::errno::{Errno, Result};
+use crate::node::{Body, FileBody, Meta, Node};
+use crate::types::{Attr, Caller, FileKind, PERM_MASK, S_ISGID, SYMLINK_MAX, check_name};
+use parking_lot::{Mutex, RwLock};
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Directory link counts follow "2 + subdirectories"; a lower filesystem that reports 1 for
+/// directories (btrfs) means "not counted", and then the count stays 1.
+pub(super) fn inc_dir_links(m: &mut Meta) {
+    if m.nlink >= 2 {
+        m.nlink = m.nlink.saturating_add(1);
+    }
+}
+
+pub(super) fn dec_dir_links(m: &mut Meta) {
+    if m.nlink > 2 {
+        m.nlink -= 1;
+    }
+}
+
+/// What kind of node to create.
+pub(super) enum NewKind<'a> {
+    File,
+    Dir,
+    Symlink(&'a [u8]),
+    Special(FileKind, u64),
+}
+
+impl Engine {
+    /// Looks up `name` in directory `parent` and counts a reference to the node found.
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        let p = self.node(parent)?;
+        match name.as_encoded_bytes() {
+            b"." => {
+                p.dir()?;
+                p.lookups.fetch_add(1, Ordering::AcqRel);
+                return Ok(p.attr());
+            }
+            b".." => {
+                p.dir()?;
+                let up = self.node(p.parent.load(Ordering::Acquire))?;
+                up.lookups.fetch_add(1, Ordering::AcqRel);
+                return Ok(up.attr());
+            }
+            _ => check_name(name)?,
+        }
+        let node = {
+            let d = self.dir_read(&p)?;
+            let e = d.get(name).ok_or(Errno::ENOENT)?;
+            self.resolve(parent, e, true, false)?
+        };
+        Ok(node.attr())
+    }
+
+    /// Gives back `n` references to node `id`.
+    pub fn forget(&self, id: u64, n: u64) {
+        let Some(node) = self.nodes.get(&id).map(|r| Arc::clone(&r)) else {
+            return;
+        };
+        let _ = node
+            .lookups
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
+        self.maybe_evict(&node);
+    }
+
+    /// Creates a regular file, FIFO, socket or device node. `mode` holds type and permission bits.
+    pub fn mknod(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        rdev: u64,
+        caller: &Caller,
+    ) -> Result<Attr> {
+        let kind = match mode & 0o170000 {
+            0 => FileKind::Regular,
+            bits => FileKind::from_mode(bits).ok_or(Errno::EINVAL)?,
+        };
+        let new = match kind {
+            FileKind::Regular => NewKind::File,
+            FileKind::Fifo | FileKind::Socket => NewKind::Special(kind, 0),
+            FileKind::CharDevice | FileKind::BlockDevice => {
+                if !caller.is_privileged() {
+                    return Err(Errno::EPERM);
+                }
+                NewKind::Special(kind, rdev)
+            }
+            FileKind::Directory | FileKind::Symlink => return Err(Errno::EINVAL),
+        };
+        Ok(self.create_node(parent, name, new, mode, caller)?.attr())
+    }
+
+    pub fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: &Caller) -> Result<Attr> {
+        Ok(self
+            .create_node(parent, name, NewKind::Dir, mode, caller)?
+            .attr())
+    }
+
+    /// Creates a symlink to `target` (bytes, never interpreted).
+    pub fn symlink(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        target: &[u8],
+        caller: &Caller,
+    ) -> Result<Attr> {
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if target.len() > SYMLINK_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(self
+            .create_node(parent, name, NewKind::Symlink(target), 0o777, caller)?
+            .attr())
+    }
+
+    /// Creates a node in the upper layer and links it as `parent/name`, counting one reference.
+    pub(super) fn create_node(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        new: NewKind<'_>,
+        mode: u32,
+        caller: &Caller,
+    ) -> Result<Arc<Node>> {
+        check_name(name)?;
+        let p = self.node(parent)?;
+        let mut d = self.dir_write(&p)?;
+        if d.removed {
+            return Err(Errno::ENOENT);
+        }
+        if d.get(name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let (kind, rdev, nlink) = match new {
+            NewKind::File => (FileKind::Regular, 0, 1),
+            NewKind::Dir => (FileKind::Directory, 0, 2),
+            NewKind::Symlink(_) => (FileKind::Symlink, 0, 1),
+            NewKind::Special(k, r) => (k, r, 1),
+        };
+        let mut perm = (mode & u32::from(PERM_MASK)) as u16;
+        let mut gid = caller.gid;
+        {
+            // A set-group-id directory hands its group down, and its bit to subdirectories.
+            let pm = p.meta.lock();
+            if pm.perm & S_ISGID != 0 {
+                gid = pm.gid;
+                if kind == FileKind::Directory {
+                    perm |= S_ISGID;
+                }
+            }
+        }
+        let size = match new {
+            NewKind::Symlink(t) => t.len() as u64,
+            NewKind::Dir => 4096,
+            _ => 0,
+        };
+        let body = match new {
+            NewKind::File => {
+                let data = ChargedData::new(self.store.create()?, self.budget());
+                Body::File(RwLock::new(FileBody::Upper(Arc::new(data))))
+            }
+            NewKind::Dir => Body::Dir(RwLock::new(DirBody::new_upper())),
+            NewKind::Symlink(t) => Body::Symlink(Mutex::new(Some(Arc::from(t)))),
+            NewKind::Special(..) => Body::Special,
+        };
+        let id = self.ids.upper();
+        let dir_parent = if kind == FileKind::Directory {
+            parent
+        } else {
+            0
+        };
+        let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
+        let node = Arc::new(Node::new_upper(
+            id,
+            dir_parent,
+            kind,
+            meta,
+            body,
+            self.budget(),
+        )?);
+        node.lookups.store(1, Ordering::Release);
+        self.nodes.insert(id, Arc::clone(&node));
+        d.insert(Name::from(name), id, kind, None);
+        let mut pm = p.meta.lock();
+        pm.touch_modified();
+        if kind == FileKind::Directory {
+            inc_dir_links(&mut pm);
+        }
+        Ok(node)
+    }
+
+    /// Adds `newparent/newname` as another name of node `id` and counts a reference.
+    pub fn link(&self, id: u64, newparent: u64, newname: &OsStr) -> Result<Attr> {
+        check_name(newname)?;
+        let node = self.node(id)?;
+        if node.kind == FileKind::Directory {
+            return Err(Errno::EPERM);
+        }
+        let np = self.node(newparent)?;
+        {
+            let mut d = self.dir_write(&np)?;
+            if d.removed {
+                return Err(Errno::ENOENT);
+            }
+            if d.get(newname).is_some() {
+                return Err(Errno::EEXIST);
+            }
+            self.pin(&node)?;
+            {
+                let mut m = node.meta.lock();
+                if m.nlink == 0 {
+                    return Err(Errno::ENOENT);
+                }
+                m.nlink = m.nlink.checked_add(1).ok_or(Errno::EMLINK)?;
+                m.touch_changed();
+            }
+            d.insert(Name::from(newname), node.id, node.kind, node.origin.clone());
+            np.meta.lock().touch_modified();
+            node.lookups.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(node.attr())
+    }
+
+    /// Removes the name of a non-directory.
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        check_name(name)?;
+        let p = self.node(parent)?;
+        let victim = {
+            let mut d = self.dir_write(&p)?;
+            let e = d.get(name).ok_or(Errno::ENOENT)?.clone();
+            if e.kind == FileKind::Directory {
+                return Err(Errno::EISDIR);
+            }
+            let node = self.resolve(parent, &e, false, true)?;
+            drop_link(&node);
+            d.remove(name);
+            p.meta.lock().touch_modified();
+            node
+        };
+        self.maybe_evict(&victim);
+        Ok(())
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        match name.as_encoded_bytes() {
+            b"." => return Err(Errno::EINVAL),
+            b".." => return Err(Errno::ENOTEMPTY),
+            _ => check_name(name)?,
+        }
+        let p = self.node(parent)?;
+        let victim = {
+            let mut d = self.dir_write(&p)?;
+            let e = d.get(name).ok_or(Errno::ENOENT)?.clone();
+            if e.kind != FileKind::Directory {
+                return Err(Errno::ENOTDIR);
+            }
+            let node = self.resolve(parent, &e, false, true)?;
+            remove_dir_node(self, &node)?;
+            d.remove(name);
+            let mut pm = p.meta.lock();
+            pm.touch_modified();
+            dec_dir_links(&mut pm);
+            node
+        };
+        self.maybe_evict(&victim);
+        Ok(())
+    }
+}
+
+/// One name of `node` is gone: count it down, and mark the node dead at zero.
+pub(super) fn drop_link(node: &Node) {
+    let mut m = node.meta.lock();
+    m.nlink = m.nlink.saturating_sub(1);
+    m.touch_changed();
+    if m.nlink == 0 {
+        node.dead.store(true, Ordering::Release);
+    }
+}
+
+/// Marks the directory `node` removed if it is empty (ENOTEMPTY otherwise). The caller holds the
+/// parent directory's lock and removes the entry.
+pub(super) fn remove_dir_node(engine: &Engine, node: &Node) -> Result<()> {
+    {
+        let mut vd = engine.dir_write(node)?;
+        if !vd.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        vd.removed = true;
+    }
+    let mut m = node.meta.lock();
+    m.nlink = 0;
+    m.touch_changed();
+    node.dead.store(true, Ordering::Release);
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! rename, RENAME_NOREPLACE and RENAME_EXCHANGE.
+//!
+//! Renaming is a change of two directory maps, whatever is renamed: a lower directory with lower
+//! and upper children moves as one node and keeps its content, so there is no EXDEV and no copy,
+//! and the cost does not depend on what the directory holds.
+
+use super::Engine;
+use super::names::{dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
+use crate::dir::{DirBody, Name};
+use crate::errno::{Errno, Result};
+use crate::node::Node;
+use crate::types::{FileKind, ROOT_ID, RenameFlags, check_name};
+use parking_lot::RwLockWriteGuard;
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Upper bound of a parent chain; a longer one means a cycle, which is a bug.
+const MAX_DEPTH: usize = 1 << 16;
+
+/// The directory bodies a rename changes: one, or two distinct ones.
+enum Dirs<'a> {
+    One(RwLockWriteGuard<'a, DirBody>),
+    Two {
+        src: RwLockWriteGuard<'a, DirBody>,
+        dst: RwLockWriteGuard<'a, DirBody>,
+    },
+}
+
+impl Dirs<'_> {
+    fn src(&mut self) -> &mut DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { src, .. } => src,
+        }
+    }
+
+    fn dst(&mut self) -> &mut DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { dst, .. } => dst,
+        }
+    }
+}
+
+impl Engine {
+    /// Renames `parent/name` to `newparent/newname`.
+    pub fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> Result<()> {
+        check_name(name)?;
+        check_name(newname)?;
+        if flags.noreplace && flags.exchange {
+            return Err(Errno::EINVAL);
+        }
+        let sp = self.node(parent)?;
+        let dp = self.node(newparent)?;
+        sp.dir()?;
+        dp.dir()?;
+        let victims = if parent == newparent {
+            if name == newname {
+                // Renaming a name to itself changes nothing, if the name exists.
+                self.dir_read(&sp)?.get(name).ok_or(Errno::ENOENT)?;
+                return Ok(());
+            }
+            let dirs = Dirs::One(self.dir_write(&sp)?);
+            self.rename_locked(dirs, &sp, name, &dp, newname, flags, false)?
+        } else {
+            let _cross = self.rename_lock.lock();
+            // Lock an ancestor before its descendant, unrelated directories by id; ancestry
+            // cannot change while the rename lock is held.
+            let src_first = self.is_ancestor(parent, newparent)
+                || (!self.is_ancestor(newparent, parent) && parent < newparent);
+            let dirs = if src_first {
+                let src = self.dir_write(&sp)?;
+                let dst = self.dir_write(&dp)?;
+                Dirs::Two { src, dst }
+            } else {
+                let dst = self.dir_write(&dp)?;
+                let src = self.dir_write(&sp)?;
+                Dirs::Two { src, dst }
+            };
+            self.rename_locked(dirs, &sp, name, &dp, newname, flags, true)?
+        };
+        if let Some(v) = victims {
+            self.maybe_evict(&v);
+        }
+        Ok(())
+    }
+
+    /// The rename itself, with the directories locked. Returns a replaced node, to evict.
+    #[allow(clippy::too_many_arguments)]
+    fn rename_locked(
+        &self,
+        mut dirs: Dirs<'_>,
+        sp: &Arc<Node>,
+        name: &OsStr,
+        dp: &Arc<Node>,
+        newname: &OsStr,
+        flags: RenameFlags,
+        cross: bool,
+    ) -> Result<Option<Arc<Node>>> {
+        if dirs.dst().removed {
+            return Err(Errno::ENOENT);
+        }
+        let se = dirs.src().get(name).ok_or(Errno::ENOENT)?.clone();
+        let de = dirs.dst().get(newname).cloned();
+        if flags.noreplace && de.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if flags.exchange && de.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        let snode = self.resolve(sp.id, &se, false, true)?;
+        if cross
+            && snode.kind == FileKind::Directory
+            && (snode.id == dp.id || self.is_ancestor(snode.id, dp.id))
+        {
+            return Err(Errno::EINVAL);
+        }
+        let dnode = match &de {
+            Some(e) => Some(self.resolve(dp.id, e, false, true)?),
+            None => None,
+        };
+
+        if let (Some(dn), Some(de)) = (&dnode, &de) {
+            if dn.id == snode.id {
+                // Two names of one object: POSIX says do nothing.
+                return Ok(None);
+            }
+            let dn_holds_source = cross
+                && dn.kind == FileKind::Directory
+                && (dn.id == sp.id || self.is_ancestor(dn.id, sp.id));
+            if flags.exchange {
+                if dn_holds_source {
+                    return Err(Errno::EINVAL);
+                }
+                let s_origin = se.origin.clone();
+                dirs.src().retarget(name, dn.id, dn.kind, de.origin.clone());
+                dirs.dst().retarget(newname, snode.id, snode.kind, s_origin);
+                drop(dirs);
+                self.after_move(&snode, sp, dp);
+                self.after_move(dn, dp, sp);
+                return Ok(None);
+            }
+            if dn_holds_source {
+                return Err(Errno::ENOTEMPTY);
+            }
+            match (
+                snode.kind == FileKind::Directory,
+                dn.kind == FileKind::Directory,
+            ) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) => {
+                    remove_dir_node(self, dn)?;
+                    dec_dir_links(&mut dp.meta.lock());
+                }
+                (false, false) => drop_link(dn),
+            }
+        }
+        dirs.src().remove(name);
+        dirs.dst()
+            .insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
+        drop(dirs);
+        self.after_move(&snode, sp, dp);
+        Ok(dnode)
+    }
+
+    /// Bookkeeping after `node` moved from directory `from` to directory `to`.
+    fn after_move(&self, node: &Node, from: &Node, to: &Node) {
+        if node.kind == FileKind::Directory {
+            node.parent.store(to.id, Ordering::Release);
+            if from.id != to.id {
+                dec_dir_links(&mut from.meta.lock());
+                inc_dir_links(&mut to.meta.lock());
+            }
+        }
+        node.meta.lock().touch_changed();
+        from.meta.lock().touch_modified();
+        if from.id != to.id {
+            to.meta.lock().touch_modified();
+        }
+    }
+
+    /// Whether directory `a` is a proper ancestor of directory `b`. Directory nodes stay in
+    /// memory while alive, so every parent on the chain is in the node table.
+    pub(super) fn is_ancestor(&self, a: u64, b: u64) -> bool {
+        let mut cur = b;
+        for _ in 0..MAX_DEPTH {
+            if cur == ROOT_ID {
+                return false;
+            }
+            let Some(parent) = self
+                .nodes
+                .get(&cur)
+                .map(|n| n.parent.load(Ordering::Acquire))
+            else {
+                tracing::error!(
+                    id = cur,
+                    "a directory on a parent chain is missing from the node table"
+                );
+                return false;
+            };
+            if parent == a {
+                return true;
+            }
+            if parent == cur {
+                return false;
+            }
+            cur = parent;
+        }
+        tracing::error!(a, b, "parent chain too long: cycle?");
+        false
+    }
+}

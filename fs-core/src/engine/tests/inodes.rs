@@ -1,0 +1,118 @@
+//! Semantic 3: st_ino == node id == d_ino, stable across copy-up and rename; hardlinks.
+
+use super::*;
+use crate::lower::fake::FAKE_ROOT_INO;
+use crate::{Errno, RenameFlags};
+
+fn d_ino(e: &Engine, dir: u64, name: &str) -> u64 {
+    let mut found = None;
+    e.readdir(dir, 0, |d| {
+        if d.name == name {
+            found = Some(d.ino);
+        }
+        true
+    })
+    .unwrap();
+    found.unwrap()
+}
+
+#[test]
+fn inode_numbers_match_everywhere_and_survive_copy_up_and_rename() {
+    let (_l, e) = engine();
+    let src = ino(&e, "src");
+    let id = ino(&e, "src/main.rs");
+    assert_eq!(d_ino(&e, src, "main.rs"), id);
+    assert_eq!(e.getattr(id).unwrap().ino, id);
+    write_at(&e, id, 0, b"//");
+    assert_eq!(ino(&e, "src/main.rs"), id);
+    e.rename(
+        src,
+        os("main.rs"),
+        ROOT_ID,
+        os("moved.rs"),
+        RenameFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(ino(&e, "moved.rs"), id);
+    assert_eq!(d_ino(&e, ROOT_ID, "moved.rs"), id);
+    // A lower directory moved keeps its number too.
+    let docs = ino(&e, "docs");
+    e.rename(
+        ROOT_ID,
+        os("docs"),
+        src,
+        os("docs2"),
+        RenameFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(ino(&e, "src/docs2"), docs);
+}
+
+#[test]
+fn lower_objects_keep_their_lower_inode_numbers() {
+    let (_l, e) = engine();
+    assert_eq!(e.getattr(ROOT_ID).unwrap().ino, ROOT_ID);
+    let readme = ino(&e, "README");
+    assert!(
+        readme >= 100 && readme < 1000,
+        "lower ino expected, got {readme}"
+    );
+    assert_ne!(readme, FAKE_ROOT_INO);
+}
+
+#[test]
+fn forgotten_clean_nodes_leave_memory_and_come_back_with_the_same_number() {
+    let (_l, e) = engine();
+    let id = ino(&e, "src/lib.rs");
+    let before = e.stats().nodes;
+    e.forget(id, u64::MAX);
+    assert_eq!(e.stats().nodes, before - 1);
+    assert_eq!(ino(&e, "src/lib.rs"), id);
+    // A node holding upper state stays.
+    write_at(&e, id, 0, b"x");
+    e.forget(id, u64::MAX);
+    assert!(e.upper_state(id).is_some());
+    assert_eq!(read_all(&e, ino(&e, "src/lib.rs"))[0], b'x');
+}
+
+#[test]
+fn lower_hardlinks_are_one_node_and_copy_up_reaches_every_name() {
+    let (_l, e) = engine();
+    let one = lookup(&e, "hl/one").unwrap();
+    let two = lookup(&e, "hl/two").unwrap();
+    assert_eq!(one.ino, two.ino);
+    assert_eq!(one.nlink, 2);
+    write_at(&e, one.ino, 0, b"SHARED");
+    assert_eq!(read_all(&e, ino(&e, "hl/two")), b"SHARED");
+    let hl = ino(&e, "hl");
+    e.unlink(hl, os("one")).unwrap();
+    let two = lookup(&e, "hl/two").unwrap();
+    assert_eq!(two.nlink, 1);
+    assert_eq!(read_all(&e, two.ino), b"SHARED");
+}
+
+#[test]
+fn unlinking_one_lower_hardlink_before_any_lookup_keeps_the_count_right() {
+    let (_l, e) = engine();
+    let hl = ino(&e, "hl");
+    e.unlink(hl, os("two")).unwrap();
+    assert_eq!(lookup(&e, "hl/one").unwrap().nlink, 1);
+    assert_eq!(lookup(&e, "hl/two").unwrap_err(), Errno::ENOENT);
+}
+
+#[test]
+fn upper_hardlinks_share_data_and_count_links() {
+    let (_l, e) = engine();
+    let id = create_file(&e, ROOT_ID, "a", b"1");
+    let l = e.link(id, ROOT_ID, os("b")).unwrap();
+    assert_eq!((l.ino, l.nlink), (id, 2));
+    write_at(&e, ino(&e, "b"), 1, b"2");
+    assert_eq!(read_all(&e, ino(&e, "a")), b"12");
+    e.unlink(ROOT_ID, os("a")).unwrap();
+    assert_eq!(e.getattr(id).unwrap().nlink, 1);
+    assert_eq!(
+        e.link(ino(&e, "src"), ROOT_ID, os("d")).unwrap_err(),
+        Errno::EPERM
+    );
+    assert_eq!(e.link(id, ROOT_ID, os("b")).unwrap_err(), Errno::EEXIST);
+}

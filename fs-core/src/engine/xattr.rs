@@ -1,0 +1,129 @@
+//! Extended attributes. A node's map is read from the lower layer on first use and changed in
+//! memory; changing it copies no data.
+
+use super::Engine;
+use crate::errno::{Errno, Result};
+use crate::node::Node;
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+/// Longest xattr value (Linux XATTR_SIZE_MAX).
+pub const XATTR_VALUE_MAX: usize = 65536;
+/// Longest xattr name (Linux XATTR_NAME_MAX).
+pub const XATTR_NAME_MAX: usize = 255;
+
+/// Flags of setxattr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XattrFlags {
+    /// Fail with EEXIST if the attribute exists.
+    pub create: bool,
+    /// Fail with ENODATA if the attribute does not exist.
+    pub replace: bool,
+}
+
+impl XattrFlags {
+    /// Translates Linux XATTR_CREATE (1) and XATTR_REPLACE (2).
+    pub fn from_linux(flags: i32) -> Result<XattrFlags> {
+        if flags & !3 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(XattrFlags {
+            create: flags & 1 != 0,
+            replace: flags & 2 != 0,
+        })
+    }
+}
+
+fn check_xattr_name(name: &OsStr) -> Result<&[u8]> {
+    let b = name.as_encoded_bytes();
+    if b.is_empty() || b.len() > XATTR_NAME_MAX {
+        return Err(Errno::ERANGE);
+    }
+    Ok(b)
+}
+
+impl Engine {
+    /// Makes sure the node's xattr map is in memory.
+    fn load_xattrs(&self, node: &Node) -> Result<()> {
+        if node.meta.lock().xattrs.is_some() {
+            return Ok(());
+        }
+        let list = match &node.origin {
+            Some(o) => self.lower.xattrs(o, node.kind)?,
+            None => Vec::new(),
+        };
+        let mut m = node.meta.lock();
+        if m.xattrs.is_none() {
+            m.xattrs = Some(list.into_iter().collect());
+        }
+        Ok(())
+    }
+
+    pub fn getxattr(&self, id: u64, name: &OsStr) -> Result<Vec<u8>> {
+        let key = check_xattr_name(name)?;
+        let node = self.node(id)?;
+        self.load_xattrs(&node)?;
+        let m = node.meta.lock();
+        m.xattrs
+            .as_ref()
+            .and_then(|x| x.get(key))
+            .cloned()
+            .ok_or(Errno::ENODATA)
+    }
+
+    /// Names of all extended attributes.
+    pub fn listxattr(&self, id: u64) -> Result<Vec<Vec<u8>>> {
+        let node = self.node(id)?;
+        self.load_xattrs(&node)?;
+        let m = node.meta.lock();
+        Ok(m.xattrs
+            .as_ref()
+            .map(|x| x.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    pub fn setxattr(&self, id: u64, name: &OsStr, value: &[u8], flags: XattrFlags) -> Result<()> {
+        let key = check_xattr_name(name)?;
+        if value.len() > XATTR_VALUE_MAX {
+            return Err(Errno::E2BIG);
+        }
+        let node = self.node(id)?;
+        self.load_xattrs(&node)?;
+        self.pin(&node)?;
+        let budget = Arc::clone(self.budget());
+        let mut m = node.meta.lock();
+        let old = m.xattrs.as_ref().and_then(|x| x.get(key)).map(Vec::len);
+        match old {
+            Some(_) if flags.create => return Err(Errno::EEXIST),
+            None if flags.replace => return Err(Errno::ENODATA),
+            _ => {}
+        }
+        let delta = match old {
+            Some(len) => value.len() as i64 - len as i64,
+            None => (key.len() + value.len()) as i64,
+        };
+        m.recharge(&budget, delta)?;
+        m.xattrs
+            .get_or_insert_default()
+            .insert(key.to_vec(), value.to_vec());
+        m.touch_changed();
+        Ok(())
+    }
+
+    pub fn removexattr(&self, id: u64, name: &OsStr) -> Result<()> {
+        let key = check_xattr_name(name)?;
+        let node = self.node(id)?;
+        self.load_xattrs(&node)?;
+        self.pin(&node)?;
+        let budget = Arc::clone(self.budget());
+        let mut m = node.meta.lock();
+        let removed = m
+            .xattrs
+            .as_mut()
+            .and_then(|x| x.remove(key))
+            .ok_or(Errno::ENODATA)?;
+        m.recharge(&budget, -((key.len() + removed.len()) as i64))?;
+        m.touch_changed();
+        Ok(())
+    }
+}

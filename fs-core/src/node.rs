@@ -1,0 +1,259 @@
+//! One node per object the overlay shows.
+//!
+//! Locks, in the only order they are ever taken: a directory body (ancestors before descendants;
+//! unrelated directories by id, under the engine's rename lock), then a file body, then the node
+//! table's shards, then `meta`. `meta` is a leaf: nothing else is locked while it is held.
+
+use crate::budget::{Budget, Charge, ChargedData, NODE_COST};
+use crate::dir::DirBody;
+use crate::errno::{Errno, Result};
+use crate::lower::{LowerAttr, LowerFile, LowerPath};
+use crate::types::{Attr, FileKind, Timestamp};
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+pub type Xattrs = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Metadata of a node: starts as the lower object's, changes in place.
+#[derive(Debug)]
+pub struct Meta {
+    pub perm: u16,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub rdev: u64,
+    /// Size and blocks of lower data (for upper data the store knows them).
+    pub size: u64,
+    pub blocks: u64,
+    pub blksize: u32,
+    pub atime: Timestamp,
+    pub mtime: Timestamp,
+    pub ctime: Timestamp,
+    pub crtime: Timestamp,
+    /// Extended attributes; `None` until read from the lower layer or changed.
+    pub xattrs: Option<Xattrs>,
+    /// Whether metadata differs from the lower object's.
+    pub changed: bool,
+    /// RAM charged for this node's own bookkeeping, xattrs and symlink target.
+    pub charge: Option<Charge>,
+}
+
+impl Meta {
+    pub fn from_lower(a: &LowerAttr) -> Meta {
+        Meta {
+            perm: a.perm,
+            uid: a.uid,
+            gid: a.gid,
+            nlink: a.nlink,
+            rdev: a.rdev,
+            size: a.size,
+            blocks: a.blocks,
+            blksize: a.blksize,
+            atime: a.atime,
+            mtime: a.mtime,
+            ctime: a.ctime,
+            crtime: a.crtime,
+            xattrs: None,
+            changed: false,
+            charge: None,
+        }
+    }
+
+    pub fn new_upper(perm: u16, uid: u32, gid: u32, nlink: u32, rdev: u64, size: u64) -> Meta {
+        let now = Timestamp::now();
+        Meta {
+            perm,
+            uid,
+            gid,
+            nlink,
+            rdev,
+            size,
+            blocks: 0,
+            blksize: 4096,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            crtime: now,
+            xattrs: Some(Xattrs::new()),
+            changed: true,
+            charge: None,
+        }
+    }
+
+    /// Records a content change: mtime and ctime become now.
+    pub fn touch_modified(&mut self) {
+        let now = Timestamp::now();
+        self.mtime = now;
+        self.ctime = now;
+    }
+
+    /// Records a metadata change: ctime becomes now.
+    pub fn touch_changed(&mut self) {
+        self.ctime = Timestamp::now();
+        self.changed = true;
+    }
+
+    /// Grows or shrinks this node's RAM charge by `delta` bytes.
+    pub fn recharge(&mut self, budget: &Arc<Budget>, delta: i64) -> Result<()> {
+        let cur = self.charge.as_ref().map_or(0, Charge::amount);
+        let next = cur.saturating_add_signed(delta);
+        match &mut self.charge {
+            Some(c) => c.resize(next),
+            None => {
+                self.charge = Some(Charge::new(budget, next)?);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// File data: still the lower file, or copied up.
+pub enum FileBody {
+    /// Data is the lower file at the node's origin; `file` is open while the node is.
+    Lower {
+        file: Option<Arc<dyn LowerFile>>,
+    },
+    Upper(Arc<ChargedData>),
+}
+
+pub enum Body {
+    Dir(RwLock<DirBody>),
+    File(RwLock<FileBody>),
+    Symlink(Mutex<Option<Arc<[u8]>>>),
+    Special,
+}
+
+pub struct Node {
+    pub id: u64,
+    pub kind: FileKind,
+    /// The lower object this node shows, if it came from the lower layer.
+    pub origin: Option<LowerPath>,
+    /// For directories: the id of the directory holding it.
+    pub parent: AtomicU64,
+    /// References the kernel holds (lookup replies not yet forgotten).
+    pub lookups: AtomicU64,
+    /// Open file handles.
+    pub opens: AtomicU64,
+    /// Holds state the lower layer cannot give back: must stay in memory while linked.
+    pub pinned: AtomicBool,
+    /// Unlinked (nlink 0) or removed: may go once nothing refers to it.
+    pub dead: AtomicBool,
+    pub meta: Mutex<Meta>,
+    pub body: Body,
+}
+
+impl Node {
+    /// A node showing the lower object at `origin`.
+    pub fn from_lower(id: u64, parent: u64, origin: LowerPath, attr: &LowerAttr) -> Node {
+        let body = match attr.kind {
+            FileKind::Directory => Body::Dir(RwLock::new(DirBody::from_lower(origin.clone()))),
+            FileKind::Regular => Body::File(RwLock::new(FileBody::Lower { file: None })),
+            FileKind::Symlink => Body::Symlink(Mutex::new(None)),
+            _ => Body::Special,
+        };
+        Node {
+            id,
+            kind: attr.kind,
+            origin: Some(origin),
+            parent: AtomicU64::new(parent),
+            lookups: AtomicU64::new(0),
+            opens: AtomicU64::new(0),
+            pinned: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            meta: Mutex::new(Meta::from_lower(attr)),
+            body,
+        }
+    }
+
+    /// A node created in the upper layer, charged to `budget`.
+    pub fn new_upper(
+        id: u64,
+        parent: u64,
+        kind: FileKind,
+        mut meta: Meta,
+        body: Body,
+        budget: &Arc<Budget>,
+    ) -> Result<Node> {
+        let extra = match &body {
+            Body::Symlink(t) => t.lock().as_ref().map_or(0, |t| t.len() as u64),
+            _ => 0,
+        };
+        meta.charge = Some(Charge::new(budget, NODE_COST + extra)?);
+        Ok(Node {
+            id,
+            kind,
+            origin: None,
+            parent: AtomicU64::new(parent),
+            lookups: AtomicU64::new(0),
+            opens: AtomicU64::new(0),
+            pinned: AtomicBool::new(true),
+            dead: AtomicBool::new(false),
+            meta: Mutex::new(meta),
+            body,
+        })
+    }
+
+    pub fn dir(&self) -> Result<&RwLock<DirBody>> {
+        match &self.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    pub fn file(&self) -> Result<&RwLock<FileBody>> {
+        match &self.body {
+            Body::File(f) => Ok(f),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// The upper data, if the file was copied up or created in the upper layer.
+    pub fn upper_data(&self) -> Option<Arc<ChargedData>> {
+        match &self.body {
+            Body::File(f) => match &*f.read() {
+                FileBody::Upper(d) => Some(Arc::clone(d)),
+                FileBody::Lower { .. } => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Current attributes.
+    pub fn attr(&self) -> Attr {
+        let data = self.upper_data();
+        let m = self.meta.lock();
+        let (size, blocks) = match &data {
+            Some(d) => (d.data().len(), d.data().allocated().div_ceil(512)),
+            None => (m.size, m.blocks),
+        };
+        Attr {
+            ino: self.id,
+            kind: self.kind,
+            perm: m.perm,
+            nlink: m.nlink,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: m.rdev,
+            size,
+            blocks,
+            blksize: m.blksize,
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+            crtime: m.crtime,
+        }
+    }
+
+    /// Whether the node may leave memory: nobody refers to it and it holds nothing the lower
+    /// layer could not rebuild, or it is gone from the tree anyway. Live directories always stay,
+    /// so that every directory's parent chain is in memory (rename's ancestry check walks it).
+    pub fn evictable(&self) -> bool {
+        let dead = self.dead.load(Ordering::Acquire);
+        self.lookups.load(Ordering::Acquire) == 0
+            && self.opens.load(Ordering::Acquire) == 0
+            && (dead || (!self.pinned.load(Ordering::Acquire) && self.kind != FileKind::Directory))
+    }
+}
