@@ -1,1 +1,5 @@
-fn main() {}
+//! The `agentfs` command.
+
+fn main() {
+    println!("agentfs {}: the mount commands arrive with the FUSE frontend", env!("CARGO_PKG_VERSION"));
+}

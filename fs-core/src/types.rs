@@ -23,7 +23,7 @@ pub const S_ISVTX: u16 = 0o1000;
 pub const PERM_MASK: u16 = 0o7777;
 
 /// The type of a filesystem object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FileKind {
     Regular,
     Directory,

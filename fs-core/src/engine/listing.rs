@@ -2,7 +2,7 @@
 
 use super::{Engine, OpenFile};
 use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE};
-use crate::errno::Result;
+use crate::errno::{Errno, Result};
 use crate::types::{Attr, DirEntry, FileKind, OpenFlags};
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -39,6 +39,10 @@ impl Engine {
     ) -> Result<()> {
         let node = self.node(id)?;
         let d = self.dir_read(&node)?;
+        // Like Linux, a removed directory cannot be listed (its parent may be gone).
+        if d.removed {
+            return Err(Errno::ENOENT);
+        }
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie
                 && !add(&DirEntry {
@@ -75,6 +79,10 @@ impl Engine {
     ) -> Result<()> {
         let node = self.node(id)?;
         let d = self.dir_read(&node)?;
+        // Like Linux, a removed directory cannot be listed (its parent may be gone).
+        if d.removed {
+            return Err(Errno::ENOENT);
+        }
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie {
                 let attr = self.node(ino)?.attr();

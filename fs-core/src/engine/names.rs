@@ -44,7 +44,9 @@ impl Engine {
                 return Ok(p.attr());
             }
             b".." => {
-                p.dir()?;
+                if self.dir_read(&p)?.removed {
+                    return Err(Errno::ENOENT);
+                }
                 let up = self.node(p.parent.load(Ordering::Acquire))?;
                 up.lookups.fetch_add(1, Ordering::AcqRel);
                 return Ok(up.attr());
@@ -204,17 +206,18 @@ impl Engine {
     pub fn link(&self, id: u64, newparent: u64, newname: &OsStr) -> Result<Attr> {
         check_name(newname)?;
         let node = self.node(id)?;
-        if node.kind == FileKind::Directory {
-            return Err(Errno::EPERM);
-        }
         let np = self.node(newparent)?;
         {
             let mut d = self.dir_write(&np)?;
             if d.removed {
                 return Err(Errno::ENOENT);
             }
+            // Like Linux: an existing target is reported before a directory source.
             if d.get(newname).is_some() {
                 return Err(Errno::EEXIST);
+            }
+            if node.kind == FileKind::Directory {
+                return Err(Errno::EPERM);
             }
             self.pin(&node)?;
             {

@@ -176,3 +176,14 @@ fn directory_link_counts_follow_subdirectories() {
     e.rmdir(ROOT_ID, os("n1")).unwrap();
     assert_eq!(e.getattr(ROOT_ID).unwrap().nlink, root_links);
 }
+
+#[test]
+fn a_removed_directory_cannot_be_listed_or_climbed_out_of() {
+    let (_l, e) = engine();
+    let d = e.mkdir(ROOT_ID, os("gone"), 0o755, &ME).unwrap().ino;
+    e.rmdir(ROOT_ID, os("gone")).unwrap();
+    assert_eq!(e.readdir(d, 0, |_| true).unwrap_err(), Errno::ENOENT);
+    assert_eq!(e.readdirplus(d, 0, |_, _| true).unwrap_err(), Errno::ENOENT);
+    assert_eq!(e.lookup(d, os("..")).unwrap_err(), Errno::ENOENT);
+    assert_eq!(e.lookup(d, os("x")).unwrap_err(), Errno::ENOENT);
+}

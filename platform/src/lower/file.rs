@@ -1,0 +1,51 @@
+//! An open lower regular file.
+
+use crate::errno::from_rustix;
+use agentfs_core::lower::LowerFile;
+use agentfs_core::{Errno, Result};
+use rustix::fs::{FileType, SeekFrom, fstat, seek};
+use rustix::io::pread;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+pub struct RealFile {
+    fd: OwnedFd,
+}
+
+impl RealFile {
+    /// Wraps an fd, refusing anything but a regular file.
+    pub fn new(fd: OwnedFd) -> Result<RealFile> {
+        let st = fstat(&fd).map_err(from_rustix)?;
+        #[allow(clippy::unnecessary_cast)]
+        if FileType::from_raw_mode(st.st_mode as _) != FileType::RegularFile {
+            return Err(Errno::EINVAL);
+        }
+        Ok(RealFile { fd })
+    }
+}
+
+impl LowerFile for RealFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            match pread(&self.fd, &mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(from_rustix(e)),
+            }
+        }
+        Ok(done)
+    }
+
+    fn seek_data(&self, offset: u64) -> Result<u64> {
+        seek(&self.fd, SeekFrom::Data(offset)).map_err(from_rustix)
+    }
+
+    fn seek_hole(&self, offset: u64) -> Result<u64> {
+        seek(&self.fd, SeekFrom::Hole(offset)).map_err(from_rustix)
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+}
