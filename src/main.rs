@@ -1,5 +1,8 @@
 //! The `agentfs` command.
 
 fn main() {
-    println!("agentfs {}: the mount commands arrive with the FUSE frontend", env!("CARGO_PKG_VERSION"));
+    println!(
+        "agentfs {}: the mount commands arrive with the FUSE frontend",
+        env!("CARGO_PKG_VERSION")
+    );
 }
