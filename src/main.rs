@@ -1,8 +1,19 @@
 //! The `agentfs` command.
 
+mod cli;
+mod cmd;
+
+use clap::Parser;
+
 fn main() {
-    println!(
-        "agentfs {}: the mount commands arrive with the FUSE frontend",
-        env!("CARGO_PKG_VERSION")
-    );
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Mount(a) => cmd::mount::run(a),
+        cli::Command::Unmount(a) => cmd::unmount::run(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("agentfs: error: {e}");
+        std::process::exit(e.exit_code());
+    }
 }

@@ -136,6 +136,8 @@ pub struct Node {
     pub lookups: AtomicU64,
     /// Open file handles.
     pub opens: AtomicU64,
+    /// Open file handles that may write.
+    pub writers: AtomicU64,
     /// Holds state the lower layer cannot give back: must stay in memory while linked.
     pub pinned: AtomicBool,
     /// Unlinked (nlink 0) or removed: may go once nothing refers to it.
@@ -160,6 +162,7 @@ impl Node {
             parent: AtomicU64::new(parent),
             lookups: AtomicU64::new(0),
             opens: AtomicU64::new(0),
+            writers: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             meta: Mutex::new(Meta::from_lower(attr)),
@@ -188,6 +191,7 @@ impl Node {
             parent: AtomicU64::new(parent),
             lookups: AtomicU64::new(0),
             opens: AtomicU64::new(0),
+            writers: AtomicU64::new(0),
             pinned: AtomicBool::new(true),
             dead: AtomicBool::new(false),
             meta: Mutex::new(meta),

@@ -33,6 +33,30 @@ fn host_to_linux(raw: i32) -> Errno {
     }
 }
 
+/// The host's value of an engine error (for replies to the kernel).
+pub fn to_host(e: Errno) -> i32 {
+    #[cfg(target_os = "linux")]
+    {
+        e.linux()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        match e {
+            Errno::ENOTEMPTY => libc::ENOTEMPTY,
+            Errno::ELOOP => libc::ELOOP,
+            Errno::ENAMETOOLONG => libc::ENAMETOOLONG,
+            Errno::ENOSYS => libc::ENOSYS,
+            Errno::EOPNOTSUPP => libc::EOPNOTSUPP,
+            Errno::ENODATA => libc::ENOATTR,
+            Errno::EOVERFLOW => libc::EOVERFLOW,
+            Errno::ESTALE => libc::ESTALE,
+            Errno::EAGAIN => libc::EAGAIN,
+            other if (1..=34).contains(&other.linux()) => other.linux(),
+            _ => libc::EIO,
+        }
+    }
+}
+
 /// Converts a rustix error.
 pub fn from_rustix(e: rustix::io::Errno) -> Errno {
     from_raw(e.raw_os_error())

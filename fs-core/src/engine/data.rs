@@ -49,9 +49,20 @@ impl Engine {
             self.maybe_evict(&node);
             return Err(e);
         }
+        if flags.write {
+            node.writers.fetch_add(1, Ordering::AcqRel);
+        }
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.files.insert(fh, Arc::new(OpenFile { node, flags }));
         Ok(fh)
+    }
+
+    /// Whether node `id` has handles open for writing (a frontend with a write-back cache may
+    /// then hold data the engine has not seen yet).
+    pub fn has_writers(&self, id: u64) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.writers.load(Ordering::Acquire) > 0)
     }
 
     /// Truncates for O_TRUNC, or opens the lower file that reads will use.
@@ -121,6 +132,9 @@ impl Engine {
             return Err(Errno::EBADF);
         };
         let node = &f.node;
+        if f.flags.write {
+            node.writers.fetch_sub(1, Ordering::AcqRel);
+        }
         if node.opens.fetch_sub(1, Ordering::AcqRel) == 1 {
             if let Body::File(body) = &node.body {
                 let mut g = body.write();

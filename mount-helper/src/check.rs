@@ -1,0 +1,133 @@
+//! Checks of the user's input before anything is mounted.
+
+use crate::error::{Error, Result};
+use crate::mountinfo;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The canonical source and mount point, after checking that SRC is a directory, MNT is an empty
+/// directory that is not already an agentfs mount, and neither contains the other.
+pub fn mount_paths(src: &Path, mnt: &Path) -> Result<(PathBuf, PathBuf)> {
+    let src_c = canonical_dir(src, "SRC", "give the directory to freeze")?;
+    let mnt_c = canonical_dir(mnt, "MNT", "create an empty directory to mount on")?;
+    if src_c == mnt_c {
+        return Err(Error::Input(format!(
+            "SRC and MNT are the same directory ({}); mount on another, empty directory",
+            src_c.display()
+        )));
+    }
+    if mnt_c.starts_with(&src_c) {
+        return Err(Error::Input(format!(
+            "MNT {} is inside SRC {}; mount outside the frozen tree",
+            mnt_c.display(),
+            src_c.display()
+        )));
+    }
+    if src_c.starts_with(&mnt_c) {
+        return Err(Error::Input(format!(
+            "SRC {} is inside MNT {}; mount on a directory outside the frozen tree",
+            src_c.display(),
+            mnt_c.display()
+        )));
+    }
+    if let Some(m) = mountinfo::mount_at(&mnt_c) {
+        if mountinfo::is_agentfs(&m) {
+            return Err(Error::Input(format!(
+                "MNT {} is already an agentfs mount; unmount it first (agentfs unmount {})",
+                mnt_c.display(),
+                mnt_c.display()
+            )));
+        }
+    }
+    let mut entries = fs::read_dir(&mnt_c).map_err(|e| Error::io("cannot read MNT", &mnt_c, &e))?;
+    if entries.next().is_some() {
+        return Err(Error::Input(format!(
+            "MNT {} is not empty; mount on an empty directory so nothing gets hidden",
+            mnt_c.display()
+        )));
+    }
+    Ok((src_c, mnt_c))
+}
+
+fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
+    let c = match fs::canonicalize(p) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Input(format!(
+                "{role} {} does not exist; {fix}",
+                p.display()
+            )));
+        }
+        Err(e) => {
+            return Err(Error::Input(format!(
+                "{role} {} cannot be resolved ({e}); {fix}",
+                p.display()
+            )));
+        }
+    };
+    let md = fs::metadata(&c).map_err(|e| {
+        Error::Input(format!(
+            "{role} {} cannot be read ({e}); {fix}",
+            p.display()
+        ))
+    })?;
+    if !md.is_dir() {
+        return Err(Error::Input(format!(
+            "{role} {} is not a directory; {fix}",
+            p.display()
+        )));
+    }
+    Ok(c)
+}
+
+/// Whether a non-root user may ask for allow_other (`user_allow_other` in /etc/fuse.conf).
+pub fn allow_other_permitted() -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    fs::read_to_string("/etc/fuse.conf")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other")
+        })
+        .unwrap_or(false)
+}
+
+/// Checks that FUSE is usable at all.
+pub fn fuse_available() -> Result<()> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err(Error::System(
+            "/dev/fuse does not exist; load the fuse kernel module (modprobe fuse) or run where FUSE is available".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_paths_with_one_clear_sentence() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        let mnt = t.path().join("mnt");
+        fs::create_dir_all(src.join("inner")).unwrap();
+        fs::create_dir(&mnt).unwrap();
+        fs::write(t.path().join("file"), b"").unwrap();
+        let msg = |r: Result<(PathBuf, PathBuf)>| match r {
+            Err(Error::Input(m)) => m,
+            other => panic!("expected an input error, got {other:?}"),
+        };
+        assert!(msg(mount_paths(&t.path().join("nope"), &mnt)).contains("does not exist"));
+        assert!(msg(mount_paths(&t.path().join("file"), &mnt)).contains("is not a directory"));
+        assert!(msg(mount_paths(&src, &src.join("inner"))).contains("inside SRC"));
+        assert!(msg(mount_paths(&src.join("inner"), &src)).contains("inside MNT"));
+        assert!(msg(mount_paths(&src, &src)).contains("same directory"));
+        fs::write(mnt.join("x"), b"").unwrap();
+        assert!(msg(mount_paths(&src, &mnt)).contains("not empty"));
+        fs::remove_file(mnt.join("x")).unwrap();
+        let (s, m) = mount_paths(&src, &mnt).unwrap();
+        assert!(s.is_absolute() && m.is_absolute());
+    }
+}

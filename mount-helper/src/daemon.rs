@@ -1,0 +1,231 @@
+//! The daemon of one mount: builds the engine over SRC, mounts it at MNT, serves until unmounted
+//! (by `agentfs unmount`, `umount`, `fusermount3 -u`, or SIGTERM/SIGINT/SIGHUP), then removes
+//! every trace of itself: registry record and log.
+
+use crate::error::{Error, Result};
+use crate::readiness::Readiness;
+use crate::registry::{self, MountRecord};
+use crate::runtime::{ensure_private_dir, log_path, logs_dir, mount_id};
+use agentfs_core::{Config, Engine, ROOT_ID};
+use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
+use agentfs_platform::lower::DirLower;
+use agentfs_platform::store::MemStore;
+use agentfs_platform::sys::signals;
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Everything a mount needs to know; built by the CLI from checked input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountConfig {
+    /// Canonical path of the frozen directory.
+    pub source: PathBuf,
+    /// Canonical path of the mount point.
+    pub mountpoint: PathBuf,
+    pub budget_bytes: u64,
+    pub allow_other: bool,
+    pub read_only: bool,
+}
+
+impl MountConfig {
+    /// Arguments of `agentfs __serve` that rebuild this config in the daemon process.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["--size".into(), self.budget_bytes.to_string().into()];
+        if self.allow_other {
+            a.push("--allow-other".into());
+        }
+        if self.read_only {
+            a.push("--read-only".into());
+        }
+        a.push("--".into());
+        a.push(self.source.clone().into());
+        a.push(self.mountpoint.clone().into());
+        a
+    }
+}
+
+/// A mounted, serving daemon.
+struct Running {
+    id: String,
+    session: JoinHandle<std::io::Result<()>>,
+    log: Option<PathBuf>,
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+fn init_logging(log: Option<&Path>) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTFS_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
+    let r = match log {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Error::io("cannot open the log file", path, &e))?;
+            builder.with_writer(std::sync::Mutex::new(file)).try_init()
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+    // Already initialised (a library caller set up its own): keep theirs.
+    let _ = r;
+    Ok(())
+}
+
+/// Runs the daemon of `cfg` until the mount ends. With `readiness`, the process reports the
+/// outcome of mounting before serving.
+pub fn serve(cfg: &MountConfig, readiness: Readiness) -> Result<()> {
+    match start(cfg, &readiness) {
+        Ok(running) => {
+            readiness.ready(&cfg.mountpoint);
+            running.wait();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(%e, "mount failed");
+            readiness.failed(&e);
+            Err(e)
+        }
+    }
+}
+
+fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
+    let id = mount_id(&cfg.mountpoint);
+    let log = if readiness.is_background() {
+        ensure_private_dir(&logs_dir())?;
+        Some(log_path(&id))
+    } else {
+        None
+    };
+    init_logging(log.as_deref())?;
+    if readiness.is_background() {
+        // Out of the caller's session and directory: a terminal's ^C or a busy cwd must not
+        // reach the daemon.
+        let _ = rustix::process::setsid();
+        let _ = rustix::process::chdir("/");
+    }
+    tracing::info!(source = %cfg.source.display(), mountpoint = %cfg.mountpoint.display(), budget = cfg.budget_bytes, "starting");
+
+    let nofile = agentfs_platform::limits::raise_nofile();
+    let lower =
+        DirLower::open(&cfg.source).map_err(|e| Error::io("cannot open SRC", &cfg.source, &e))?;
+    let engine = Engine::new(
+        Arc::new(lower),
+        Arc::new(MemStore::for_fd_limit(nofile)),
+        Config {
+            budget_bytes: cfg.budget_bytes,
+        },
+    )
+    .map_err(|e| Error::System(format!("cannot read SRC {}: {e}", cfg.source.display())))?;
+
+    // Block termination signals before any thread exists, so only the signal thread gets them.
+    let sigs = signals::block(&signals::TERMINATION)
+        .map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
+    let spec = MountSpec {
+        mountpoint: &cfg.mountpoint,
+        fsname: cfg.source.to_string_lossy().into_owned(),
+        allow_other: cfg.allow_other,
+        read_only: cfg.read_only,
+        threads: threads(),
+    };
+    let fs = AgentFs::new(Arc::new(engine), FuseOptions::pinned())
+        .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
+    let mut session = agentfs_platform::fuse::mount(fs, &spec)
+        .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
+    let mut unmounter = session.unmount_callable();
+    let session = std::thread::Builder::new()
+        .name("fuse-session".into())
+        .spawn(move || session.run())
+        .map_err(|e| Error::System(format!("cannot start the session thread: {e}")))?;
+
+    let mnt = cfg.mountpoint.clone();
+    let mnt_for_signals = mnt.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Ok(sig) = sigs.wait() {
+                tracing::info!(sig, "signal received: unmounting");
+                if let Err(e) = unmounter.unmount() {
+                    tracing::warn!(%e, "unmount refused; detaching lazily");
+                    crate::unmount::detach(&mnt_for_signals);
+                }
+            }
+        })
+        .map_err(|e| Error::System(format!("cannot start the signal thread: {e}")))?;
+
+    // The mount serves when its root answers with our root's inode number.
+    match fs::metadata(&mnt) {
+        Ok(md) if md.ino() == ROOT_ID => {}
+        other => {
+            crate::unmount::detach(&mnt);
+            let _ = session.join();
+            return Err(Error::System(format!(
+                "the mount at {} does not answer ({other:?})",
+                mnt.display()
+            )));
+        }
+    }
+
+    let rec = MountRecord {
+        id: id.clone(),
+        pid: std::process::id(),
+        uid: rustix::process::getuid().as_raw(),
+        source: cfg.source.as_os_str().as_bytes().to_vec(),
+        mountpoint: cfg.mountpoint.as_os_str().as_bytes().to_vec(),
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        budget_bytes: cfg.budget_bytes,
+        allow_other: cfg.allow_other,
+        read_only: cfg.read_only,
+        log: log
+            .as_ref()
+            .map(|l| l.as_os_str().as_bytes().to_vec())
+            .unwrap_or_default(),
+    };
+    if let Err(e) = registry::save(&rec) {
+        crate::unmount::detach(&mnt);
+        let _ = session.join();
+        return Err(e);
+    }
+    tracing::info!(pid = rec.pid, "serving");
+    Ok(Running { id, session, log })
+}
+
+impl Running {
+    /// Serves until the mount ends, then removes the record and (after a clean end) the log.
+    fn wait(self) {
+        let clean = match self.session.join() {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(%e, "the session ended with an error");
+                false
+            }
+            Err(_) => {
+                tracing::error!("the session thread panicked");
+                false
+            }
+        };
+        tracing::info!(clean, "unmounted");
+        registry::remove(&self.id);
+        if clean {
+            if let Some(log) = self.log {
+                let _ = fs::remove_file(log);
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Starting a background daemon and waiting until its mount serves.
+//!
+//! `agentfs mount` runs `agentfs __serve --detach ...` with its stdout on a pipe. That launcher
+//! starts the real daemon (`agentfs __serve ...`, inheriting the pipe), writes `pid N`, and
+//! exits at once, so the daemon is never a child of the caller (no zombie, no job control). The
+//! daemon then writes `ok` or `err CODE MESSAGE` (see [`crate::readiness`]).
+
+use crate::daemon::MountConfig;
+use crate::error::{Error, Result};
+use crate::readiness::read_report;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How long a mount may take to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts the daemon of `cfg` through the `agentfs` executable `exe`; returns once MNT serves.
+/// On failure nothing is left mounted or running.
+pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
+    let mut launcher = Command::new(exe)
+        .arg("__serve")
+        .arg("--detach")
+        .args(cfg.to_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Error::io("cannot run", exe, &e))?;
+    let Some(out) = launcher.stdout.take() else {
+        return Err(Error::System("the launcher has no stdout pipe".into()));
+    };
+    let mut reader = BufReader::new(out);
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let _ = launcher.wait();
+    let pid: u32 = match first
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+    {
+        Some(pid) => pid,
+        None => {
+            return Err(Error::System(format!(
+                "the daemon could not be started: {}",
+                first.trim()
+            )));
+        }
+    };
+    match read_report(reader, READY_TIMEOUT) {
+        Ok(()) => Ok(pid),
+        Err(e) => {
+            // Whatever state it is in, the daemon must not outlive a failed mount.
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(pid as i32)
+                    .ok_or_else(|| Error::System("bad pid".into()))?,
+                rustix::process::Signal::KILL,
+            );
+            if crate::mountinfo::mount_at(&cfg.mountpoint)
+                .is_some_and(|m| crate::mountinfo::is_agentfs(&m))
+            {
+                crate::unmount::detach(&cfg.mountpoint);
+            }
+            crate::registry::remove(&crate::runtime::mount_id(&cfg.mountpoint));
+            Err(e)
+        }
+    }
+}
+
+/// The launcher's side: start the daemon with the same arguments (minus --detach), report its
+/// pid on stdout, and return.
+pub fn detach(exe: &Path, cfg: &MountConfig) -> Result<()> {
+    let child = Command::new(exe)
+        .arg("__serve")
+        .args(cfg.to_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut out = std::io::stdout();
+    match child {
+        Ok(c) => {
+            let _ = writeln!(out, "pid {}", c.id());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = writeln!(out, "cannot start {}: {e}", exe.display());
+            Err(Error::io("cannot run", exe, &e))
+        }
+    }
+}

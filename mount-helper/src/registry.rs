@@ -1,0 +1,230 @@
+//! One record per live mount, so that commands can find the daemon of a mount point.
+//!
+//! A record is written atomically (temp file, fsync, rename, fsync of the directory) as
+//! `MAGIC | blake3(payload) | payload`, with a bincode payload. A torn or corrupt record fails
+//! the checksum: it is reported and set aside, never trusted.
+
+use crate::error::{Error, Result};
+use crate::runtime::{ensure_private_dir, records_dir};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"AGFSREC1";
+
+/// What the registry knows about one mount.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct MountRecord {
+    /// Id derived from the mount point; names the record and log files.
+    pub id: String,
+    pub pid: u32,
+    pub uid: u32,
+    pub source: Vec<u8>,
+    pub mountpoint: Vec<u8>,
+    /// Seconds since the epoch.
+    pub started: i64,
+    pub budget_bytes: u64,
+    pub allow_other: bool,
+    pub read_only: bool,
+    pub log: Vec<u8>,
+}
+
+fn bytes_to_path(b: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+impl MountRecord {
+    pub fn source_path(&self) -> PathBuf {
+        bytes_to_path(&self.source)
+    }
+
+    pub fn mountpoint_path(&self) -> PathBuf {
+        bytes_to_path(&self.mountpoint)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        bytes_to_path(&self.log)
+    }
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+}
+
+fn record_path(id: &str) -> PathBuf {
+    records_dir().join(format!("{id}.rec"))
+}
+
+/// Encodes a record with its magic and checksum.
+pub fn encode(rec: &MountRecord) -> Result<Vec<u8>> {
+    let payload = bincode::encode_to_vec(rec, config())
+        .map_err(|e| Error::System(format!("cannot encode a mount record: {e}")))?;
+    let mut out = Vec::with_capacity(8 + 32 + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(blake3::hash(&payload).as_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// Decodes a record, refusing anything whose magic or checksum is wrong.
+pub fn decode(bytes: &[u8]) -> std::result::Result<MountRecord, String> {
+    if bytes.len() < 40 || &bytes[..8] != MAGIC {
+        return Err("not a mount record (bad magic or truncated)".into());
+    }
+    let (sum, payload) = bytes[8..].split_at(32);
+    if blake3::hash(payload).as_bytes() != sum {
+        return Err("checksum mismatch (torn or corrupt record)".into());
+    }
+    let (rec, used) = bincode::decode_from_slice(payload, config())
+        .map_err(|e| format!("undecodable record: {e}"))?;
+    if used != payload.len() {
+        return Err("trailing bytes after the record".into());
+    }
+    Ok(rec)
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::System(format!("{} has no parent directory", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("cannot write", path, &e)
+    })
+}
+
+/// Saves a record (replacing the one of the same id).
+pub fn save(rec: &MountRecord) -> Result<()> {
+    let dir = records_dir();
+    ensure_private_dir(&dir)?;
+    write_atomic(&record_path(&rec.id), &encode(rec)?)
+}
+
+/// Removes the record of `id`, if any.
+pub fn remove(id: &str) {
+    let _ = fs::remove_file(record_path(id));
+}
+
+/// The record of mount `id`: `Ok(None)` if there is none; a corrupt one is set aside and reported.
+pub fn load(id: &str) -> Result<Option<MountRecord>> {
+    let path = record_path(id);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read the mount record", &path, &e)),
+    };
+    match decode(&bytes) {
+        Ok(r) => Ok(Some(r)),
+        Err(why) => {
+            set_aside(&path, &why);
+            Ok(None)
+        }
+    }
+}
+
+/// All valid records; corrupt ones are set aside (renamed to `*.corrupt`) with a warning.
+pub fn list() -> Vec<MountRecord> {
+    let Ok(entries) = fs::read_dir(records_dir()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("rec") {
+            continue;
+        }
+        match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b))
+        {
+            Ok(r) => out.push(r),
+            Err(why) => set_aside(&path, &why),
+        }
+    }
+    out.sort_by(|a, b| a.mountpoint.cmp(&b.mountpoint));
+    out
+}
+
+fn set_aside(path: &Path, why: &str) {
+    let aside = path.with_extension("corrupt");
+    eprintln!(
+        "agentfs: warning: ignoring mount record {}: {why}; moved to {}",
+        path.display(),
+        aside.display()
+    );
+    let _ = fs::rename(path, &aside);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> MountRecord {
+        MountRecord {
+            id: "abc".into(),
+            pid: 42,
+            uid: 1000,
+            source: b"/src".to_vec(),
+            mountpoint: b"/mnt".to_vec(),
+            started: 1_700_000_000,
+            budget_bytes: 4 << 30,
+            allow_other: false,
+            read_only: true,
+            log: b"/run/x.log".to_vec(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let bytes = encode(&rec()).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), rec());
+    }
+
+    #[test]
+    fn every_torn_or_flipped_record_is_refused() {
+        let bytes = encode(&rec()).unwrap();
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert!(decode(&b).is_err(), "flipped byte {i}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.rec");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}

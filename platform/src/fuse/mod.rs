@@ -1,0 +1,145 @@
+//! The FUSE frontend (Linux; macOS through macFUSE): a thin translation from fuser's requests to
+//! engine calls.
+//!
+//! The lower layer is immutable and every change goes through this daemon, so the kernel may
+//! cache entries, attributes, negative lookups, symlink targets and file pages for as long as it
+//! likes: nothing changes behind its back.
+
+mod convert;
+mod lseek;
+mod ops;
+
+use agentfs_core::Engine;
+use fuser::{Config, InitFlags, KernelConfig, MountOption, Notifier, Session, SessionACL};
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How the frontend talks to the kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FuseOptions {
+    /// How long the kernel may cache a name -> node entry.
+    pub entry_ttl: Duration,
+    /// How long the kernel may cache attributes.
+    pub attr_ttl: Duration,
+    /// How long the kernel may cache "no such name" (zero: not cached).
+    pub negative_ttl: Duration,
+    /// Ask for the kernel's writeback cache.
+    pub writeback_cache: bool,
+}
+
+impl FuseOptions {
+    /// For an immutable lower layer: cache everything for a long time.
+    pub fn pinned() -> FuseOptions {
+        let long = Duration::from_secs(365 * 24 * 3600);
+        FuseOptions {
+            entry_ttl: long,
+            attr_ttl: long,
+            negative_ttl: long,
+            writeback_cache: true,
+        }
+    }
+}
+
+/// Where and how to mount.
+#[derive(Clone, Debug)]
+pub struct MountSpec<'a> {
+    pub mountpoint: &'a Path,
+    /// Shown as the source in /proc/mounts (the frozen directory).
+    pub fsname: String,
+    pub allow_other: bool,
+    pub read_only: bool,
+    /// Request-serving threads (each with its own /dev/fuse fd).
+    pub threads: usize,
+}
+
+/// The fuser filesystem: the engine plus what the kernel granted.
+pub struct AgentFs {
+    engine: Arc<Engine>,
+    opts: FuseOptions,
+    /// Whether the kernel granted the writeback cache.
+    writeback: AtomicBool,
+    /// Set once the session exists; lets the daemon ask the kernel to flush or drop caches.
+    notifier: Arc<OnceLock<Notifier>>,
+    lseek: lseek::LseekWorker,
+}
+
+impl AgentFs {
+    pub fn new(engine: Arc<Engine>, opts: FuseOptions) -> io::Result<AgentFs> {
+        let notifier = Arc::new(OnceLock::new());
+        let lseek = lseek::LseekWorker::start(Arc::clone(&engine), Arc::clone(&notifier))?;
+        Ok(AgentFs {
+            engine,
+            opts,
+            writeback: AtomicBool::new(false),
+            notifier,
+            lseek,
+        })
+    }
+
+    fn negotiate(&self, cfg: &mut KernelConfig) {
+        let mut wanted = InitFlags::FUSE_ASYNC_READ
+            | InitFlags::FUSE_BIG_WRITES
+            | InitFlags::FUSE_MAX_PAGES
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_CACHE_SYMLINKS
+            | InitFlags::FUSE_ATOMIC_O_TRUNC;
+        if self.opts.writeback_cache {
+            wanted |= InitFlags::FUSE_WRITEBACK_CACHE;
+        }
+        let granted = wanted & cfg.capabilities();
+        if cfg.add_capabilities(granted).is_err() {
+            tracing::warn!("the kernel refused capabilities it announced");
+        }
+        self.writeback.store(
+            granted.contains(InitFlags::FUSE_WRITEBACK_CACHE),
+            Ordering::Release,
+        );
+        let _ = cfg
+            .set_max_write(1 << 20)
+            .or_else(|max| cfg.set_max_write(max));
+        let _ = cfg
+            .set_max_readahead(1 << 20)
+            .or_else(|max| cfg.set_max_readahead(max));
+        let _ = cfg.set_max_background(64);
+        tracing::info!(granted = ?granted, missing = ?(wanted - granted), "FUSE session initialised");
+    }
+}
+
+/// Mounts `fs` at `spec.mountpoint`. When this returns, the kernel has sent INIT and the mount
+/// serves requests as soon as [`Session::run`] starts.
+pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> {
+    let notifier = Arc::clone(&fs.notifier);
+    let mut options = vec![
+        MountOption::FSName(spec.fsname.clone()),
+        MountOption::Subtype("agentfs".into()),
+        MountOption::DefaultPermissions,
+        if spec.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        },
+    ];
+    #[cfg(target_os = "linux")]
+    if rustix::process::geteuid().is_root() {
+        // Mounting directly (not through fusermount3), fuser passes no subtype; the kernel takes
+        // one as an option, so /proc/mounts says fuse.agentfs either way.
+        options.push(MountOption::CUSTOM("subtype=agentfs".into()));
+    }
+    let mut config = Config::default();
+    config.mount_options = options;
+    config.acl = if spec.allow_other {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
+    config.n_threads = Some(spec.threads.max(1));
+    config.clone_fd = cfg!(target_os = "linux");
+    let session = Session::new(fs, spec.mountpoint, &config)?;
+    let _ = notifier.set(session.notifier());
+    Ok(session)
+}

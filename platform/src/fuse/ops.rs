@@ -1,0 +1,581 @@
+//! fuser's `Filesystem` trait, answered by the engine.
+
+use super::AgentFs;
+use super::convert::{errno, file_attr, file_type, negative_attr, open_flags, set_time};
+use super::lseek::{Job, answer};
+use agentfs_core::{
+    Caller, Errno, FallocMode, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags,
+};
+use fuser::{
+    AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
+    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+const GEN: Generation = Generation(0);
+/// Pages of a file stay cached across opens: its content only changes through this mount.
+const OPEN_FLAGS: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
+/// Largest copy_file_range chunk answered at once (the reply counts bytes in a u32).
+const MAX_COPY: u64 = 1 << 30;
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn caller(req: &Request) -> Caller {
+    Caller {
+        uid: req.uid(),
+        gid: req.gid(),
+        pid: req.pid(),
+    }
+}
+
+/// Logs what should never happen (EIO means a lower I/O failure or an engine bug).
+fn fail(op: &str, e: Errno) -> fuser::Errno {
+    if e == Errno::EIO {
+        tracing::error!(op, "I/O error");
+    } else {
+        tracing::trace!(op, %e);
+    }
+    errno(e)
+}
+
+/// POSIX ACLs are not supported: without FUSE_POSIX_ACL the kernel would pass them through as
+/// plain xattrs that change nothing, and tools (cp -a) would then skip their chmod. Refusing
+/// them makes those tools fall back to the mode bits, as on a filesystem without ACLs.
+fn is_acl(name: &OsStr) -> bool {
+    matches!(
+        name.as_bytes(),
+        b"system.posix_acl_access" | b"system.posix_acl_default"
+    )
+}
+
+/// Replies with an xattr value or list, honouring the size protocol (0 = ask for the size).
+fn reply_xattr(reply: ReplyXattr, size: u32, data: &[u8]) {
+    if size == 0 {
+        reply.size(data.len() as u32);
+    } else if data.len() > size as usize {
+        reply.error(errno(Errno::ERANGE));
+    } else {
+        reply.data(data);
+    }
+}
+
+impl AgentFs {
+    fn reply_entry(
+        &self,
+        reply: ReplyEntry,
+        r: agentfs_core::Result<agentfs_core::Attr>,
+        op: &str,
+    ) {
+        match r {
+            Ok(a) => reply.entry(&self.opts.entry_ttl, &file_attr(&a), GEN),
+            Err(e) => reply.error(fail(op, e)),
+        }
+    }
+
+    fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail(op, e)),
+        }
+    }
+}
+
+impl Filesystem for AgentFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        self.negotiate(config);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.engine.lookup(parent.0, name) {
+            Ok(a) => reply.entry(&self.opts.entry_ttl, &file_attr(&a), GEN),
+            Err(Errno::ENOENT) if !self.opts.negative_ttl.is_zero() => {
+                reply.entry(&self.opts.negative_ttl, &negative_attr(), GEN)
+            }
+            Err(e) => reply.error(fail("lookup", e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.engine.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.engine.getattr(ino.0) {
+            Ok(a) => reply.attr(&self.opts.attr_ttl, &file_attr(&a)),
+            Err(e) => reply.error(fail("getattr", e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let set = SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime: atime.map(set_time),
+            mtime: mtime.map(set_time),
+            ctime: ctime.map(Timestamp::from),
+        };
+        match self.engine.setattr(ino.0, &set) {
+            Ok(a) => reply.attr(&self.opts.attr_ttl, &file_attr(&a)),
+            Err(e) => reply.error(fail("setattr", e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.engine.readlink(ino.0) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(fail("readlink", e)),
+        }
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = self
+            .engine
+            .mknod(parent.0, name, mode, u64::from(rdev), &caller(req));
+        self.reply_entry(reply, r, "mknod");
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = self.engine.mkdir(parent.0, name, mode, &caller(req));
+        self.reply_entry(reply, r, "mkdir");
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        Self::reply_empty(reply, self.engine.unlink(parent.0, name), "unlink");
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        Self::reply_empty(reply, self.engine.rmdir(parent.0, name), "rmdir");
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let r = self.engine.symlink(
+            parent.0,
+            link_name,
+            target.as_os_str().as_bytes(),
+            &caller(req),
+        );
+        self.reply_entry(reply, r, "symlink");
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let r = RenameFlags::from_linux(flags.bits())
+            .and_then(|f| self.engine.rename(parent.0, name, newparent.0, newname, f));
+        Self::reply_empty(reply, r, "rename");
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        let r = self.engine.link(ino.0, newparent.0, newname);
+        self.reply_entry(reply, r, "link");
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let flags = open_flags(flags.0, self.writeback.load(Ordering::Acquire));
+        match self.engine.open(ino.0, flags) {
+            Ok(fh) => reply.opened(FileHandle(fh), OPEN_FLAGS),
+            Err(e) => reply.error(fail("open", e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        READ_BUF.with_borrow_mut(|buf| {
+            if buf.len() < size as usize {
+                buf.resize(size as usize, 0);
+            }
+            match self.engine.read(fh.0, offset, &mut buf[..size as usize]) {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(fail("read", e)),
+            }
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.engine.write(fh.0, offset, data) {
+            Ok(n) => reply.written(n as u32),
+            Err(e) => reply.error(fail("write", e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        Self::reply_empty(reply, self.engine.flush(fh.0), "flush");
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        Self::reply_empty(reply, self.engine.release(fh.0), "release");
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        Self::reply_empty(reply, self.engine.fsync(fh.0, datasync), "fsync");
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.engine.opendir(ino.0) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(fail("opendir", e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let r = self.engine.readdir(ino.0, offset, |e| {
+            !reply.add(INodeNo(e.ino), e.offset, file_type(e.kind), &e.name)
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("readdir", e)),
+        }
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let ttl = self.opts.entry_ttl;
+        let r = self.engine.readdirplus(ino.0, offset, |e, a| {
+            !reply.add(INodeNo(e.ino), e.offset, &e.name, &ttl, &file_attr(a), GEN)
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fail("readdirplus", e)),
+        }
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        Self::reply_empty(reply, self.engine.releasedir(fh.0), "releasedir");
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let s = self.engine.statfs();
+        reply.statfs(
+            s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
+        );
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        position: u32,
+        reply: ReplyEmpty,
+    ) {
+        if position != 0 {
+            return reply.error(errno(Errno::EINVAL));
+        }
+        if is_acl(name) {
+            return reply.error(errno(Errno::EOPNOTSUPP));
+        }
+        let r =
+            XattrFlags::from_linux(flags).and_then(|f| self.engine.setxattr(ino.0, name, value, f));
+        Self::reply_empty(reply, r, "setxattr");
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        if is_acl(name) {
+            return reply.error(errno(Errno::EOPNOTSUPP));
+        }
+        match self.engine.getxattr(ino.0, name) {
+            Ok(v) => reply_xattr(reply, size, &v),
+            Err(e) => reply.error(fail("getxattr", e)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.engine.listxattr(ino.0) {
+            Ok(names) => {
+                let mut list = Vec::new();
+                for n in names.iter().filter(|n| !is_acl(OsStr::from_bytes(n))) {
+                    list.extend_from_slice(n);
+                    list.push(0);
+                }
+                reply_xattr(reply, size, &list)
+            }
+            Err(e) => reply.error(fail("listxattr", e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        if is_acl(name) {
+            return reply.error(errno(Errno::EOPNOTSUPP));
+        }
+        Self::reply_empty(reply, self.engine.removexattr(ino.0, name), "removexattr");
+    }
+
+    /// The kernel checks permissions itself (default_permissions).
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
+        match self
+            .engine
+            .create(parent.0, name, mode, flags, &caller(req))
+        {
+            Ok((a, fh)) => reply.created(
+                &self.opts.entry_ttl,
+                &file_attr(&a),
+                GEN,
+                FileHandle(fh),
+                OPEN_FLAGS,
+            ),
+            Err(e) => reply.error(fail("create", e)),
+        }
+    }
+
+    /// Byte-range locks are left to the kernel (ENOSYS makes it keep them locally), which is
+    /// exact for a filesystem only this kernel can reach.
+    fn getlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        reply: fuser::ReplyLock,
+    ) {
+        reply.error(errno(Errno::ENOSYS));
+    }
+
+    fn setlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        _sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(errno(Errno::ENOSYS));
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let r = FallocMode::from_linux(mode)
+            .and_then(|m| self.engine.fallocate(fh.0, offset, length, m));
+        Self::reply_empty(reply, r, "fallocate");
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        let whence = match whence {
+            3 => Whence::Data,
+            4 => Whence::Hole,
+            _ => return reply.error(errno(Errno::EINVAL)),
+        };
+        let Ok(offset) = u64::try_from(offset) else {
+            return reply.error(errno(Errno::ENXIO));
+        };
+        let job = Job {
+            ino: ino.0,
+            fh: fh.0,
+            offset,
+            whence,
+            reply,
+        };
+        if self.writeback.load(Ordering::Acquire) && self.engine.has_writers(ino.0) {
+            // Dirty pages may hold data the engine has not seen: flush them first.
+            self.lseek.submit(job, &self.engine);
+        } else {
+            answer(&self.engine, job);
+        }
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        _ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        match self.engine.copy_file_range(
+            fh_in.0,
+            offset_in,
+            fh_out.0,
+            offset_out,
+            len.min(MAX_COPY),
+        ) {
+            Ok(n) => reply.written(n as u32),
+            Err(e) => reply.error(fail("copy_file_range", e)),
+        }
+    }
+}

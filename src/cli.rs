@@ -1,0 +1,75 @@
+//! Command-line syntax.
+
+use agentfs_mount_helper::size::parse_size;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agentfs",
+    version,
+    about = "Freeze a directory: show it as a copy-on-write overlay whose writes live in RAM and vanish at unmount",
+    after_help = "Exit codes: 0 success, 1 system error, 2 usage, 3 bad input, 4 permission, 5 busy, 6 not mounted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show SRC at MNT as a copy-on-write overlay; returns once MNT serves
+    Mount(MountArgs),
+    /// Unmount MNT and wait until its daemon has exited
+    Unmount(UnmountArgs),
+    /// (internal) run the daemon of a mount
+    #[command(name = "__serve", hide = true)]
+    Serve(ServeArgs),
+}
+
+/// Options shared by `mount` and the daemon.
+#[derive(Args, Debug, Clone)]
+pub struct MountOptions {
+    /// RAM the upper layer may use (e.g. 512M, 4G); writes past it fail with ENOSPC
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    pub size: u64,
+    /// Let other users (and root) use the mount (non-root needs user_allow_other in /etc/fuse.conf)
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Mount read-only
+    #[arg(long, visible_alias = "ro")]
+    pub read_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    /// The directory to freeze (never written)
+    pub src: PathBuf,
+    /// An empty directory to mount on
+    pub mnt: PathBuf,
+    #[command(flatten)]
+    pub options: MountOptions,
+    /// Stay in the foreground and log to stderr
+    #[arg(long, short = 'f')]
+    pub foreground: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UnmountArgs {
+    /// The mount point
+    pub mnt: PathBuf,
+    /// Detach now even if files are open; the daemon exits when they are closed
+    #[arg(long, short = 'l')]
+    pub lazy: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Start the daemon in a new process, print its pid, and return
+    #[arg(long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub options: MountOptions,
+    pub src: PathBuf,
+    pub mnt: PathBuf,
+}

@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod mount;
+pub mod serve;
+pub mod unmount;

@@ -1,0 +1,339 @@
+//! The commands: input checks, every way of ending a mount, and what is left afterwards.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn populate(src: &std::path::Path) {
+    fs::create_dir_all(src.join("dir/sub")).unwrap();
+    fs::write(src.join("file"), b"lower content").unwrap();
+    fs::write(src.join("dir/sub/deep"), b"deep").unwrap();
+    std::os::unix::fs::symlink("file", src.join("link")).unwrap();
+}
+
+#[test]
+fn a_mount_serves_and_its_unmount_leaves_nothing_behind() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    let before = fingerprint(&f.src);
+    f.mount(&[]);
+    let pid = f.daemon_pid().expect("a registry record names the daemon");
+    assert!(alive(pid));
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
+    fs::write(f.mnt.join("file"), b"changed").unwrap();
+    fs::write(f.mnt.join("new"), b"new").unwrap();
+    fs::remove_dir_all(f.mnt.join("dir")).unwrap();
+    let log = f.runtime.join("logs");
+    assert_eq!(
+        fs::read_dir(&log).unwrap().count(),
+        1,
+        "the daemon logs to the runtime directory"
+    );
+    f.unmount();
+    f.assert_gone(Some(pid));
+    assert_eq!(fingerprint(&f.src), before, "SRC changed");
+}
+
+#[test]
+fn bad_input_gets_one_clear_sentence_and_leaves_nothing() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    fs::write(f.dir.path().join("a-file"), b"").unwrap();
+    fs::create_dir(f.dir.path().join("full")).unwrap();
+    fs::write(f.dir.path().join("full/x"), b"").unwrap();
+    let missing = f.dir.path().join("missing");
+    let cases: Vec<(Vec<std::path::PathBuf>, &str)> = vec![
+        (vec![missing.clone(), f.mnt.clone()], "does not exist"),
+        (
+            vec![f.dir.path().join("a-file"), f.mnt.clone()],
+            "is not a directory",
+        ),
+        (vec![f.src.clone(), missing], "does not exist"),
+        (
+            vec![f.src.clone(), f.dir.path().join("full")],
+            "is not empty",
+        ),
+        (vec![f.src.clone(), f.src.join("dir/sub")], "inside SRC"),
+        (vec![f.src.join("dir"), f.src.clone()], "inside MNT"),
+        (vec![f.src.clone(), f.src.clone()], "same directory"),
+    ];
+    for (paths, want) in cases {
+        let out = f.run(&[os("mount"), paths[0].as_os_str(), paths[1].as_os_str()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{paths:?}: {err}");
+        assert!(err.contains(want), "{paths:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+        assert!(
+            err.contains(&paths[0].display().to_string())
+                || err.contains(&paths[1].display().to_string()),
+            "{err}"
+        );
+    }
+    let out = f.run(&[
+        os("mount"),
+        os("--size"),
+        os("4X"),
+        f.src.as_os_str(),
+        f.mnt.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!f.is_mounted());
+    f.assert_gone(None);
+}
+
+#[test]
+fn every_way_of_unmounting_ends_the_daemon_cleanly() {
+    if !fuse_available() {
+        return;
+    }
+    type Way = Box<dyn Fn(&Fixture, u32)>;
+    let ways: [(&str, Way); 5] = [
+        ("agentfs unmount", Box::new(|f: &Fixture, _| f.unmount())),
+        (
+            "umount",
+            Box::new(|f: &Fixture, _| {
+                assert!(
+                    Command::new("umount")
+                        .arg(&f.mnt)
+                        .status()
+                        .unwrap()
+                        .success()
+                )
+            }),
+        ),
+        (
+            "fusermount3 -u",
+            Box::new(|f: &Fixture, _| {
+                assert!(
+                    Command::new("fusermount3")
+                        .arg("-u")
+                        .arg(&f.mnt)
+                        .status()
+                        .unwrap()
+                        .success()
+                )
+            }),
+        ),
+        (
+            "SIGTERM",
+            Box::new(|_: &Fixture, pid| {
+                assert!(
+                    Command::new("kill")
+                        .arg("-TERM")
+                        .arg(pid.to_string())
+                        .status()
+                        .unwrap()
+                        .success()
+                )
+            }),
+        ),
+        (
+            "SIGINT",
+            Box::new(|_: &Fixture, pid| {
+                assert!(
+                    Command::new("kill")
+                        .arg("-INT")
+                        .arg(pid.to_string())
+                        .status()
+                        .unwrap()
+                        .success()
+                )
+            }),
+        ),
+    ];
+    for (name, how) in ways {
+        let f = Fixture::new(populate);
+        let before = fingerprint(&f.src);
+        f.mount(&[]);
+        let pid = f.daemon_pid().unwrap();
+        fs::write(f.mnt.join("scratch"), name).unwrap();
+        how(&f, pid);
+        assert!(
+            wait_until(Duration::from_secs(10), || !alive(pid)),
+            "{name}: daemon still running"
+        );
+        f.assert_gone(Some(pid));
+        assert_eq!(fingerprint(&f.src), before, "{name}: SRC changed");
+    }
+}
+
+#[test]
+fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    f.mount(&[]);
+    let pid = f.daemon_pid().unwrap();
+    let open = fs::File::open(f.mnt.join("file")).unwrap();
+    let out = f.run(&[os("unmount"), f.mnt.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lazy"));
+    assert!(f.is_mounted());
+    let out = f.run(&[os("unmount"), os("--lazy"), f.mnt.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!f.is_mounted());
+    assert!(alive(pid), "the daemon still serves the open file");
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut &open, &mut s).unwrap();
+    assert_eq!(s, "lower content");
+    drop(open);
+    assert!(wait_until(Duration::from_secs(10), || !alive(pid)));
+    f.assert_gone(Some(pid));
+}
+
+#[test]
+fn foreground_mode_serves_until_interrupted() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    let child = Command::new(AGENTFS)
+        .args([
+            os("mount"),
+            os("--foreground"),
+            f.src.as_os_str(),
+            f.mnt.as_os_str(),
+        ])
+        .env("AGENTFS_RUNTIME_DIR", &f.runtime)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || f.is_mounted()));
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serving"));
+    f.assert_gone(None);
+}
+
+#[test]
+fn read_only_mounts_refuse_writes() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    f.mount(&["--read-only"]);
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
+    let err = fs::write(f.mnt.join("file"), b"x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS));
+    f.unmount();
+    f.assert_gone(None);
+}
+
+#[test]
+fn other_users_are_kept_out_unless_allow_other() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |path: &std::path::Path| {
+        Command::new("cat")
+            .arg(path)
+            .uid(65534)
+            .gid(65534)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    f.mount(&[]);
+    assert!(
+        !as_nobody(&f.mnt.join("file")),
+        "without --allow-other only the mounting user gets in"
+    );
+    f.unmount();
+    f.mount(&["--allow-other"]);
+    assert!(as_nobody(&f.mnt.join("file")));
+    f.unmount();
+    f.assert_gone(None);
+}
+
+#[test]
+fn allow_other_is_refused_to_users_without_user_allow_other() {
+    if !fuse_available() {
+        return;
+    }
+    let conf = fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
+    if conf.lines().any(|l| l.trim() == "user_allow_other") {
+        eprintln!("skipping: /etc/fuse.conf allows allow_other to everyone");
+        return;
+    }
+    let f = Fixture::new(populate);
+    for d in [f.dir.path(), &f.src, &f.mnt] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let out = Command::new(AGENTFS)
+        .args([
+            os("mount"),
+            os("--allow-other"),
+            f.src.as_os_str(),
+            f.mnt.as_os_str(),
+        ])
+        .env("AGENTFS_RUNTIME_DIR", f.dir.path().join("nobody-run"))
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("user_allow_other"), "{err}");
+    assert!(!f.is_mounted());
+}
+
+#[test]
+fn unmount_and_mount_refuse_what_does_not_fit() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(populate);
+    let out = f.run(&[os("unmount"), f.mnt.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f.mount(&[]);
+    let other = f.dir.path().join("src2");
+    fs::create_dir(&other).unwrap();
+    let out = f.run(&[os("mount"), other.as_os_str(), f.mnt.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already an agentfs mount"));
+    f.unmount();
+    f.assert_gone(None);
+}

@@ -1,0 +1,233 @@
+//! Test harness: real agentfs mounts of temporary trees, and checks that nothing is left.
+#![allow(dead_code)]
+
+use agentfs_mount_helper::{registry, runtime::mount_id};
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const AGENTFS: &str = env!("CARGO_BIN_EXE_agentfs");
+
+/// Whether FUSE tests can run; with CI=true a missing /dev/fuse fails instead of skipping.
+pub fn fuse_available() -> bool {
+    let ok = Path::new("/dev/fuse").exists() && rustix::process::geteuid().is_root();
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but FUSE is not usable here (need /dev/fuse and root)");
+    }
+    if !ok {
+        eprintln!("skipping: FUSE tests need /dev/fuse and root");
+    }
+    ok
+}
+
+/// Runs `agentfs` with `args`, isolated to `runtime` as its runtime directory.
+pub fn agentfs(runtime: &Path, args: &[&OsStr]) -> Output {
+    Command::new(AGENTFS)
+        .args(args)
+        .env("AGENTFS_RUNTIME_DIR", runtime)
+        .output()
+        .expect("run agentfs")
+}
+
+pub fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
+    s.as_ref()
+}
+
+/// A source tree, a mount point and a runtime directory in one temporary directory.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub src: PathBuf,
+    pub mnt: PathBuf,
+    pub runtime: PathBuf,
+}
+
+impl Fixture {
+    pub fn new(populate: impl FnOnce(&Path)) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("agentfs-test")
+            .tempdir()
+            .unwrap();
+        let src = dir.path().join("src");
+        let mnt = dir.path().join("mnt");
+        let runtime = dir.path().join("run");
+        fs::create_dir(&src).unwrap();
+        fs::create_dir(&mnt).unwrap();
+        populate(&src);
+        Fixture {
+            dir,
+            src: src.canonicalize().unwrap(),
+            mnt: mnt.canonicalize().unwrap(),
+            runtime,
+        }
+    }
+
+    pub fn run(&self, args: &[&OsStr]) -> Output {
+        agentfs(&self.runtime, args)
+    }
+
+    /// Mounts with extra `opts`; panics with the daemon's message if that fails.
+    pub fn mount(&self, opts: &[&str]) {
+        let mut args: Vec<&OsStr> = vec![os("mount")];
+        args.extend(opts.iter().map(os));
+        args.push(self.src.as_os_str());
+        args.push(self.mnt.as_os_str());
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "mount failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn unmount(&self) {
+        let out = self.run(&[os("unmount"), self.mnt.as_os_str()]);
+        assert!(
+            out.status.success(),
+            "unmount failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The daemon's pid from its registry record.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let path = self
+            .runtime
+            .join("mounts")
+            .join(format!("{}.rec", mount_id(&self.mnt)));
+        registry::decode(&fs::read(path).ok()?).ok().map(|r| r.pid)
+    }
+
+    pub fn is_mounted(&self) -> bool {
+        agentfs_mount_helper::mountinfo::mount_at(&self.mnt).is_some()
+    }
+
+    /// Asserts that nothing of the mount remains: no mount, no daemon, no record, no log, an
+    /// empty mount point.
+    pub fn assert_gone(&self, pid: Option<u32>) {
+        assert!(!self.is_mounted(), "still mounted");
+        if let Some(pid) = pid {
+            assert!(
+                wait_until(Duration::from_secs(10), || !alive(pid)),
+                "daemon {pid} still running"
+            );
+        }
+        assert_eq!(
+            fs::read_dir(&self.mnt).unwrap().count(),
+            0,
+            "mount point not empty"
+        );
+        for sub in ["mounts", "logs"] {
+            let d = self.runtime.join(sub);
+            let left: Vec<_> = fs::read_dir(&d)
+                .map(|r| r.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "left in {}: {left:?}", d.display());
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if self.is_mounted() {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).output();
+        }
+    }
+}
+
+/// Whether a live (not zombie) process has this pid.
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// Everything about a tree that writing to it would change: names, types, content, symlink
+/// targets, mode, owner, size, mtime, ctime, inode numbers and link counts (not atime).
+pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        let md = fs::symlink_metadata(dir).unwrap();
+        out.insert(
+            dir.strip_prefix(root).unwrap().to_path_buf(),
+            describe(dir, &md),
+        );
+        if !md.is_dir() {
+            return;
+        }
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let md = fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    describe(&p, &md),
+                );
+            }
+        }
+    }
+    fn describe(p: &Path, md: &fs::Metadata) -> String {
+        let content = if md.is_file() {
+            blake3::hash(&fs::read(p).unwrap()).to_hex().to_string()
+        } else if md.file_type().is_symlink() {
+            fs::read_link(p).unwrap().display().to_string()
+        } else {
+            String::new()
+        };
+        format!(
+            "mode={:o} uid={} gid={} size={} mtime={}.{} ctime={}.{} ino={} nlink={} {content}",
+            md.mode(),
+            md.uid(),
+            md.gid(),
+            if md.is_dir() { 0 } else { md.size() },
+            md.mtime(),
+            md.mtime_nsec(),
+            md.ctime(),
+            md.ctime_nsec(),
+            md.ino(),
+            md.nlink()
+        )
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+/// Runs a shell command, panicking with its output if it fails.
+pub fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{script}` failed in {}:\nstdout: {}\nstderr: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
