@@ -144,9 +144,32 @@ impl Engine {
                     }
                 }
             }
+            self.reclaim_if_unreachable(node);
         }
         self.maybe_evict(node);
         Ok(())
+    }
+
+    /// Frees the data of a file nobody can reach any more (no name, no open handle), without
+    /// waiting for the kernel to forget the node: its memory comes back at once.
+    pub(super) fn reclaim_if_unreachable(&self, node: &Node) {
+        if !node.dead.load(Ordering::Acquire) || node.opens.load(Ordering::Acquire) != 0 {
+            return;
+        }
+        let Body::File(body) = &node.body else {
+            return;
+        };
+        let mut g = body.write();
+        if node.opens.load(Ordering::Acquire) != 0 {
+            return;
+        }
+        if let FileBody::Upper(d) = &*g {
+            if d.data().allocated() > 0 {
+                if let Ok(empty) = self.store.create() {
+                    *g = FileBody::Upper(Arc::new(ChargedData::new(empty, self.budget())));
+                }
+            }
+        }
     }
 
     /// Succeeds without I/O: the upper layer is volatile by design.

@@ -251,6 +251,7 @@ impl Engine {
             p.meta.lock().touch_modified();
             node
         };
+        self.reclaim_if_unreachable(&victim);
         self.maybe_evict(&victim);
         Ok(())
     }

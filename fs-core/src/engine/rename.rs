@@ -88,6 +88,7 @@ impl Engine {
             self.rename_locked(dirs, &sp, name, &dp, newname, flags, true)?
         };
         if let Some(v) = victims {
+            self.reclaim_if_unreachable(&v);
             self.maybe_evict(&v);
         }
         Ok(())

@@ -110,6 +110,16 @@ impl AgentFs {
     }
 }
 
+/// Mounting directly as root (not through fusermount3), fuser passes no subtype; the Linux
+/// kernel takes one as an option, so /proc/mounts says fuse.agentfs either way.
+fn kernel_subtype() -> Option<MountOption> {
+    #[cfg(target_os = "linux")]
+    if rustix::process::geteuid().is_root() {
+        return Some(MountOption::CUSTOM("subtype=agentfs".into()));
+    }
+    None
+}
+
 /// Mounts `fs` at `spec.mountpoint`. When this returns, the kernel has sent INIT and the mount
 /// serves requests as soon as [`Session::run`] starts.
 pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> {
@@ -124,12 +134,7 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> 
             MountOption::RW
         },
     ];
-    #[cfg(target_os = "linux")]
-    if rustix::process::geteuid().is_root() {
-        // Mounting directly (not through fusermount3), fuser passes no subtype; the kernel takes
-        // one as an option, so /proc/mounts says fuse.agentfs either way.
-        options.push(MountOption::CUSTOM("subtype=agentfs".into()));
-    }
+    options.extend(kernel_subtype());
     let mut config = Config::default();
     config.mount_options = options;
     config.acl = if spec.allow_other {

@@ -25,10 +25,12 @@ fn writes_past_the_budget_fail_with_enospc_and_memory_comes_back() {
     let used = e.statfs().used_bytes;
     assert!(used >= 600_000 && used < 700_000, "used {used}");
     assert!(e.statfs().bfree < (1 << 20) / 4096 - 140);
-    // Unlinked but open: memory stays until the last close.
+    // Unlinked but open: memory stays until the last close, which frees the data even while
+    // the kernel still holds the node.
     e.unlink(ROOT_ID, os("big")).unwrap();
     assert!(e.statfs().used_bytes >= 600_000);
     e.release(fh).unwrap();
+    assert_eq!(e.statfs().used_bytes, NODE_COST);
     e.forget(id, u64::MAX);
     assert_eq!(e.statfs().used_bytes, 0);
     // And the space can be used again.
