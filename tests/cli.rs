@@ -337,3 +337,88 @@ fn unmount_and_mount_refuse_what_does_not_fit() {
     f.unmount();
     f.assert_gone(None);
 }
+
+#[test]
+fn a_user_mounts_and_unmounts_without_root() {
+    if !fuse_available() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata("/dev/fuse").unwrap();
+    let Some(uid) = user_id("tests") else {
+        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+        return;
+    };
+    if dev.mode() & 0o006 != 0o006 {
+        eprintln!(
+            "skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)"
+        );
+        return;
+    }
+    let f = Fixture::new(populate);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // A user freezes their own tree.
+    let chown = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(&f.src)
+        .arg(&f.mnt)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let runtime = f.dir.path().join("user-run");
+    fs::create_dir(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+    let as_user = |args: &[&std::ffi::OsStr]| {
+        Command::new(AGENTFS)
+            .args(args)
+            .env("AGENTFS_RUNTIME_DIR", &runtime)
+            .uid(uid)
+            .gid(uid)
+            .output()
+            .unwrap()
+    };
+    let out = as_user(&[os("mount"), f.src.as_os_str(), f.mnt.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo mine > {}/new && cat {}/file",
+            f.mnt.display(),
+            f.mnt.display()
+        ))
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&writer.stdout), "lower content");
+    let owner = Command::new("stat")
+        .args(["-c", "%u"])
+        .arg(f.mnt.join("new"))
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        uid.to_string()
+    );
+    let out = as_user(&[os("unmount"), f.mnt.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!f.is_mounted());
+    assert_eq!(fs::read_dir(runtime.join("mounts")).unwrap().count(), 0);
+    assert!(!f.src.join("new").exists());
+}
+
+fn user_id(name: &str) -> Option<u32> {
+    let out = Command::new("id").arg("-u").arg(name).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
