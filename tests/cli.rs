@@ -31,11 +31,7 @@ fn a_mount_serves_and_its_unmount_leaves_nothing_behind() {
     fs::write(f.mnt.join("new"), b"new").unwrap();
     fs::remove_dir_all(f.mnt.join("dir")).unwrap();
     let log = f.runtime.join("logs");
-    assert_eq!(
-        fs::read_dir(&log).unwrap().count(),
-        1,
-        "the daemon logs to the runtime directory"
-    );
+    assert_eq!(fs::read_dir(&log).unwrap().count(), 1, "the daemon logs to the runtime directory");
     f.unmount();
     f.assert_gone(Some(pid));
     assert_eq!(fingerprint(&f.src), before, "SRC changed");
@@ -53,15 +49,9 @@ fn bad_input_gets_one_clear_sentence_and_leaves_nothing() {
     let missing = f.dir.path().join("missing");
     let cases: Vec<(Vec<std::path::PathBuf>, &str)> = vec![
         (vec![missing.clone(), f.mnt.clone()], "does not exist"),
-        (
-            vec![f.dir.path().join("a-file"), f.mnt.clone()],
-            "is not a directory",
-        ),
+        (vec![f.dir.path().join("a-file"), f.mnt.clone()], "is not a directory"),
         (vec![f.src.clone(), missing], "does not exist"),
-        (
-            vec![f.src.clone(), f.dir.path().join("full")],
-            "is not empty",
-        ),
+        (vec![f.src.clone(), f.dir.path().join("full")], "is not empty"),
         (vec![f.src.clone(), f.src.join("dir/sub")], "inside SRC"),
         (vec![f.src.join("dir"), f.src.clone()], "inside MNT"),
         (vec![f.src.clone(), f.src.clone()], "same directory"),
@@ -73,18 +63,11 @@ fn bad_input_gets_one_clear_sentence_and_leaves_nothing() {
         assert!(err.contains(want), "{paths:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
         assert!(
-            err.contains(&paths[0].display().to_string())
-                || err.contains(&paths[1].display().to_string()),
+            err.contains(&paths[0].display().to_string()) || err.contains(&paths[1].display().to_string()),
             "{err}"
         );
     }
-    let out = f.run(&[
-        os("mount"),
-        os("--size"),
-        os("4X"),
-        f.src.as_os_str(),
-        f.mnt.as_os_str(),
-    ]);
+    let out = f.run(&[os("mount"), os("--size"), os("4X"), f.src.as_os_str(), f.mnt.as_os_str()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!f.is_mounted());
     f.assert_gone(None);
@@ -98,55 +81,23 @@ fn every_way_of_unmounting_ends_the_daemon_cleanly() {
     type Way = Box<dyn Fn(&Fixture, u32)>;
     let ways: [(&str, Way); 5] = [
         ("agentfs unmount", Box::new(|f: &Fixture, _| f.unmount())),
-        (
-            "umount",
-            Box::new(|f: &Fixture, _| {
-                assert!(
-                    Command::new("umount")
-                        .arg(&f.mnt)
-                        .status()
-                        .unwrap()
-                        .success()
-                )
-            }),
-        ),
+        ("umount", Box::new(|f: &Fixture, _| assert!(Command::new("umount").arg(&f.mnt).status().unwrap().success()))),
         (
             "fusermount3 -u",
             Box::new(|f: &Fixture, _| {
-                assert!(
-                    Command::new("fusermount3")
-                        .arg("-u")
-                        .arg(&f.mnt)
-                        .status()
-                        .unwrap()
-                        .success()
-                )
+                assert!(Command::new("fusermount3").arg("-u").arg(&f.mnt).status().unwrap().success())
             }),
         ),
         (
             "SIGTERM",
             Box::new(|_: &Fixture, pid| {
-                assert!(
-                    Command::new("kill")
-                        .arg("-TERM")
-                        .arg(pid.to_string())
-                        .status()
-                        .unwrap()
-                        .success()
-                )
+                assert!(Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap().success())
             }),
         ),
         (
             "SIGINT",
             Box::new(|_: &Fixture, pid| {
-                assert!(
-                    Command::new("kill")
-                        .arg("-INT")
-                        .arg(pid.to_string())
-                        .status()
-                        .unwrap()
-                        .success()
-                )
+                assert!(Command::new("kill").arg("-INT").arg(pid.to_string()).status().unwrap().success())
             }),
         ),
     ];
@@ -157,10 +108,7 @@ fn every_way_of_unmounting_ends_the_daemon_cleanly() {
         let pid = f.daemon_pid().unwrap();
         fs::write(f.mnt.join("scratch"), name).unwrap();
         how(&f, pid);
-        assert!(
-            wait_until(Duration::from_secs(10), || !alive(pid)),
-            "{name}: daemon still running"
-        );
+        assert!(wait_until(Duration::from_secs(10), || !alive(pid)), "{name}: daemon still running");
         f.assert_gone(Some(pid));
         assert_eq!(fingerprint(&f.src), before, "{name}: SRC changed");
     }
@@ -176,20 +124,11 @@ fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close() {
     let pid = f.daemon_pid().unwrap();
     let open = fs::File::open(f.mnt.join("file")).unwrap();
     let out = f.run(&[os("unmount"), f.mnt.as_os_str()]);
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lazy"));
     assert!(f.is_mounted());
     let out = f.run(&[os("unmount"), os("--lazy"), f.mnt.as_os_str()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!f.is_mounted());
     assert!(alive(pid), "the daemon still serves the open file");
     let mut s = String::new();
@@ -207,29 +146,16 @@ fn foreground_mode_serves_until_interrupted() {
     }
     let f = Fixture::new(populate);
     let child = Command::new(AGENTFS)
-        .args([
-            os("mount"),
-            os("--foreground"),
-            f.src.as_os_str(),
-            f.mnt.as_os_str(),
-        ])
+        .args([os("mount"), os("--foreground"), f.src.as_os_str(), f.mnt.as_os_str()])
         .env("AGENTFS_RUNTIME_DIR", &f.runtime)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     assert!(wait_until(Duration::from_secs(10), || f.is_mounted()));
     assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
-    Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
+    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("serving"));
     f.assert_gone(None);
 }
@@ -267,10 +193,7 @@ fn other_users_are_kept_out_unless_allow_other() {
             .success()
     };
     f.mount(&[]);
-    assert!(
-        !as_nobody(&f.mnt.join("file")),
-        "without --allow-other only the mounting user gets in"
-    );
+    assert!(!as_nobody(&f.mnt.join("file")), "without --allow-other only the mounting user gets in");
     f.unmount();
     f.mount(&["--allow-other"]);
     assert!(as_nobody(&f.mnt.join("file")));
@@ -293,12 +216,7 @@ fn allow_other_is_refused_to_users_without_user_allow_other() {
         fs::set_permissions(d, fs::Permissions::from_mode(0o777)).unwrap();
     }
     let out = Command::new(AGENTFS)
-        .args([
-            os("mount"),
-            os("--allow-other"),
-            f.src.as_os_str(),
-            f.mnt.as_os_str(),
-        ])
+        .args([os("mount"), os("--allow-other"), f.src.as_os_str(), f.mnt.as_os_str()])
         .env("AGENTFS_RUNTIME_DIR", f.dir.path().join("nobody-run"))
         .uid(65534)
         .gid(65534)
@@ -317,22 +235,12 @@ fn unmount_and_mount_refuse_what_does_not_fit() {
     }
     let f = Fixture::new(populate);
     let out = f.run(&[os("unmount"), f.mnt.as_os_str()]);
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     f.mount(&[]);
     let other = f.dir.path().join("src2");
     fs::create_dir(&other).unwrap();
     let out = f.run(&[os("mount"), other.as_os_str(), f.mnt.as_os_str()]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already an agentfs mount"));
     f.unmount();
     f.assert_gone(None);
@@ -350,69 +258,34 @@ fn a_user_mounts_and_unmounts_without_root() {
         return;
     };
     if dev.mode() & 0o006 != 0o006 {
-        eprintln!(
-            "skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)"
-        );
+        eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)");
         return;
     }
     let f = Fixture::new(populate);
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     // A user freezes their own tree.
-    let chown = Command::new("chown")
-        .arg("-R")
-        .arg(format!("{uid}:{uid}"))
-        .arg(&f.src)
-        .arg(&f.mnt)
-        .status()
-        .unwrap();
+    let chown = Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(&f.src).arg(&f.mnt).status().unwrap();
     assert!(chown.success());
     let runtime = f.dir.path().join("user-run");
     fs::create_dir(&runtime).unwrap();
     std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
     let as_user = |args: &[&std::ffi::OsStr]| {
-        Command::new(AGENTFS)
-            .args(args)
-            .env("AGENTFS_RUNTIME_DIR", &runtime)
-            .uid(uid)
-            .gid(uid)
-            .output()
-            .unwrap()
+        Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
     };
     let out = as_user(&[os("mount"), f.src.as_os_str(), f.mnt.as_os_str()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let writer = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "echo mine > {}/new && cat {}/file",
-            f.mnt.display(),
-            f.mnt.display()
-        ))
+        .arg(format!("echo mine > {}/new && cat {}/file", f.mnt.display(), f.mnt.display()))
         .uid(uid)
         .gid(uid)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&writer.stdout), "lower content");
-    let owner = Command::new("stat")
-        .args(["-c", "%u"])
-        .arg(f.mnt.join("new"))
-        .uid(uid)
-        .gid(uid)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&owner.stdout).trim(),
-        uid.to_string()
-    );
+    let owner = Command::new("stat").args(["-c", "%u"]).arg(f.mnt.join("new")).uid(uid).gid(uid).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), uid.to_string());
     let out = as_user(&[os("unmount"), f.mnt.as_os_str()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!f.is_mounted());
     assert_eq!(fs::read_dir(runtime.join("mounts")).unwrap().count(), 0);
     assert!(!f.src.join("new").exists());

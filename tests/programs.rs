@@ -23,24 +23,16 @@ fn finish(f: Fixture, before: std::collections::BTreeMap<std::path::PathBuf, Str
     assert_eq!(fingerprint(&f.src), before, "SRC changed");
 }
 
-const GIT: &str =
-    "git -c user.name=t -c user.email=t@e -c init.defaultBranch=main -c advice.detachedHead=false";
+const GIT: &str = "git -c user.name=t -c user.email=t@e -c init.defaultBranch=main -c advice.detachedHead=false";
 
 #[test]
 fn git_works_on_a_repository_in_the_lower_layer() {
     let Some(f) = mounted(|src| {
         fs::create_dir_all(src.join("repo/src")).unwrap();
         for i in 0..50 {
-            fs::write(
-                src.join(format!("repo/src/f{i}.txt")),
-                format!("line {i}\n"),
-            )
-            .unwrap();
+            fs::write(src.join(format!("repo/src/f{i}.txt")), format!("line {i}\n")).unwrap();
         }
-        sh(
-            &src.join("repo"),
-            &format!("{GIT} init -q && {GIT} add -A && {GIT} commit -qm initial"),
-        );
+        sh(&src.join("repo"), &format!("{GIT} init -q && {GIT} add -A && {GIT} commit -qm initial"));
     }) else {
         return;
     };
@@ -52,30 +44,17 @@ fn git_works_on_a_repository_in_the_lower_layer() {
     fs::remove_file(repo.join("src/f2.txt")).unwrap();
     let status = sh(&repo, &format!("{GIT} status --porcelain"));
     assert!(
-        status.contains(" M src/f1.txt")
-            && status.contains("?? new.txt")
-            && status.contains(" D src/f2.txt"),
+        status.contains(" M src/f1.txt") && status.contains("?? new.txt") && status.contains(" D src/f2.txt"),
         "{status}"
     );
     sh(
         &repo,
-        &format!(
-            "{GIT} add -A && {GIT} commit -qm second && {GIT} checkout -q -b topic && {GIT} checkout -q main~1"
-        ),
+        &format!("{GIT} add -A && {GIT} commit -qm second && {GIT} checkout -q -b topic && {GIT} checkout -q main~1"),
     );
-    assert_eq!(
-        fs::read_to_string(repo.join("src/f1.txt")).unwrap(),
-        "line 1\n"
-    );
+    assert_eq!(fs::read_to_string(repo.join("src/f1.txt")).unwrap(), "line 1\n");
     assert!(!repo.join("new.txt").exists());
-    sh(
-        &repo,
-        &format!("{GIT} checkout -q topic && {GIT} fsck --no-progress && {GIT} gc -q"),
-    );
-    assert_eq!(
-        sh(&repo, &format!("{GIT} log --format=%s")),
-        "second\ninitial\n"
-    );
+    sh(&repo, &format!("{GIT} checkout -q topic && {GIT} fsck --no-progress && {GIT} gc -q"));
+    assert_eq!(sh(&repo, &format!("{GIT} log --format=%s")), "second\ninitial\n");
     assert_eq!(sh(&repo, &format!("{GIT} status --porcelain")), "");
     finish(f, before);
 }
@@ -145,20 +124,13 @@ fn tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree() {
         let dir = staging.join(format!("pkg/d{d}"));
         fs::create_dir_all(&dir).unwrap();
         for i in 0..100 {
-            fs::write(
-                dir.join(format!("file{i}.txt")),
-                format!("content {d} {i}\n").repeat(i % 7 + 1),
-            )
-            .unwrap();
+            fs::write(dir.join(format!("file{i}.txt")), format!("content {d} {i}\n").repeat(i % 7 + 1)).unwrap();
         }
     }
     let tarball = f.dir.path().join("pkg.tar");
     sh(&staging, &format!("tar cf {} pkg", tarball.display()));
     sh(&f.mnt, &format!("tar xf {}", tarball.display()));
-    sh(
-        &f.mnt,
-        &format!("diff -r {} pkg", staging.join("pkg").display()),
-    );
+    sh(&f.mnt, &format!("diff -r {} pkg", staging.join("pkg").display()));
     assert_eq!(sh(&f.mnt, "find pkg -type f | wc -l").trim(), "3000");
     // rm -rf of 2000 lower files.
     sh(&f.mnt, "rm -rf tree");
@@ -169,8 +141,7 @@ fn tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree() {
 
 #[test]
 fn python_mmap_writes_reach_readers() {
-    let Some(f) = mounted(|src| fs::write(src.join("lower.bin"), vec![b'.'; 3 * 4096]).unwrap())
-    else {
+    let Some(f) = mounted(|src| fs::write(src.join("lower.bin"), vec![b'.'; 3 * 4096]).unwrap()) else {
         return;
     };
     let before = fingerprint(&f.src);
@@ -196,10 +167,7 @@ for name in ("lower.bin", "upper.bin"):
         m.close()
 print("ok")
 "#;
-    assert_eq!(
-        sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(),
-        "ok"
-    );
+    assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok");
     finish(f, before);
 }
 
@@ -237,10 +205,7 @@ for kind in ("flock", "fcntl"):
     assert other(kind) == "got", kind
 print("ok")
 "#;
-    assert_eq!(
-        sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(),
-        "ok"
-    );
+    assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok");
     finish(f, before);
 }
 
@@ -260,32 +225,17 @@ fn cp_a_in_and_out_and_find() {
     fs::write(outside.join("x/y/file"), b"payload").unwrap();
     fs::hard_link(outside.join("x/y/file"), outside.join("x/hard")).unwrap();
     std::os::unix::fs::symlink("y/file", outside.join("x/sym")).unwrap();
-    sh(
-        &outside,
-        "chmod 640 x/y/file && touch -d '2001-02-03 04:05:06' x/y/file x/sym -h && chmod 750 x/y",
-    );
+    sh(&outside, "chmod 640 x/y/file && touch -d '2001-02-03 04:05:06' x/y/file x/sym -h && chmod 750 x/y");
     sh(&f.mnt, &format!("cp -a {} in", outside.join("x").display()));
-    sh(
-        &f.mnt,
-        &format!(
-            "diff -r --no-dereference {} in",
-            outside.join("x").display()
-        ),
-    );
+    sh(&f.mnt, &format!("diff -r --no-dereference {} in", outside.join("x").display()));
     let stat = |p: &Path| sh(p, "stat -c '%a %Y %h %N' y/file y sym hard | sort");
     assert_eq!(stat(&f.mnt.join("in")), stat(&outside.join("x")));
     // Out: a lower tree with an upper change.
     fs::write(f.mnt.join("data/sub/b"), b"b").unwrap();
     let back = f.dir.path().join("back");
-    sh(
-        f.dir.path(),
-        &format!("cp -a {} {}", f.mnt.join("data").display(), back.display()),
-    );
+    sh(f.dir.path(), &format!("cp -a {} {}", f.mnt.join("data").display(), back.display()));
     assert_eq!(fs::read(back.join("sub/b")).unwrap(), b"b");
-    assert_eq!(
-        fs::read_link(back.join("link")).unwrap(),
-        Path::new("sub/a")
-    );
+    assert_eq!(fs::read_link(back.join("link")).unwrap(), Path::new("sub/a"));
     assert_eq!(
         sh(&f.mnt, "find . | sort | tr '\\n' ' '"),
         ". ./data ./data/link ./data/sub ./data/sub/a ./data/sub/b ./in ./in/hard ./in/sym ./in/y ./in/y/file "

@@ -35,41 +35,17 @@ fn nothing_done_on_the_mount_reaches_src() {
     let before = fingerprint(&f.src);
     let m = &f.mnt;
     fs::write(m.join("proj/README"), b"rewritten").unwrap();
-    OpenOptions::new()
-        .append(true)
-        .open(m.join("big"))
-        .unwrap()
-        .write_all(b"tail")
-        .unwrap();
-    fs::set_permissions(
-        m.join("proj/src/main.rs"),
-        fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
+    OpenOptions::new().append(true).open(m.join("big")).unwrap().write_all(b"tail").unwrap();
+    fs::set_permissions(m.join("proj/src/main.rs"), fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(m.join("linked"), Some(1234), Some(1234)).unwrap();
-    File::options()
-        .write(true)
-        .open(m.join("proj/linked2"))
-        .unwrap()
-        .set_len(2)
-        .unwrap();
+    File::options().write(true).open(m.join("proj/linked2")).unwrap().set_len(2).unwrap();
     fs::rename(m.join("proj"), m.join("moved")).unwrap();
     fs::remove_file(m.join("moved/src/main.rs")).unwrap();
     fs::create_dir(m.join("newdir")).unwrap();
-    rustix::fs::setxattr(
-        m.join("big").as_path(),
-        "user.tag",
-        b"v",
-        rustix::fs::XattrFlags::empty(),
-    )
-    .unwrap();
+    rustix::fs::setxattr(m.join("big").as_path(), "user.tag", b"v", rustix::fs::XattrFlags::empty()).unwrap();
     assert_eq!(fs::read(m.join("moved/README")).unwrap(), b"rewritten");
     assert_eq!(fs::metadata(m.join("big")).unwrap().len(), (3 << 20) + 4);
-    assert_eq!(
-        fs::read(m.join("linked")).unwrap(),
-        b"sh",
-        "hardlinked names share the copy-up"
-    );
+    assert_eq!(fs::read(m.join("linked")).unwrap(), b"sh", "hardlinked names share the copy-up");
     f.unmount();
     assert_eq!(fingerprint(&f.src), before);
     f.assert_gone(None);
@@ -80,18 +56,9 @@ fn inode_numbers_match_readdir_and_survive_copy_up_and_rename() {
     let Some(f) = mounted() else { return };
     let m = &f.mnt;
     let ino = fs::metadata(m.join("proj/README")).unwrap().ino();
-    let d_ino = fs::read_dir(m.join("proj"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name() == "README")
-        .unwrap()
-        .ino();
+    let d_ino = fs::read_dir(m.join("proj")).unwrap().flatten().find(|e| e.file_name() == "README").unwrap().ino();
     assert_eq!(ino, d_ino);
-    assert_eq!(
-        ino,
-        fs::metadata(f.src.join("proj/README")).unwrap().ino(),
-        "lower objects keep their inode number"
-    );
+    assert_eq!(ino, fs::metadata(f.src.join("proj/README")).unwrap().ino(), "lower objects keep their inode number");
     fs::write(m.join("proj/README"), b"x").unwrap();
     assert_eq!(fs::metadata(m.join("proj/README")).unwrap().ino(), ino);
     fs::rename(m.join("proj/README"), m.join("README")).unwrap();
@@ -112,16 +79,9 @@ fn deletes_hide_lower_entries_and_recreated_directories_are_opaque() {
     assert_eq!(fs::read_dir(m.join("proj")).unwrap().count(), 0);
     fs::write(m.join("proj/README"), b"new").unwrap();
     assert_eq!(fs::read(m.join("proj/README")).unwrap(), b"new");
-    assert_eq!(
-        fs::metadata(m.join("linked")).unwrap().nlink(),
-        1,
-        "the other name of the hardlink went"
-    );
-    let names: Vec<String> = fs::read_dir(m)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into())
-        .collect();
+    assert_eq!(fs::metadata(m.join("linked")).unwrap().nlink(), 1, "the other name of the hardlink went");
+    let names: Vec<String> =
+        fs::read_dir(m).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
     assert_eq!(names.iter().filter(|n| *n == "proj").count(), 1);
     f.unmount();
     assert!(f.src.join("proj/src/main.rs").exists());
@@ -135,14 +95,8 @@ fn a_lower_directory_with_upper_children_renames_without_exdev() {
     fs::create_dir(m.join("elsewhere")).unwrap();
     // The rename(2) that kernel overlayfs and fuse-overlayfs answer with EXDEV.
     fs::rename(m.join("proj"), m.join("elsewhere/proj")).unwrap();
-    assert_eq!(
-        fs::read(m.join("elsewhere/proj/src/main.rs")).unwrap(),
-        b"fn main() {}\n"
-    );
-    assert_eq!(
-        fs::read(m.join("elsewhere/proj/src/new.rs")).unwrap(),
-        b"upper"
-    );
+    assert_eq!(fs::read(m.join("elsewhere/proj/src/main.rs")).unwrap(), b"fn main() {}\n");
+    assert_eq!(fs::read(m.join("elsewhere/proj/src/new.rs")).unwrap(), b"upper");
     let mut names: Vec<String> = fs::read_dir(m.join("elsewhere/proj"))
         .unwrap()
         .flatten()
@@ -152,10 +106,7 @@ fn a_lower_directory_with_upper_children_renames_without_exdev() {
     assert_eq!(names, ["README", "empty", "escape", "linked2", "src"]);
     // mv back and over an empty lower directory.
     fs::rename(m.join("elsewhere/proj/src"), m.join("elsewhere/proj/empty")).unwrap();
-    assert_eq!(
-        fs::read(m.join("elsewhere/proj/empty/new.rs")).unwrap(),
-        b"upper"
-    );
+    assert_eq!(fs::read(m.join("elsewhere/proj/empty/new.rs")).unwrap(), b"upper");
     f.unmount();
 }
 
@@ -164,58 +115,29 @@ fn sparse_files_big_offsets_append_trunc_excl() {
     let Some(f) = mounted() else { return };
     let m = &f.mnt;
     let p = m.join("sparse");
-    let file = File::options()
-        .create_new(true)
-        .read(true)
-        .write(true)
-        .open(&p)
-        .unwrap();
+    let file = File::options().create_new(true).read(true).write(true).open(&p).unwrap();
     file.write_all_at(b"end", 5 << 30).unwrap();
     let md = fs::metadata(&p).unwrap();
     assert_eq!(md.len(), (5 << 30) + 3);
-    assert!(
-        md.blocks() * 512 < 1 << 20,
-        "holes cost nothing: {} blocks",
-        md.blocks()
-    );
+    assert!(md.blocks() * 512 < 1 << 20, "holes cost nothing: {} blocks", md.blocks());
     let mut buf = [1u8; 16];
     file.read_exact_at(&mut buf, 4 << 30).unwrap();
     assert_eq!(buf, [0; 16]);
-    assert_eq!(
-        rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(0)).unwrap(),
-        (5 << 30) & !0xfff
-    );
-    assert_eq!(
-        rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(0)).unwrap(),
-        0
-    );
+    assert_eq!(rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(0)).unwrap(), (5 << 30) & !0xfff);
+    assert_eq!(rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(0)).unwrap(), 0);
     drop(file);
     // O_APPEND from two handles.
-    let mut a = OpenOptions::new()
-        .append(true)
-        .open(m.join("proj/README"))
-        .unwrap();
-    let mut b = OpenOptions::new()
-        .append(true)
-        .open(m.join("proj/README"))
-        .unwrap();
+    let mut a = OpenOptions::new().append(true).open(m.join("proj/README")).unwrap();
+    let mut b = OpenOptions::new().append(true).open(m.join("proj/README")).unwrap();
     a.write_all(b"A").unwrap();
     b.write_all(b"B").unwrap();
     a.write_all(b"C").unwrap();
     drop((a, b));
     assert_eq!(fs::read(m.join("proj/README")).unwrap(), b"readme\nABC");
     // O_TRUNC and O_EXCL.
-    File::options()
-        .write(true)
-        .truncate(true)
-        .open(m.join("big"))
-        .unwrap();
+    File::options().write(true).truncate(true).open(m.join("big")).unwrap();
     assert_eq!(fs::metadata(m.join("big")).unwrap().len(), 0);
-    let e = File::options()
-        .write(true)
-        .create_new(true)
-        .open(m.join("big"))
-        .unwrap_err();
+    let e = File::options().write(true).create_new(true).open(m.join("big")).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
     // Reading while seeking around a lower file.
     let mut r = File::open(m.join("proj/src/main.rs")).unwrap();
@@ -235,11 +157,7 @@ fn the_ram_budget_gives_enospc_and_space_comes_back() {
     let f = Fixture::new(populate);
     f.mount(&["--size", "8M"]);
     let st = rustix::fs::statvfs(&f.mnt).unwrap();
-    assert_eq!(
-        st.f_blocks * st.f_frsize,
-        8 << 20,
-        "statfs reports the budget"
-    );
+    assert_eq!(st.f_blocks * st.f_frsize, 8 << 20, "statfs reports the budget");
     let chunk = vec![1u8; 1 << 20];
     let mut w = File::create(f.mnt.join("fill")).unwrap();
     let mut err = None;
@@ -259,10 +177,7 @@ fn the_ram_budget_gives_enospc_and_space_comes_back() {
         let st = rustix::fs::statvfs(&f.mnt).unwrap();
         st.f_bfree * st.f_frsize
     };
-    assert!(
-        wait_until(std::time::Duration::from_secs(5), || free() > 7 << 20),
-        "deleted and closed: space is back"
-    );
+    assert!(wait_until(std::time::Duration::from_secs(5), || free() > 7 << 20), "deleted and closed: space is back");
     fs::write(f.mnt.join("again"), vec![2u8; 6 << 20]).unwrap();
     f.unmount();
 }
@@ -271,23 +186,14 @@ fn the_ram_budget_gives_enospc_and_space_comes_back() {
 fn symlinks_fsync_and_xattrs() {
     let Some(f) = mounted() else { return };
     let m = &f.mnt;
-    assert_eq!(
-        fs::read_link(m.join("proj/escape")).unwrap(),
-        Path::new("../../../../etc/passwd")
-    );
+    assert_eq!(fs::read_link(m.join("proj/escape")).unwrap(), Path::new("../../../../etc/passwd"));
     std::os::unix::fs::symlink("README", m.join("proj/l")).unwrap();
     assert_eq!(fs::read(m.join("proj/l")).unwrap(), b"readme\n");
     let file = File::create(m.join("synced")).unwrap();
     file.sync_all().unwrap();
     file.sync_data().unwrap();
     drop(file);
-    rustix::fs::setxattr(
-        m.join("synced").as_path(),
-        "user.k",
-        b"v1",
-        rustix::fs::XattrFlags::empty(),
-    )
-    .unwrap();
+    rustix::fs::setxattr(m.join("synced").as_path(), "user.k", b"v1", rustix::fs::XattrFlags::empty()).unwrap();
     let mut buf = [0u8; 16];
     let n = rustix::fs::getxattr(m.join("synced").as_path(), "user.k", &mut buf[..]).unwrap();
     assert_eq!(&buf[..n], b"v1");
@@ -317,10 +223,7 @@ fn many_threads_at_once() {
                     // Everyone also works on the shared lower tree.
                     let _ = fs::read(root.join("proj/src/main.rs")).unwrap();
                     let _ = fs::read_dir(root.join("proj")).unwrap().count();
-                    let mut log = OpenOptions::new()
-                        .append(true)
-                        .open(root.join("proj/README"))
-                        .unwrap();
+                    let mut log = OpenOptions::new().append(true).open(root.join("proj/README")).unwrap();
                     log.write_all(format!("{t}:{i}\n").as_bytes()).unwrap();
                 }
             })
@@ -330,17 +233,10 @@ fn many_threads_at_once() {
         t.join().unwrap();
     }
     let readme = fs::read_to_string(f.mnt.join("proj/README")).unwrap();
-    assert_eq!(
-        readme.lines().count(),
-        1 + 8 * 300,
-        "every append landed once"
-    );
+    assert_eq!(readme.lines().count(), 1 + 8 * 300, "every append landed once");
     for t in 0..8 {
         // 300 files, 100 renamed (i % 3 == 0), 20 of those removed (i % 15 == 0).
-        assert_eq!(
-            fs::read_dir(f.mnt.join(format!("t{t}"))).unwrap().count(),
-            280
-        );
+        assert_eq!(fs::read_dir(f.mnt.join(format!("t{t}"))).unwrap().count(), 280);
     }
     f.unmount();
 }
@@ -362,13 +258,8 @@ fn a_hundred_thousand_files_meet_no_fd_limit() {
     }
     let pid = f.daemon_pid().unwrap();
     let fds = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .maximum
-        .unwrap_or(u64::MAX);
-    assert!(
-        (fds as u64) < limit / 2 + 100,
-        "{fds} fds open, limit {limit}"
-    );
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum.unwrap_or(u64::MAX);
+    assert!((fds as u64) < limit / 2 + 100, "{fds} fds open, limit {limit}");
     assert_eq!(fs::read(d.join("d99/f99999")).unwrap(), b"0123456789");
     f.unmount();
 }

@@ -19,10 +19,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: u64) -> Arc<Budget> {
-        Arc::new(Budget {
-            limit,
-            used: AtomicU64::new(0),
-        })
+        Arc::new(Budget { limit, used: AtomicU64::new(0) })
     }
 
     pub fn limit(&self) -> u64 {
@@ -37,14 +34,8 @@ impl Budget {
     pub fn try_charge(&self, n: u64) -> Result<()> {
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
-            let next = cur
-                .checked_add(n)
-                .filter(|v| *v <= self.limit)
-                .ok_or(Errno::ENOSPC)?;
-            match self
-                .used
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            let next = cur.checked_add(n).filter(|v| *v <= self.limit).ok_or(Errno::ENOSPC)?;
+            match self.used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(actual) => cur = actual,
             }
@@ -60,10 +51,7 @@ impl Budget {
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
             let next = cur.saturating_sub(n);
-            match self
-                .used
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match self.used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
             }
@@ -81,10 +69,7 @@ pub struct Charge {
 impl Charge {
     pub fn new(budget: &Arc<Budget>, amount: u64) -> Result<Charge> {
         budget.try_charge(amount)?;
-        Ok(Charge {
-            budget: Arc::clone(budget),
-            amount,
-        })
+        Ok(Charge { budget: Arc::clone(budget), amount })
     }
 
     /// Changes the amount to `amount`, failing with ENOSPC (and changing nothing) if it grows past the limit.
@@ -125,11 +110,7 @@ impl ChargedData {
     pub fn new(data: Box<dyn FileData>, budget: &Arc<Budget>) -> ChargedData {
         let charged = data.allocated();
         budget.force_charge(charged);
-        ChargedData {
-            data,
-            budget: Arc::clone(budget),
-            charged: Mutex::new(charged),
-        }
+        ChargedData { data, budget: Arc::clone(budget), charged: Mutex::new(charged) }
     }
 
     pub fn data(&self) -> &dyn FileData {
@@ -218,10 +199,7 @@ mod tests {
         assert_eq!(b.used(), 10_000);
         d.set_len(10).unwrap();
         assert_eq!(b.used(), 10);
-        assert_eq!(
-            d.write_at(&vec![0u8; 2 << 20], 0).unwrap_err(),
-            Errno::ENOSPC
-        );
+        assert_eq!(d.write_at(&vec![0u8; 2 << 20], 0).unwrap_err(), Errno::ENOSPC);
         assert_eq!(b.used(), 10);
         drop(d);
         assert_eq!(b.used(), 0);

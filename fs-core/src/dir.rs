@@ -67,11 +67,7 @@ impl DirBody {
 
     /// A directory whose entries are those of the lower directory at `path`, read on first use.
     pub fn from_lower(path: LowerPath) -> DirBody {
-        DirBody {
-            lower: Some(path),
-            loaded: false,
-            ..DirBody::new_upper()
-        }
+        DirBody { lower: Some(path), loaded: false, ..DirBody::new_upper() }
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -80,11 +76,7 @@ impl DirBody {
 
     /// The lower directory still to be read, if not loaded yet.
     pub fn pending_lower(&self) -> Option<&LowerPath> {
-        if self.loaded {
-            None
-        } else {
-            self.lower.as_ref()
-        }
+        if self.loaded { None } else { self.lower.as_ref() }
     }
 
     /// Fills in the lower entries; called once, before any other change.
@@ -108,15 +100,7 @@ impl DirBody {
     pub fn insert(&mut self, name: Name, id: u64, kind: FileKind, origin: Option<LowerPath>) {
         let cookie = self.next_cookie;
         self.next_cookie += 1;
-        if let Some(old) = self.entries.insert(
-            Arc::clone(&name),
-            Entry {
-                id,
-                kind,
-                origin,
-                cookie,
-            },
-        ) {
+        if let Some(old) = self.entries.insert(Arc::clone(&name), Entry { id, kind, origin, cookie }) {
             self.order.remove(&old.cookie);
         }
         self.order.insert(cookie, name);
@@ -143,12 +127,10 @@ impl DirBody {
 
     /// Entries whose cookie is greater than `offset`, in cookie order.
     pub fn after(&self, offset: u64) -> impl Iterator<Item = (&Name, &Entry)> {
-        self.order
-            .range(offset.saturating_add(1).max(FIRST_COOKIE)..)
-            .filter_map(|(_, name)| {
-                let e = self.entries.get(name)?;
-                Some((name, e))
-            })
+        self.order.range(offset.saturating_add(1).max(FIRST_COOKIE)..).filter_map(|(_, name)| {
+            let e = self.entries.get(name)?;
+            Some((name, e))
+        })
     }
 }
 
@@ -157,21 +139,14 @@ mod tests {
     use super::*;
 
     fn names(d: &DirBody, offset: u64) -> Vec<String> {
-        d.after(offset)
-            .map(|(n, _)| n.to_string_lossy().into_owned())
-            .collect()
+        d.after(offset).map(|(n, _)| n.to_string_lossy().into_owned()).collect()
     }
 
     #[test]
     fn cookies_survive_unrelated_changes() {
         let mut d = DirBody::new_upper();
         for (i, n) in ["a", "b", "c", "d"].iter().enumerate() {
-            d.insert(
-                Arc::from(OsStr::new(n)),
-                i as u64 + 10,
-                FileKind::Regular,
-                None,
-            );
+            d.insert(Arc::from(OsStr::new(n)), i as u64 + 10, FileKind::Regular, None);
         }
         let b = d.get(OsStr::new("b")).unwrap().cookie();
         d.remove(OsStr::new("a"));

@@ -44,10 +44,7 @@ impl IdMap {
                 return ino;
             }
         }
-        *self
-            .foreign
-            .entry((dev, ino))
-            .or_insert_with(|| self.next_foreign.fetch_add(1, Ordering::Relaxed))
+        *self.foreign.entry((dev, ino)).or_insert_with(|| self.next_foreign.fetch_add(1, Ordering::Relaxed))
     }
 
     /// A fresh id for an object created in the upper layer.

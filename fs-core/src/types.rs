@@ -84,10 +84,7 @@ impl Timestamp {
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Timestamp::new(
-                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                d.subsec_nanos(),
-            ),
+            Ok(d) => Timestamp::new(i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
             Err(e) => {
                 let d = e.duration();
                 let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
@@ -169,11 +166,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub const ROOT: Caller = Caller {
-        uid: 0,
-        gid: 0,
-        pid: 0,
-    };
+    pub const ROOT: Caller = Caller { uid: 0, gid: 0, pid: 0 };
 
     pub fn new(uid: u32, gid: u32) -> Caller {
         Caller { uid, gid, pid: 0 }
@@ -197,27 +190,11 @@ pub struct OpenFlags {
 }
 
 impl OpenFlags {
-    pub const RDONLY: OpenFlags = OpenFlags {
-        read: true,
-        write: false,
-        append: false,
-        truncate: false,
-        exclusive: false,
-    };
-    pub const WRONLY: OpenFlags = OpenFlags {
-        read: false,
-        write: true,
-        append: false,
-        truncate: false,
-        exclusive: false,
-    };
-    pub const RDWR: OpenFlags = OpenFlags {
-        read: true,
-        write: true,
-        append: false,
-        truncate: false,
-        exclusive: false,
-    };
+    pub const RDONLY: OpenFlags =
+        OpenFlags { read: true, write: false, append: false, truncate: false, exclusive: false };
+    pub const WRONLY: OpenFlags =
+        OpenFlags { read: false, write: true, append: false, truncate: false, exclusive: false };
+    pub const RDWR: OpenFlags = OpenFlags { read: true, write: true, append: false, truncate: false, exclusive: false };
 
     /// Translates Linux `open(2)` flags.
     pub fn from_linux(flags: i32) -> OpenFlags {
@@ -242,14 +219,8 @@ pub struct RenameFlags {
 }
 
 impl RenameFlags {
-    pub const NOREPLACE: RenameFlags = RenameFlags {
-        noreplace: true,
-        exchange: false,
-    };
-    pub const EXCHANGE: RenameFlags = RenameFlags {
-        noreplace: false,
-        exchange: true,
-    };
+    pub const NOREPLACE: RenameFlags = RenameFlags { noreplace: true, exchange: false };
+    pub const EXCHANGE: RenameFlags = RenameFlags { noreplace: false, exchange: true };
 
     /// Translates Linux `renameat2` flags; RENAME_WHITEOUT and unknown bits are EINVAL.
     pub fn from_linux(flags: u32) -> Result<RenameFlags> {
@@ -258,10 +229,7 @@ impl RenameFlags {
         if flags & !(NOREPLACE | EXCHANGE) != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(RenameFlags {
-            noreplace: flags & NOREPLACE != 0,
-            exchange: flags & EXCHANGE != 0,
-        })
+        Ok(RenameFlags { noreplace: flags & NOREPLACE != 0, exchange: flags & EXCHANGE != 0 })
     }
 }
 
@@ -329,12 +297,7 @@ pub struct DirEntry {
 /// Checks a name for a new or looked-up directory entry.
 pub fn check_name(name: &OsStr) -> Result<()> {
     let bytes = name.as_encoded_bytes();
-    if bytes.is_empty()
-        || bytes == b"."
-        || bytes == b".."
-        || bytes.contains(&b'/')
-        || bytes.contains(&0)
-    {
+    if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') || bytes.contains(&0) {
         return Err(Errno::EINVAL);
     }
     if bytes.len() > NAME_MAX {
@@ -374,10 +337,7 @@ mod tests {
         assert_eq!(check_name(OsStr::new("")), Err(Errno::EINVAL));
         assert_eq!(check_name(OsStr::new("..")), Err(Errno::EINVAL));
         assert_eq!(check_name(OsStr::new("a/b")), Err(Errno::EINVAL));
-        assert_eq!(
-            check_name(OsStr::new(&"x".repeat(256))),
-            Err(Errno::ENAMETOOLONG)
-        );
+        assert_eq!(check_name(OsStr::new(&"x".repeat(256))), Err(Errno::ENAMETOOLONG));
         assert!(check_name(OsStr::new(&"x".repeat(255))).is_ok());
     }
 }

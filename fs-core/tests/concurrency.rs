@@ -4,9 +4,7 @@
 
 mod common;
 
-use agentfs_core::{
-    Caller, Config, Engine, Errno, FileKind, OpenFlags, ROOT_ID, RenameFlags, SetAttr,
-};
+use agentfs_core::{Caller, Config, Engine, Errno, FileKind, OpenFlags, ROOT_ID, RenameFlags, SetAttr};
 use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
 use common::*;
@@ -66,9 +64,7 @@ fn engine(lower: &Path) -> Engine {
     Engine::new(
         Arc::new(DirLower::open(lower).unwrap()),
         Arc::new(MemStore::new(1000)),
-        Config {
-            budget_bytes: 1 << 30,
-        },
+        Config { budget_bytes: 1 << 30 },
     )
     .unwrap()
 }
@@ -108,11 +104,7 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
     let r = (|| match rng.next() % 12 {
         0 => {
             let (a, fh) = e.create(d, name, 0o644, OpenFlags::RDWR, &caller)?;
-            let r = e.write(
-                fh,
-                rng.next() % 100_000,
-                &vec![7u8; (rng.next() % 70_000) as usize],
-            );
+            let r = e.write(fh, rng.next() % 100_000, &vec![7u8; (rng.next() % 70_000) as usize]);
             e.release(fh)?;
             e.forget(a.ino, 1);
             r.map(|_| ())
@@ -120,30 +112,13 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
         1 | 2 => {
             let a = e.lookup(d, name)?;
             let r = (|| {
-                let fh = e.open(
-                    a.ino,
-                    if rng.next() % 2 == 0 {
-                        OpenFlags::RDONLY
-                    } else {
-                        OpenFlags::RDWR
-                    },
-                )?;
+                let fh = e.open(a.ino, if rng.next() % 2 == 0 { OpenFlags::RDONLY } else { OpenFlags::RDWR })?;
                 let mut buf = vec![0u8; 8192];
                 let r = e.read(fh, rng.next() % 50_000, &mut buf).and_then(|_| {
-                    if rng.next() % 2 == 0 {
-                        e.write(fh, rng.next() % 50_000, b"written").map(|_| ())
-                    } else {
-                        Ok(())
-                    }
+                    if rng.next() % 2 == 0 { e.write(fh, rng.next() % 50_000, b"written").map(|_| ()) } else { Ok(()) }
                 });
                 e.release(fh)?;
-                r.or_else(|err| {
-                    if err == Errno::EBADF {
-                        Ok(())
-                    } else {
-                        Err(err)
-                    }
-                })
+                r.or_else(|err| if err == Errno::EBADF { Ok(()) } else { Err(err) })
             })();
             e.forget(a.ino, 1);
             r
@@ -166,9 +141,7 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
         }
         8 => {
             let a = e.lookup(d, name)?;
-            let r = e
-                .link(a.ino, d, OsStr::new(rng.pick(&NAMES)))
-                .map(|l| e.forget(l.ino, 1));
+            let r = e.link(a.ino, d, OsStr::new(rng.pick(&NAMES))).map(|l| e.forget(l.ino, 1));
             e.forget(a.ino, 1);
             r
         }
@@ -189,28 +162,14 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
         }
         10 => {
             let a = e.lookup(d, name)?;
-            let r = e
-                .setattr(
-                    a.ino,
-                    &SetAttr {
-                        size: Some(rng.next() % 90_000),
-                        ..Default::default()
-                    },
-                )
-                .map(|_| ());
+            let r = e.setattr(a.ino, &SetAttr { size: Some(rng.next() % 90_000), ..Default::default() }).map(|_| ());
             e.forget(a.ino, 1);
             r
         }
         _ => {
             let a = e.lookup(d, name)?;
             let r = e
-                .setattr(
-                    a.ino,
-                    &SetAttr {
-                        mode: Some(0o600 | (rng.next() % 0o100) as u32),
-                        ..Default::default()
-                    },
-                )
+                .setattr(a.ino, &SetAttr { mode: Some(0o600 | (rng.next() % 0o100) as u32), ..Default::default() })
                 .map(|_| ());
             e.forget(a.ino, 1);
             r
@@ -296,10 +255,7 @@ fn eight_threads_of_mixed_operations_leave_a_consistent_tree() {
     let outcomes = errors.lock().clone();
     eprintln!("outcomes: {outcomes:?}");
     let ok = outcomes.get("ok").copied().unwrap_or(0);
-    assert!(
-        ok * 4 > (THREADS * OPS_PER_THREAD) as u64,
-        "too few operations succeeded to mean anything: {outcomes:?}"
-    );
+    assert!(ok * 4 > (THREADS * OPS_PER_THREAD) as u64, "too few operations succeeded to mean anything: {outcomes:?}");
 
     // Consistency: d_ino == st_ino (checked while walking), link counts agree with the names.
     let snap = snapshot_engine(&e);
@@ -311,18 +267,15 @@ fn eight_threads_of_mixed_operations_leave_a_consistent_tree() {
     }
     for (path, obj) in &snap.objects {
         match obj {
-            Obj::File { nlink, .. } => assert_eq!(
-                *nlink,
-                names_per_group.get(path).copied().unwrap_or(1),
-                "nlink of {path}"
-            ),
+            Obj::File { nlink, .. } => {
+                assert_eq!(*nlink, names_per_group.get(path).copied().unwrap_or(1), "nlink of {path}")
+            }
             Obj::Dir { nlink, .. } => {
                 let subdirs = snap
                     .objects
                     .iter()
                     .filter(|(p, o)| {
-                        matches!(o, Obj::Dir { .. })
-                            && p.rsplit_once('/').map(|(d, _)| d) == Some(path.as_str())
+                        matches!(o, Obj::Dir { .. }) && p.rsplit_once('/').map(|(d, _)| d) == Some(path.as_str())
                     })
                     .count() as u32;
                 assert_eq!(*nlink, 2 + subdirs, "nlink of directory {path}");
@@ -331,19 +284,12 @@ fn eight_threads_of_mixed_operations_leave_a_consistent_tree() {
         }
     }
     assert_eq!(e.stats().open_files, 0);
-    assert!(
-        fingerprint(lower.path()) == before,
-        "the lower tree changed"
-    );
+    assert!(fingerprint(lower.path()) == before, "the lower tree changed");
 
     // Removing everything gives back every node and every byte.
     remove_all(&e, ROOT_ID);
     let st = e.stats();
-    assert_eq!(
-        (st.nodes, st.used_bytes),
-        (1, 0),
-        "leaked nodes or budget: {st:?}"
-    );
+    assert_eq!((st.nodes, st.used_bytes), (1, 0), "leaked nodes or budget: {st:?}");
 }
 
 #[test]
@@ -374,12 +320,7 @@ fn concurrent_writers_copy_a_lower_file_up_once_and_keep_every_write() {
     assert_eq!(data.len(), 256 * 1024);
     for block in 0..64u64 {
         let want = b'0' + (block % THREADS as u64) as u8;
-        assert!(
-            data[block as usize * 4096..(block as usize + 1) * 4096]
-                .iter()
-                .all(|b| *b == want),
-            "block {block}"
-        );
+        assert!(data[block as usize * 4096..(block as usize + 1) * 4096].iter().all(|b| *b == want), "block {block}");
     }
     assert!(data[64 * 4096..].iter().all(|b| *b == b'.'));
 }
@@ -389,15 +330,7 @@ fn concurrent_appends_never_overwrite_each_other() {
     let lower = tempfile::tempdir().unwrap();
     make_lower(lower.path());
     let e = Arc::new(engine(lower.path()));
-    let (a, fh) = e
-        .create(
-            ROOT_ID,
-            OsStr::new("log"),
-            0o644,
-            OpenFlags::WRONLY,
-            &Caller::ROOT,
-        )
-        .unwrap();
+    let (a, fh) = e.create(ROOT_ID, OsStr::new("log"), 0o644, OpenFlags::WRONLY, &Caller::ROOT).unwrap();
     e.release(fh).unwrap();
     let e2 = Arc::clone(&e);
     with_deadline(60, move || {
@@ -405,15 +338,7 @@ fn concurrent_appends_never_overwrite_each_other() {
             .map(|t| {
                 let e = Arc::clone(&e2);
                 std::thread::spawn(move || {
-                    let fh = e
-                        .open(
-                            a.ino,
-                            OpenFlags {
-                                append: true,
-                                ..OpenFlags::WRONLY
-                            },
-                        )
-                        .unwrap();
+                    let fh = e.open(a.ino, OpenFlags { append: true, ..OpenFlags::WRONLY }).unwrap();
                     for i in 0..500 {
                         e.write(fh, 0, format!("{t}:{i:05}\n").as_bytes()).unwrap();
                     }

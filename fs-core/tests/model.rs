@@ -81,17 +81,8 @@ fn on_engine(e: &Engine, op: &Op) -> Result<(), i32> {
     let r: Result<(), Errno> = (|| match op {
         Op::Create(p, m) => {
             let (dir, name) = parent_of(e, p)?;
-            let flags = OpenFlags {
-                exclusive: true,
-                ..OpenFlags::WRONLY
-            };
-            let (a, fh) = e.create(
-                dir,
-                OsStr::new(name),
-                MODES[*m],
-                flags,
-                &agentfs_core::Caller::ROOT,
-            )?;
+            let flags = OpenFlags { exclusive: true, ..OpenFlags::WRONLY };
+            let (a, fh) = e.create(dir, OsStr::new(name), MODES[*m], flags, &agentfs_core::Caller::ROOT)?;
             e.release(fh)?;
             e.forget(a.ino, 1);
             Ok(())
@@ -108,36 +99,18 @@ fn on_engine(e: &Engine, op: &Op) -> Result<(), i32> {
             let (dir, name) = parent_of(e, p)?;
             let a = e.lookup(dir, OsStr::new(name))?;
             let fh = e.open(a.ino, OpenFlags::WRONLY)?;
-            let r = e.setattr(
-                a.ino,
-                &SetAttr {
-                    size: Some(*len),
-                    ..Default::default()
-                },
-            );
+            let r = e.setattr(a.ino, &SetAttr { size: Some(*len), ..Default::default() });
             e.release(fh)?;
             r.map(|_| ())
         }
         Op::Mkdir(p, m) => {
             let (dir, name) = parent_of(e, p)?;
-            e.mkdir(
-                dir,
-                OsStr::new(name),
-                MODES[*m],
-                &agentfs_core::Caller::ROOT,
-            )
-            .map(|_| ())
+            e.mkdir(dir, OsStr::new(name), MODES[*m], &agentfs_core::Caller::ROOT).map(|_| ())
         }
         Op::Rename(p, q) => {
             let (d1, n1) = parent_of(e, p)?;
             let (d2, n2) = parent_of(e, q)?;
-            e.rename(
-                d1,
-                OsStr::new(n1),
-                d2,
-                OsStr::new(n2),
-                RenameFlags::default(),
-            )
+            e.rename(d1, OsStr::new(n1), d2, OsStr::new(n2), RenameFlags::default())
         }
         Op::Unlink(p) => {
             let (dir, name) = parent_of(e, p)?;
@@ -155,13 +128,7 @@ fn on_engine(e: &Engine, op: &Op) -> Result<(), i32> {
         }
         Op::Symlink(p, t) => {
             let (dir, name) = parent_of(e, p)?;
-            e.symlink(
-                dir,
-                OsStr::new(name),
-                TARGETS[*t].as_bytes(),
-                &agentfs_core::Caller::ROOT,
-            )
-            .map(|_| ())
+            e.symlink(dir, OsStr::new(name), TARGETS[*t].as_bytes(), &agentfs_core::Caller::ROOT).map(|_| ())
         }
         Op::Chmod(p, m) => {
             let (dir, name) = parent_of(e, p)?;
@@ -169,14 +136,7 @@ fn on_engine(e: &Engine, op: &Op) -> Result<(), i32> {
             if a.kind == FileKind::Symlink {
                 return Ok(());
             }
-            e.setattr(
-                a.ino,
-                &SetAttr {
-                    mode: Some(MODES[*m]),
-                    ..Default::default()
-                },
-            )
-            .map(|_| ())
+            e.setattr(a.ino, &SetAttr { mode: Some(MODES[*m]), ..Default::default() }).map(|_| ())
         }
     })();
     r.map_err(|e| e.linux())
@@ -187,29 +147,15 @@ fn on_dir(root: &Path, op: &Op) -> Result<(), i32> {
     let nofollow = libc::O_NOFOLLOW;
     match op {
         Op::Create(p, m) => {
-            let f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(MODES[*m])
-                .open(at(p))
-                .map_err(errno_of)?;
-            f.set_permissions(fs::Permissions::from_mode(MODES[*m]))
-                .map_err(errno_of)
+            let f = OpenOptions::new().write(true).create_new(true).mode(MODES[*m]).open(at(p)).map_err(errno_of)?;
+            f.set_permissions(fs::Permissions::from_mode(MODES[*m])).map_err(errno_of)
         }
         Op::Write(p, off, len, byte) => {
-            let f = OpenOptions::new()
-                .write(true)
-                .custom_flags(nofollow)
-                .open(at(p))
-                .map_err(errno_of)?;
+            let f = OpenOptions::new().write(true).custom_flags(nofollow).open(at(p)).map_err(errno_of)?;
             f.write_all_at(&vec![*byte; *len], *off).map_err(errno_of)
         }
         Op::Truncate(p, len) => {
-            let f = OpenOptions::new()
-                .write(true)
-                .custom_flags(nofollow)
-                .open(at(p))
-                .map_err(errno_of)?;
+            let f = OpenOptions::new().write(true).custom_flags(nofollow).open(at(p)).map_err(errno_of)?;
             f.set_len(*len).map_err(errno_of)
         }
         Op::Mkdir(p, m) => {
@@ -240,39 +186,22 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let engine = Engine::new(
         Arc::new(DirLower::open(lower.path()).unwrap()),
         Arc::new(MemStore::new(64)),
-        Config {
-            budget_bytes: 1 << 30,
-        },
+        Config { budget_bytes: 1 << 30 },
     )
     .unwrap();
-    prop_assert_eq!(
-        snapshot_engine(&engine),
-        snapshot_dir(reference.path()),
-        "views differ before any operation"
-    );
+    prop_assert_eq!(snapshot_engine(&engine), snapshot_dir(reference.path()), "views differ before any operation");
     for (i, op) in ops.iter().enumerate() {
         let want = on_dir(reference.path(), op);
         let got = on_engine(&engine, op);
         prop_assert_eq!(got, want, "operation {} ({:?}) returned differently", i, op);
     }
-    prop_assert_eq!(
-        snapshot_engine(&engine),
-        snapshot_dir(reference.path()),
-        "trees differ after {:?}",
-        ops
-    );
-    prop_assert!(
-        fingerprint(lower.path()) == before,
-        "the lower tree changed"
-    );
+    prop_assert_eq!(snapshot_engine(&engine), snapshot_dir(reference.path()), "trees differ after {:?}", ops);
+    prop_assert!(fingerprint(lower.path()) == before, "the lower tree changed");
     Ok(())
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
 }
 
 proptest! {

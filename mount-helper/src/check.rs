@@ -53,29 +53,16 @@ fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
     let c = match fs::canonicalize(p) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Input(format!(
-                "{role} {} does not exist; {fix}",
-                p.display()
-            )));
+            return Err(Error::Input(format!("{role} {} does not exist; {fix}", p.display())));
         }
         Err(e) => {
-            return Err(Error::Input(format!(
-                "{role} {} cannot be resolved ({e}); {fix}",
-                p.display()
-            )));
+            return Err(Error::Input(format!("{role} {} cannot be resolved ({e}); {fix}", p.display())));
         }
     };
-    let md = fs::metadata(&c).map_err(|e| {
-        Error::Input(format!(
-            "{role} {} cannot be read ({e}); {fix}",
-            p.display()
-        ))
-    })?;
+    let md =
+        fs::metadata(&c).map_err(|e| Error::Input(format!("{role} {} cannot be read ({e}); {fix}", p.display())))?;
     if !md.is_dir() {
-        return Err(Error::Input(format!(
-            "{role} {} is not a directory; {fix}",
-            p.display()
-        )));
+        return Err(Error::Input(format!("{role} {} is not a directory; {fix}", p.display())));
     }
     Ok(c)
 }
@@ -86,10 +73,7 @@ pub fn allow_other_permitted() -> bool {
         return true;
     }
     fs::read_to_string("/etc/fuse.conf")
-        .map(|t| {
-            t.lines()
-                .any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other")
-        })
+        .map(|t| t.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other"))
         .unwrap_or(false)
 }
 
@@ -97,7 +81,8 @@ pub fn allow_other_permitted() -> bool {
 pub fn fuse_available() -> Result<()> {
     if !Path::new("/dev/fuse").exists() {
         return Err(Error::System(
-            "/dev/fuse does not exist; load the fuse kernel module (modprobe fuse) or run where FUSE is available".into(),
+            "/dev/fuse does not exist; load the fuse kernel module (modprobe fuse) or run where FUSE is available"
+                .into(),
         ));
     }
     Ok(())

@@ -56,18 +56,12 @@ struct Running {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
 }
 
 fn init_logging(log: Option<&Path>) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTFS_LOG")
-        .unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTFS_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
     let r = match log {
         Some(path) => {
             let file = OpenOptions::new()
@@ -120,20 +114,17 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
     tracing::info!(source = %cfg.source.display(), mountpoint = %cfg.mountpoint.display(), budget = cfg.budget_bytes, "starting");
 
     let nofile = agentfs_platform::limits::raise_nofile();
-    let lower =
-        DirLower::open(&cfg.source).map_err(|e| Error::io("cannot open SRC", &cfg.source, &e))?;
+    let lower = DirLower::open(&cfg.source).map_err(|e| Error::io("cannot open SRC", &cfg.source, &e))?;
     let engine = Engine::new(
         Arc::new(lower),
         Arc::new(MemStore::for_fd_limit(nofile)),
-        Config {
-            budget_bytes: cfg.budget_bytes,
-        },
+        Config { budget_bytes: cfg.budget_bytes },
     )
     .map_err(|e| Error::System(format!("cannot read SRC {}: {e}", cfg.source.display())))?;
 
     // Block termination signals before any thread exists, so only the signal thread gets them.
-    let sigs = signals::block(&signals::TERMINATION)
-        .map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
+    let sigs =
+        signals::block(&signals::TERMINATION).map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
     let spec = MountSpec {
         mountpoint: &cfg.mountpoint,
         fsname: cfg.source.to_string_lossy().into_owned(),
@@ -172,10 +163,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         other => {
             crate::unmount::detach(&mnt);
             let _ = session.join();
-            return Err(Error::System(format!(
-                "the mount at {} does not answer ({other:?})",
-                mnt.display()
-            )));
+            return Err(Error::System(format!("the mount at {} does not answer ({other:?})", mnt.display())));
         }
     }
 
@@ -192,10 +180,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         budget_bytes: cfg.budget_bytes,
         allow_other: cfg.allow_other,
         read_only: cfg.read_only,
-        log: log
-            .as_ref()
-            .map(|l| l.as_os_str().as_bytes().to_vec())
-            .unwrap_or_default(),
+        log: log.as_ref().map(|l| l.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
     };
     if let Err(e) = registry::save(&rec) {
         crate::unmount::detach(&mnt);

@@ -35,17 +35,10 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
     let mut first = String::new();
     let _ = reader.read_line(&mut first);
     let _ = launcher.wait();
-    let pid: u32 = match first
-        .trim()
-        .strip_prefix("pid ")
-        .and_then(|p| p.parse().ok())
-    {
+    let pid: u32 = match first.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()) {
         Some(pid) => pid,
         None => {
-            return Err(Error::System(format!(
-                "the daemon could not be started: {}",
-                first.trim()
-            )));
+            return Err(Error::System(format!("the daemon could not be started: {}", first.trim())));
         }
     };
     match read_report(reader, READY_TIMEOUT) {
@@ -53,13 +46,10 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.
             let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid as i32)
-                    .ok_or_else(|| Error::System("bad pid".into()))?,
+                rustix::process::Pid::from_raw(pid as i32).ok_or_else(|| Error::System("bad pid".into()))?,
                 rustix::process::Signal::KILL,
             );
-            if crate::mountinfo::mount_at(&cfg.mountpoint)
-                .is_some_and(|m| crate::mountinfo::is_agentfs(&m))
-            {
+            if crate::mountinfo::mount_at(&cfg.mountpoint).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
                 crate::unmount::detach(&cfg.mountpoint);
             }
             crate::registry::remove(&crate::runtime::mount_id(&cfg.mountpoint));

@@ -23,10 +23,9 @@ impl Readiness {
 
     pub fn ready(&self, mnt: &Path) {
         match self {
-            Readiness::Foreground => eprintln!(
-                "agentfs: serving {} (Ctrl-C or `agentfs unmount` to stop)",
-                mnt.display()
-            ),
+            Readiness::Foreground => {
+                eprintln!("agentfs: serving {} (Ctrl-C or `agentfs unmount` to stop)", mnt.display())
+            }
             Readiness::Pipe => {
                 let mut out = std::io::stdout();
                 let _ = writeln!(out, "ok");
@@ -48,11 +47,7 @@ impl Readiness {
 }
 
 fn detach_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);
     }
@@ -69,15 +64,10 @@ pub fn read_report(pipe: impl Read + Send + 'static, timeout: Duration) -> Resul
     let line = match rx.recv_timeout(timeout) {
         Ok(Ok(line)) => line,
         Ok(Err(e)) => {
-            return Err(Error::System(format!(
-                "cannot read the daemon's report: {e}"
-            )));
+            return Err(Error::System(format!("cannot read the daemon's report: {e}")));
         }
         Err(_) => {
-            return Err(Error::System(format!(
-                "the daemon did not report within {}s",
-                timeout.as_secs()
-            )));
+            return Err(Error::System(format!("the daemon did not report within {}s", timeout.as_secs())));
         }
     };
     parse_report(line.trim_end())
@@ -111,18 +101,8 @@ mod tests {
     #[test]
     fn reports_parse_back_to_their_class() {
         assert!(parse_report("ok").is_ok());
-        assert_eq!(
-            parse_report("err 3 SRC x does not exist")
-                .unwrap_err()
-                .exit_code(),
-            3
-        );
+        assert_eq!(parse_report("err 3 SRC x does not exist").unwrap_err().exit_code(), 3);
         assert_eq!(parse_report("err 1 boom").unwrap_err().to_string(), "boom");
-        assert!(
-            parse_report("")
-                .unwrap_err()
-                .to_string()
-                .contains("--foreground")
-        );
+        assert!(parse_report("").unwrap_err().to_string().contains("--foreground"));
     }
 }

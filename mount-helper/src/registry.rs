@@ -77,8 +77,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<MountRecord, String> {
     if blake3::hash(payload).as_bytes() != sum {
         return Err("checksum mismatch (torn or corrupt record)".into());
     }
-    let (rec, used) = bincode::decode_from_slice(payload, config())
-        .map_err(|e| format!("undecodable record: {e}"))?;
+    let (rec, used) = bincode::decode_from_slice(payload, config()).map_err(|e| format!("undecodable record: {e}"))?;
     if used != payload.len() {
         return Err("trailing bytes after the record".into());
     }
@@ -87,22 +86,14 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<MountRecord, String> {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::System(format!("{} has no parent directory", path.display())))?;
+    let dir = path.parent().ok_or_else(|| Error::System(format!("{} has no parent directory", path.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp.{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
         std::process::id()
     ));
     let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -154,10 +145,7 @@ pub fn list() -> Vec<MountRecord> {
         if path.extension().and_then(|x| x.to_str()) != Some("rec") {
             continue;
         }
-        match fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| decode(&b))
-        {
+        match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| decode(&b)) {
             Ok(r) => out.push(r),
             Err(why) => set_aside(&path, &why),
         }
@@ -168,11 +156,7 @@ pub fn list() -> Vec<MountRecord> {
 
 fn set_aside(path: &Path, why: &str) {
     let aside = path.with_extension("corrupt");
-    eprintln!(
-        "agentfs: warning: ignoring mount record {}: {why}; moved to {}",
-        path.display(),
-        aside.display()
-    );
+    eprintln!("agentfs: warning: ignoring mount record {}: {why}; moved to {}", path.display(), aside.display());
     let _ = fs::rename(path, &aside);
 }
 
@@ -221,10 +205,6 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(
-            fs::read_dir(d.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp file left");
     }
 }

@@ -24,16 +24,11 @@ pub fn runtime_dir() -> PathBuf {
 
 /// Creates `dir` (mode 0700) if needed and checks that it belongs to us.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    match fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-    {
+    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) => return Err(Error::io("cannot create the runtime directory", dir, &e)),
     }
-    let md = fs::symlink_metadata(dir)
-        .map_err(|e| Error::io("cannot read the runtime directory", dir, &e))?;
+    let md = fs::symlink_metadata(dir).map_err(|e| Error::io("cannot read the runtime directory", dir, &e))?;
     if !md.is_dir() || md.uid() != rustix::process::getuid().as_raw() {
         return Err(Error::Permission(format!(
             "the runtime directory {} is not a directory owned by you; remove it or set AGENTFS_RUNTIME_DIR",

@@ -4,9 +4,7 @@
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
+    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
     let (num, unit) = lower.split_at(digits_end);
     let unit = unit.trim();
     let mult: u64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
@@ -16,14 +14,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "g" => 1 << 30,
         "t" => 1 << 40,
         _ => {
-            return Err(format!(
-                "size {s:?} has an unknown unit; write it like 4G, 512M or 100000"
-            ));
+            return Err(format!("size {s:?} has an unknown unit; write it like 4G, 512M or 100000"));
         }
     };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("size {s:?} is not a number; write it like 4G, 512M or 100000"))?;
+    let value: f64 =
+        num.parse().map_err(|_| format!("size {s:?} is not a number; write it like 4G, 512M or 100000"))?;
     let bytes = value * mult as f64;
     if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
         return Err(format!("size {s:?} is out of range; give at least 1 byte"));

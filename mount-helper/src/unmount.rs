@@ -24,15 +24,10 @@ pub enum Unmounted {
 
 /// Detaches the mount at `mnt` lazily, as root or through fusermount3; best effort.
 pub fn detach(mnt: &Path) {
-    if rustix::process::geteuid().is_root()
-        && rustix::mount::unmount(mnt, UnmountFlags::DETACH).is_ok()
-    {
+    if rustix::process::geteuid().is_root() && rustix::mount::unmount(mnt, UnmountFlags::DETACH).is_ok() {
         return;
     }
-    let _ = Command::new("fusermount3")
-        .args(["-u", "-z", "-q", "--"])
-        .arg(mnt)
-        .output();
+    let _ = Command::new("fusermount3").args(["-u", "-z", "-q", "--"]).arg(mnt).output();
 }
 
 /// Unmounts the agentfs mount at `mnt` and waits for its daemon to exit.
@@ -47,10 +42,7 @@ pub fn unmount(mnt: &Path, lazy: bool) -> Result<Unmounted> {
                 registry::remove(&id);
             }
         }
-        return Err(Error::NotMounted(format!(
-            "{} is not an agentfs mount; nothing to unmount",
-            mnt.display()
-        )));
+        return Err(Error::NotMounted(format!("{} is not an agentfs mount; nothing to unmount", mnt.display())));
     }
     let me = rustix::process::getuid();
     if let Some(r) = &record {
@@ -85,10 +77,9 @@ pub fn unmount(mnt: &Path, lazy: bool) -> Result<Unmounted> {
 
 fn canonical(mnt: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(mnt).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Input(format!(
-            "{} does not exist; give the mount point to unmount",
-            mnt.display()
-        )),
+        std::io::ErrorKind::NotFound => {
+            Error::Input(format!("{} does not exist; give the mount point to unmount", mnt.display()))
+        }
         // A mount whose daemon died answers ENOTCONN: unmount by the path as given.
         _ if e.raw_os_error() == Some(libc::ENOTCONN) => Error::Busy(format!(
             "{} is a dead mount (its daemon is gone); run `agentfs gc` or `umount -l {}`",
@@ -109,18 +100,11 @@ fn busy(mnt: &Path) -> Error {
 
 fn do_unmount(mnt: &Path, lazy: bool) -> Result<()> {
     if rustix::process::geteuid().is_root() {
-        let flags = if lazy {
-            UnmountFlags::DETACH
-        } else {
-            UnmountFlags::empty()
-        };
+        let flags = if lazy { UnmountFlags::DETACH } else { UnmountFlags::empty() };
         return match rustix::mount::unmount(mnt, flags) {
             Ok(()) => Ok(()),
             Err(rustix::io::Errno::BUSY) => Err(busy(mnt)),
-            Err(e) => Err(Error::System(format!(
-                "cannot unmount {}: {e}",
-                mnt.display()
-            ))),
+            Err(e) => Err(Error::System(format!("cannot unmount {}: {e}", mnt.display()))),
         };
     }
     let mut cmd = Command::new("fusermount3");
@@ -128,11 +112,7 @@ fn do_unmount(mnt: &Path, lazy: bool) -> Result<()> {
     if lazy {
         cmd.arg("-z");
     }
-    let out = cmd
-        .arg("--")
-        .arg(mnt)
-        .output()
-        .map_err(|e| Error::io("cannot run fusermount3 for", mnt, &e))?;
+    let out = cmd.arg("--").arg(mnt).output().map_err(|e| Error::io("cannot run fusermount3 for", mnt, &e))?;
     if out.status.success() {
         return Ok(());
     }
@@ -140,19 +120,14 @@ fn do_unmount(mnt: &Path, lazy: bool) -> Result<()> {
     if msg.contains("busy") {
         return Err(busy(mnt));
     }
-    Err(Error::System(format!(
-        "fusermount3 could not unmount {}: {}",
-        mnt.display(),
-        msg.trim()
-    )))
+    Err(Error::System(format!("fusermount3 could not unmount {}: {}", mnt.display(), msg.trim())))
 }
 
 /// Whether a process with this pid exists.
 pub fn process_alive(pid: u32) -> bool {
     match rustix::process::Pid::from_raw(pid as i32) {
         Some(p) => {
-            rustix::process::test_kill_process(p).is_ok()
-                || std::path::Path::new(&format!("/proc/{pid}")).exists()
+            rustix::process::test_kill_process(p).is_ok() || std::path::Path::new(&format!("/proc/{pid}")).exists()
         }
         None => false,
     }
@@ -165,14 +140,8 @@ pub fn wait_for_exit(pid: u32, timeout: Duration) -> bool {
     };
     let deadline = Instant::now() + timeout;
     if let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
-        let ts = rustix::time::Timespec {
-            tv_sec: timeout.as_secs() as i64,
-            tv_nsec: timeout.subsec_nanos() as i64,
-        };
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
+        let ts = rustix::time::Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+        let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
         return matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0);
     }
     while Instant::now() < deadline {

@@ -11,8 +11,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::sync::Arc;
 
 fn path(p: &str) -> LowerPath {
-    p.split('/')
-        .fold(LowerPath::root(), |acc, c| acc.child(OsStr::new(c)))
+    p.split('/').fold(LowerPath::root(), |acc, c| acc.child(OsStr::new(c)))
 }
 
 fn tree() -> tempfile::TempDir {
@@ -35,12 +34,7 @@ fn stat_and_list_a_real_tree() {
     assert_eq!(root.ino, fs::metadata(t.path()).unwrap().ino());
     let f = l.stat(&path("dir/file")).unwrap();
     assert_eq!((f.kind, f.size, f.nlink), (FileKind::Regular, 7, 2));
-    let mut names: Vec<_> = l
-        .read_dir(&path("dir"))
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.name, e.kind))
-        .collect();
+    let mut names: Vec<_> = l.read_dir(&path("dir")).unwrap().into_iter().map(|e| (e.name, e.kind)).collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         names,
@@ -50,17 +44,9 @@ fn stat_and_list_a_real_tree() {
             ("up-link".into(), FileKind::Symlink)
         ]
     );
-    let hard = l
-        .read_dir(&LowerPath::root())
-        .unwrap()
-        .into_iter()
-        .find(|e| e.name == "hard")
-        .unwrap();
+    let hard = l.read_dir(&LowerPath::root()).unwrap().into_iter().find(|e| e.name == "hard").unwrap();
     assert_eq!(hard.ino, f.ino);
-    assert_eq!(
-        l.readlink(&path("dir/up-link")).unwrap(),
-        b"../../../../../../etc/passwd"
-    );
+    assert_eq!(l.readlink(&path("dir/up-link")).unwrap(), b"../../../../../../etc/passwd");
     let file = l.open(&path("dir/file")).unwrap();
     let mut buf = [0u8; 16];
     assert_eq!(file.read_at(&mut buf, 2).unwrap(), 5);
@@ -85,14 +71,8 @@ fn symlinks_never_lead_out_of_the_root() {
     let e = Engine::new(Arc::new(l), Arc::new(HeapStore), Config::default()).unwrap();
     let link = e.lookup(ROOT_ID, OsStr::new("etc-link")).unwrap();
     assert_eq!(link.kind, FileKind::Symlink);
-    assert_eq!(
-        e.lookup(link.ino, OsStr::new("passwd")).unwrap_err(),
-        Errno::ENOTDIR
-    );
-    assert_eq!(
-        e.open(link.ino, OpenFlags::RDONLY).unwrap_err(),
-        Errno::ELOOP
-    );
+    assert_eq!(e.lookup(link.ino, OsStr::new("passwd")).unwrap_err(), Errno::ENOTDIR);
+    assert_eq!(e.open(link.ino, OpenFlags::RDONLY).unwrap_err(), Errno::ELOOP);
 }
 
 #[test]
@@ -116,12 +96,7 @@ fn xattrs_of_files_dirs_and_symlinks() {
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
         let n = std::ffi::CString::new(n).unwrap();
         // trusted.* works on symlinks for root; user.* on files and dirs.
-        rustix::fs::lsetxattr(
-            c.as_c_str(),
-            n.as_c_str(),
-            v,
-            rustix::fs::XattrFlags::empty(),
-        )
+        rustix::fs::lsetxattr(c.as_c_str(), n.as_c_str(), v, rustix::fs::XattrFlags::empty())
     };
     if set(&r.join("dir/file"), "user.k", b"v").is_err() {
         eprintln!("skipping: the temp filesystem has no user xattrs");
@@ -129,15 +104,8 @@ fn xattrs_of_files_dirs_and_symlinks() {
     }
     set(&r.join("dir"), "user.d", b"dv").unwrap();
     let l = DirLower::open(r).unwrap();
-    assert_eq!(
-        l.xattrs(&path("dir/file"), FileKind::Regular).unwrap(),
-        vec![(b"user.k".to_vec(), b"v".to_vec())]
-    );
-    assert!(
-        l.xattrs(&path("dir"), FileKind::Directory)
-            .unwrap()
-            .contains(&(b"user.d".to_vec(), b"dv".to_vec()))
-    );
+    assert_eq!(l.xattrs(&path("dir/file"), FileKind::Regular).unwrap(), vec![(b"user.k".to_vec(), b"v".to_vec())]);
+    assert!(l.xattrs(&path("dir"), FileKind::Directory).unwrap().contains(&(b"user.d".to_vec(), b"dv".to_vec())));
     if set(&r.join("dir/up-link"), "trusted.t", b"sv").is_ok() {
         assert_eq!(
             l.xattrs(&path("dir/up-link"), FileKind::Symlink).unwrap(),

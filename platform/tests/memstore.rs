@@ -19,11 +19,7 @@ fn small_files_stay_on_the_heap_and_large_ones_move_to_a_memfd() {
     assert_eq!(&b, b"small");
     f.read_at(&mut b, 1000).unwrap();
     assert_eq!(b, [0; 5]);
-    assert_eq!(
-        f.seek_data(8192).unwrap(),
-        SMALL_FILE,
-        "the heap's hole survives promotion"
-    );
+    assert_eq!(f.seek_data(8192).unwrap(), SMALL_FILE, "the heap's hole survives promotion");
 }
 
 #[test]
@@ -53,10 +49,7 @@ fn memfd_accounting_follows_pages() {
     d.punch_hole(0, 512 << 10).unwrap();
     assert_eq!(budget.used(), 512 << 10);
     assert_eq!(d.data().growth(0, 1 << 20), 512 << 10);
-    assert_eq!(
-        d.write_at(&vec![1u8; 10 << 20], 1 << 20).unwrap_err(),
-        Errno::ENOSPC
-    );
+    assert_eq!(d.write_at(&vec![1u8; 10 << 20], 1 << 20).unwrap_err(), Errno::ENOSPC);
     drop(d);
     assert_eq!(budget.used(), 0);
 }

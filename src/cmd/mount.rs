@@ -9,7 +9,8 @@ pub fn run(a: MountArgs) -> Result<()> {
     let (source, mountpoint) = check::mount_paths(&a.src, &a.mnt)?;
     if a.options.allow_other && !check::allow_other_permitted() {
         return Err(Error::Permission(
-            "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other".into(),
+            "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
+                .into(),
         ));
     }
     let cfg = MountConfig {
@@ -22,7 +23,6 @@ pub fn run(a: MountArgs) -> Result<()> {
     if a.foreground {
         return daemon::serve(&cfg, Readiness::Foreground);
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))?;
     launch::start_background(&exe, &cfg).map(|_| ())
 }

@@ -13,8 +13,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         read_only: a.options.read_only,
     };
     if a.detach {
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))?;
+        let exe =
+            std::env::current_exe().map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))?;
         return launch::detach(&exe, &cfg);
     }
     daemon::serve(&cfg, Readiness::Pipe)

@@ -26,11 +26,7 @@ pub fn fuse_available() -> bool {
 
 /// Runs `agentfs` with `args`, isolated to `runtime` as its runtime directory.
 pub fn agentfs(runtime: &Path, args: &[&OsStr]) -> Output {
-    Command::new(AGENTFS)
-        .args(args)
-        .env("AGENTFS_RUNTIME_DIR", runtime)
-        .output()
-        .expect("run agentfs")
+    Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", runtime).output().expect("run agentfs")
 }
 
 pub fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
@@ -47,22 +43,14 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(populate: impl FnOnce(&Path)) -> Fixture {
-        let dir = tempfile::Builder::new()
-            .prefix("agentfs-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("agentfs-test").tempdir().unwrap();
         let src = dir.path().join("src");
         let mnt = dir.path().join("mnt");
         let runtime = dir.path().join("run");
         fs::create_dir(&src).unwrap();
         fs::create_dir(&mnt).unwrap();
         populate(&src);
-        Fixture {
-            dir,
-            src: src.canonicalize().unwrap(),
-            mnt: mnt.canonicalize().unwrap(),
-            runtime,
-        }
+        Fixture { dir, src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime }
     }
 
     pub fn run(&self, args: &[&OsStr]) -> Output {
@@ -76,28 +64,17 @@ impl Fixture {
         args.push(self.src.as_os_str());
         args.push(self.mnt.as_os_str());
         let out = self.run(&args);
-        assert!(
-            out.status.success(),
-            "mount failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn unmount(&self) {
         let out = self.run(&[os("unmount"), self.mnt.as_os_str()]);
-        assert!(
-            out.status.success(),
-            "unmount failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "unmount failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// The daemon's pid from its registry record.
     pub fn daemon_pid(&self) -> Option<u32> {
-        let path = self
-            .runtime
-            .join("mounts")
-            .join(format!("{}.rec", mount_id(&self.mnt)));
+        let path = self.runtime.join("mounts").join(format!("{}.rec", mount_id(&self.mnt)));
         registry::decode(&fs::read(path).ok()?).ok().map(|r| r.pid)
     }
 
@@ -110,21 +87,13 @@ impl Fixture {
     pub fn assert_gone(&self, pid: Option<u32>) {
         assert!(!self.is_mounted(), "still mounted");
         if let Some(pid) = pid {
-            assert!(
-                wait_until(Duration::from_secs(10), || !alive(pid)),
-                "daemon {pid} still running"
-            );
+            assert!(wait_until(Duration::from_secs(10), || !alive(pid)), "daemon {pid} still running");
         }
-        assert_eq!(
-            fs::read_dir(&self.mnt).unwrap().count(),
-            0,
-            "mount point not empty"
-        );
+        assert_eq!(fs::read_dir(&self.mnt).unwrap().count(), 0, "mount point not empty");
         for sub in ["mounts", "logs"] {
             let d = self.runtime.join(sub);
-            let left: Vec<_> = fs::read_dir(&d)
-                .map(|r| r.flatten().map(|e| e.file_name()).collect())
-                .unwrap_or_default();
+            let left: Vec<_> =
+                fs::read_dir(&d).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
             assert!(left.is_empty(), "left in {}: {left:?}", d.display());
         }
     }
@@ -141,10 +110,7 @@ impl Drop for Fixture {
 /// Whether a live (not zombie) process has this pid.
 pub fn alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit_once(") ")
-            .map(|(_, rest)| rest.starts_with('Z'))
-            .unwrap_or(false),
+        Ok(s) => !s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')).unwrap_or(false),
         Err(_) => false,
     }
 }
@@ -166,10 +132,7 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
         let md = fs::symlink_metadata(dir).unwrap();
-        out.insert(
-            dir.strip_prefix(root).unwrap().to_path_buf(),
-            describe(dir, &md),
-        );
+        out.insert(dir.strip_prefix(root).unwrap().to_path_buf(), describe(dir, &md));
         if !md.is_dir() {
             return;
         }
@@ -179,10 +142,7 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, String> {
             if md.is_dir() {
                 walk(root, &p, out);
             } else {
-                out.insert(
-                    p.strip_prefix(root).unwrap().to_path_buf(),
-                    describe(&p, &md),
-                );
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), describe(&p, &md));
             }
         }
     }
@@ -214,14 +174,7 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, String> {
 
 /// Runs a shell command, panicking with its output if it fails.
 pub fn sh(dir: &Path, script: &str) -> String {
-    let out = Command::new("bash")
-        .arg("-euo")
-        .arg("pipefail")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let out = Command::new("bash").arg("-euo").arg("pipefail").arg("-c").arg(script).current_dir(dir).output().unwrap();
     assert!(
         out.status.success(),
         "`{script}` failed in {}:\nstdout: {}\nstderr: {}",

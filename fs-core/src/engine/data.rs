@@ -22,10 +22,7 @@ enum Source {
 }
 
 fn end_of(offset: u64, len: u64) -> Result<u64> {
-    offset
-        .checked_add(len)
-        .filter(|e| *e <= MAX_FILE_SIZE)
-        .ok_or(Errno::EFBIG)
+    offset.checked_add(len).filter(|e| *e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)
 }
 
 impl Engine {
@@ -60,9 +57,7 @@ impl Engine {
     /// Whether node `id` has handles open for writing (a frontend with a write-back cache may
     /// then hold data the engine has not seen yet).
     pub fn has_writers(&self, id: u64) -> bool {
-        self.nodes
-            .get(&id)
-            .is_some_and(|n| n.writers.load(Ordering::Acquire) > 0)
+        self.nodes.get(&id).is_some_and(|n| n.writers.load(Ordering::Acquire) > 0)
     }
 
     /// Truncates for O_TRUNC, or opens the lower file that reads will use.
@@ -73,10 +68,7 @@ impl Engine {
         if flags.write && flags.truncate {
             return self.truncate(node, 0);
         }
-        if matches!(
-            &*body.read(),
-            FileBody::Lower { file: Some(_) } | FileBody::Upper(_)
-        ) {
+        if matches!(&*body.read(), FileBody::Lower { file: Some(_) } | FileBody::Upper(_)) {
             return Ok(());
         }
         let mut g = body.write();
@@ -113,10 +105,7 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
-        let open_flags = OpenFlags {
-            truncate: false,
-            ..flags
-        };
+        let open_flags = OpenFlags { truncate: false, ..flags };
         match self.open_node(Arc::clone(&node), open_flags) {
             Ok(fh) => Ok((node.attr(), fh)),
             Err(e) => {
@@ -240,11 +229,7 @@ impl Engine {
 
     /// The upper data of a regular file, copying the lower data up first if needed. With
     /// `keep`, the caller is about to truncate to that size, and only that much is copied.
-    pub(super) fn upper_data(
-        &self,
-        node: &Arc<Node>,
-        keep: Option<u64>,
-    ) -> Result<Arc<ChargedData>> {
+    pub(super) fn upper_data(&self, node: &Arc<Node>, keep: Option<u64>) -> Result<Arc<ChargedData>> {
         let body = node.file()?;
         if let FileBody::Upper(d) = &*body.read() {
             return Ok(Arc::clone(d));
@@ -340,14 +325,7 @@ impl Engine {
 
     /// Copies up to `len` bytes between open files; returns the bytes copied (fewer at the
     /// end of the source).
-    pub fn copy_file_range(
-        &self,
-        fh_in: u64,
-        off_in: u64,
-        fh_out: u64,
-        off_out: u64,
-        len: u64,
-    ) -> Result<u64> {
+    pub fn copy_file_range(&self, fh_in: u64, off_in: u64, fh_out: u64, off_out: u64, len: u64) -> Result<u64> {
         let fi = self.open_file(fh_in)?;
         let fo = self.open_file(fh_out)?;
         if !fi.flags.read || !fo.flags.write || fo.flags.append {
@@ -357,10 +335,7 @@ impl Engine {
         fo.node.file()?;
         end_of(off_in, len)?;
         end_of(off_out, len)?;
-        if fi.node.id == fo.node.id
-            && off_in < off_out.saturating_add(len)
-            && off_out < off_in.saturating_add(len)
-        {
+        if fi.node.id == fo.node.id && off_in < off_out.saturating_add(len) && off_out < off_in.saturating_add(len) {
             return Err(Errno::EINVAL);
         }
         let src = self.source(&fi.node)?;

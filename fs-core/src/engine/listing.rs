@@ -15,13 +15,7 @@ impl Engine {
         node.dir()?;
         node.opens.fetch_add(1, Ordering::AcqRel);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.files.insert(
-            fh,
-            Arc::new(OpenFile {
-                node,
-                flags: OpenFlags::RDONLY,
-            }),
-        );
+        self.files.insert(fh, Arc::new(OpenFile { node, flags: OpenFlags::RDONLY }));
         Ok(fh)
     }
 
@@ -31,12 +25,7 @@ impl Engine {
 
     /// Lists directory `id` from after cookie `offset` ("." and ".." included). `add` gets each
     /// entry and returns false when it cannot take more; listing stops there.
-    pub fn readdir(
-        &self,
-        id: u64,
-        offset: u64,
-        mut add: impl FnMut(&DirEntry) -> bool,
-    ) -> Result<()> {
+    pub fn readdir(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry) -> bool) -> Result<()> {
         let node = self.node(id)?;
         let d = self.dir_read(&node)?;
         // Like Linux, a removed directory cannot be listed (its parent may be gone).
@@ -44,24 +33,13 @@ impl Engine {
             return Err(Errno::ENOENT);
         }
         for (cookie, name, ino) in self.dots(id, &node) {
-            if offset < cookie
-                && !add(&DirEntry {
-                    ino,
-                    offset: cookie,
-                    kind: FileKind::Directory,
-                    name: name.into(),
-                })
+            if offset < cookie && !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() })
             {
                 return Ok(());
             }
         }
         for (name, e) in d.after(offset) {
-            let entry = DirEntry {
-                ino: e.id,
-                offset: e.cookie(),
-                kind: e.kind,
-                name: OsString::from(&**name),
-            };
+            let entry = DirEntry { ino: e.id, offset: e.cookie(), kind: e.kind, name: OsString::from(&**name) };
             if !add(&entry) {
                 break;
             }
@@ -71,12 +49,7 @@ impl Engine {
 
     /// Like [`Engine::readdir`] with attributes. Every entry `add` takes (except "." and "..")
     /// counts one reference to its node, as a lookup does.
-    pub fn readdirplus(
-        &self,
-        id: u64,
-        offset: u64,
-        mut add: impl FnMut(&DirEntry, &Attr) -> bool,
-    ) -> Result<()> {
+    pub fn readdirplus(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry, &Attr) -> bool) -> Result<()> {
         let node = self.node(id)?;
         let d = self.dir_read(&node)?;
         // Like Linux, a removed directory cannot be listed (its parent may be gone).
@@ -86,15 +59,7 @@ impl Engine {
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie {
                 let attr = self.node(ino)?.attr();
-                if !add(
-                    &DirEntry {
-                        ino,
-                        offset: cookie,
-                        kind: FileKind::Directory,
-                        name: name.into(),
-                    },
-                    &attr,
-                ) {
+                if !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() }, &attr) {
                     return Ok(());
                 }
             }
@@ -108,12 +73,7 @@ impl Engine {
                 }
             };
             let attr = child.attr();
-            let entry = DirEntry {
-                ino: e.id,
-                offset: e.cookie(),
-                kind: attr.kind,
-                name: OsString::from(&**name),
-            };
+            let entry = DirEntry { ino: e.id, offset: e.cookie(), kind: attr.kind, name: OsString::from(&**name) };
             if !add(&entry, &attr) {
                 self.forget(child.id, 1);
                 break;

@@ -45,9 +45,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            budget_bytes: 4 << 30,
-        }
+        Config { budget_bytes: 4 << 30 }
     }
 }
 
@@ -134,11 +132,7 @@ impl Engine {
         let node = self.nodes.get(&id).map(|n| Arc::clone(&n))?;
         let data_in_upper = node.upper_data().is_some();
         let meta_changed = node.meta.lock().changed;
-        Some(UpperState {
-            created: node.origin.is_none(),
-            data_in_upper,
-            meta_changed,
-        })
+        Some(UpperState { created: node.origin.is_none(), data_in_upper, meta_changed })
     }
 
     /// The node `id`, which the caller holds a reference to.
@@ -163,10 +157,7 @@ impl Engine {
                 Ok(())
             }
             _ => {
-                tracing::error!(
-                    id = node.id,
-                    "pinning a node that is no longer in the table"
-                );
+                tracing::error!(id = node.id, "pinning a node that is no longer in the table");
                 Err(Errno::EIO)
             }
         }
@@ -189,18 +180,11 @@ impl Engine {
             return Ok(take(&n));
         }
         let Some(origin) = &entry.origin else {
-            tracing::error!(
-                id = entry.id,
-                "an upper node is missing from the node table"
-            );
+            tracing::error!(id = entry.id, "an upper node is missing from the node table");
             return Err(Errno::EIO);
         };
         let attr = self.lower.stat(origin)?;
-        let parent = if attr.kind == FileKind::Directory {
-            dir_id
-        } else {
-            0
-        };
+        let parent = if attr.kind == FileKind::Directory { dir_id } else { 0 };
         let node = Arc::new(Node::from_lower(entry.id, parent, origin.clone(), &attr));
         let n = self.nodes.entry(entry.id).or_insert(node);
         Ok(take(&n))
@@ -211,8 +195,7 @@ impl Engine {
         if node.id == ROOT_ID || !node.evictable() {
             return;
         }
-        self.nodes
-            .remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable());
+        self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable());
     }
 
     /// Reads the lower listing of a directory if that has not happened yet.
@@ -257,10 +240,7 @@ impl Engine {
     }
 
     fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
-        self.files
-            .get(&fh)
-            .map(|f| Arc::clone(&f))
-            .ok_or(Errno::EBADF)
+        self.files.get(&fh).map(|f| Arc::clone(&f)).ok_or(Errno::EBADF)
     }
 
     fn budget(&self) -> &Arc<Budget> {

@@ -66,23 +66,12 @@ impl Engine {
         let Some(node) = self.nodes.get(&id).map(|r| Arc::clone(&r)) else {
             return;
         };
-        let _ = node
-            .lookups
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                Some(v.saturating_sub(n))
-            });
+        let _ = node.lookups.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
         self.maybe_evict(&node);
     }
 
     /// Creates a regular file, FIFO, socket or device node. `mode` holds type and permission bits.
-    pub fn mknod(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        mode: u32,
-        rdev: u64,
-        caller: &Caller,
-    ) -> Result<Attr> {
+    pub fn mknod(&self, parent: u64, name: &OsStr, mode: u32, rdev: u64, caller: &Caller) -> Result<Attr> {
         let kind = match mode & 0o170000 {
             0 => FileKind::Regular,
             bits => FileKind::from_mode(bits).ok_or(Errno::EINVAL)?,
@@ -102,28 +91,18 @@ impl Engine {
     }
 
     pub fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: &Caller) -> Result<Attr> {
-        Ok(self
-            .create_node(parent, name, NewKind::Dir, mode, caller)?
-            .attr())
+        Ok(self.create_node(parent, name, NewKind::Dir, mode, caller)?.attr())
     }
 
     /// Creates a symlink to `target` (bytes, never interpreted).
-    pub fn symlink(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        target: &[u8],
-        caller: &Caller,
-    ) -> Result<Attr> {
+    pub fn symlink(&self, parent: u64, name: &OsStr, target: &[u8], caller: &Caller) -> Result<Attr> {
         if target.is_empty() {
             return Err(Errno::ENOENT);
         }
         if target.len() > SYMLINK_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        Ok(self
-            .create_node(parent, name, NewKind::Symlink(target), 0o777, caller)?
-            .attr())
+        Ok(self.create_node(parent, name, NewKind::Symlink(target), 0o777, caller)?.attr())
     }
 
     /// Creates a node in the upper layer and links it as `parent/name`, counting one reference.
@@ -177,20 +156,9 @@ impl Engine {
             NewKind::Special(..) => Body::Special,
         };
         let id = self.ids.upper();
-        let dir_parent = if kind == FileKind::Directory {
-            parent
-        } else {
-            0
-        };
+        let dir_parent = if kind == FileKind::Directory { parent } else { 0 };
         let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
-        let node = Arc::new(Node::new_upper(
-            id,
-            dir_parent,
-            kind,
-            meta,
-            body,
-            self.budget(),
-        )?);
+        let node = Arc::new(Node::new_upper(id, dir_parent, kind, meta, body, self.budget())?);
         node.lookups.store(1, Ordering::Release);
         self.nodes.insert(id, Arc::clone(&node));
         d.insert(Name::from(name), id, kind, None);

@@ -21,10 +21,7 @@ const MAX_DEPTH: usize = 1 << 16;
 /// The directory bodies a rename changes: one, or two distinct ones.
 enum Dirs<'a> {
     One(RwLockWriteGuard<'a, DirBody>),
-    Two {
-        src: RwLockWriteGuard<'a, DirBody>,
-        dst: RwLockWriteGuard<'a, DirBody>,
-    },
+    Two { src: RwLockWriteGuard<'a, DirBody>, dst: RwLockWriteGuard<'a, DirBody> },
 }
 
 impl Dirs<'_> {
@@ -45,14 +42,7 @@ impl Dirs<'_> {
 
 impl Engine {
     /// Renames `parent/name` to `newparent/newname`.
-    pub fn rename(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        newparent: u64,
-        newname: &OsStr,
-        flags: RenameFlags,
-    ) -> Result<()> {
+    pub fn rename(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr, flags: RenameFlags) -> Result<()> {
         check_name(name)?;
         check_name(newname)?;
         if flags.noreplace && flags.exchange {
@@ -74,8 +64,8 @@ impl Engine {
             let _cross = self.rename_lock.lock();
             // Lock an ancestor before its descendant, unrelated directories by id; ancestry
             // cannot change while the rename lock is held.
-            let src_first = self.is_ancestor(parent, newparent)
-                || (!self.is_ancestor(newparent, parent) && parent < newparent);
+            let src_first =
+                self.is_ancestor(parent, newparent) || (!self.is_ancestor(newparent, parent) && parent < newparent);
             let dirs = if src_first {
                 let src = self.dir_write(&sp)?;
                 let dst = self.dir_write(&dp)?;
@@ -118,10 +108,7 @@ impl Engine {
             return Err(Errno::ENOENT);
         }
         let snode = self.resolve(sp.id, &se, false, true)?;
-        if cross
-            && snode.kind == FileKind::Directory
-            && (snode.id == dp.id || self.is_ancestor(snode.id, dp.id))
-        {
+        if cross && snode.kind == FileKind::Directory && (snode.id == dp.id || self.is_ancestor(snode.id, dp.id)) {
             return Err(Errno::EINVAL);
         }
         let dnode = match &de {
@@ -134,9 +121,8 @@ impl Engine {
                 // Two names of one object: POSIX says do nothing.
                 return Ok(None);
             }
-            let dn_holds_source = cross
-                && dn.kind == FileKind::Directory
-                && (dn.id == sp.id || self.is_ancestor(dn.id, sp.id));
+            let dn_holds_source =
+                cross && dn.kind == FileKind::Directory && (dn.id == sp.id || self.is_ancestor(dn.id, sp.id));
             if flags.exchange {
                 if dn_holds_source {
                     return Err(Errno::EINVAL);
@@ -152,10 +138,7 @@ impl Engine {
             if dn_holds_source {
                 return Err(Errno::ENOTEMPTY);
             }
-            match (
-                snode.kind == FileKind::Directory,
-                dn.kind == FileKind::Directory,
-            ) {
+            match (snode.kind == FileKind::Directory, dn.kind == FileKind::Directory) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
                 (true, true) => {
@@ -166,8 +149,7 @@ impl Engine {
             }
         }
         dirs.src().remove(name);
-        dirs.dst()
-            .insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
+        dirs.dst().insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
         drop(dirs);
         self.after_move(&snode, sp, dp);
         Ok(dnode)
@@ -197,15 +179,8 @@ impl Engine {
             if cur == ROOT_ID {
                 return false;
             }
-            let Some(parent) = self
-                .nodes
-                .get(&cur)
-                .map(|n| n.parent.load(Ordering::Acquire))
-            else {
-                tracing::error!(
-                    id = cur,
-                    "a directory on a parent chain is missing from the node table"
-                );
+            let Some(parent) = self.nodes.get(&cur).map(|n| n.parent.load(Ordering::Acquire)) else {
+                tracing::error!(id = cur, "a directory on a parent chain is missing from the node table");
                 return false;
             };
             if parent == a {

@@ -27,10 +27,7 @@ impl XattrFlags {
         if flags & !3 != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(XattrFlags {
-            create: flags & 1 != 0,
-            replace: flags & 2 != 0,
-        })
+        Ok(XattrFlags { create: flags & 1 != 0, replace: flags & 2 != 0 })
     }
 }
 
@@ -64,11 +61,7 @@ impl Engine {
         let node = self.node(id)?;
         self.load_xattrs(&node)?;
         let m = node.meta.lock();
-        m.xattrs
-            .as_ref()
-            .and_then(|x| x.get(key))
-            .cloned()
-            .ok_or(Errno::ENODATA)
+        m.xattrs.as_ref().and_then(|x| x.get(key)).cloned().ok_or(Errno::ENODATA)
     }
 
     /// Names of all extended attributes.
@@ -76,10 +69,7 @@ impl Engine {
         let node = self.node(id)?;
         self.load_xattrs(&node)?;
         let m = node.meta.lock();
-        Ok(m.xattrs
-            .as_ref()
-            .map(|x| x.keys().cloned().collect())
-            .unwrap_or_default())
+        Ok(m.xattrs.as_ref().map(|x| x.keys().cloned().collect()).unwrap_or_default())
     }
 
     pub fn setxattr(&self, id: u64, name: &OsStr, value: &[u8], flags: XattrFlags) -> Result<()> {
@@ -103,9 +93,7 @@ impl Engine {
             None => (key.len() + value.len()) as i64,
         };
         m.recharge(&budget, delta)?;
-        m.xattrs
-            .get_or_insert_default()
-            .insert(key.to_vec(), value.to_vec());
+        m.xattrs.get_or_insert_default().insert(key.to_vec(), value.to_vec());
         m.touch_changed();
         Ok(())
     }
@@ -117,11 +105,7 @@ impl Engine {
         self.pin(&node)?;
         let budget = Arc::clone(self.budget());
         let mut m = node.meta.lock();
-        let removed = m
-            .xattrs
-            .as_mut()
-            .and_then(|x| x.remove(key))
-            .ok_or(Errno::ENODATA)?;
+        let removed = m.xattrs.as_mut().and_then(|x| x.remove(key)).ok_or(Errno::ENODATA)?;
         m.recharge(&budget, -((key.len() + removed.len()) as i64))?;
         m.touch_changed();
         Ok(())

@@ -101,11 +101,7 @@ impl FakeLower {
             children: Vec::new(),
             xattrs: Vec::new(),
         };
-        FakeLower {
-            objects: vec![root],
-            next_ino: 100,
-            counters: FakeCounters::default(),
-        }
+        FakeLower { objects: vec![root], next_ino: 100, counters: FakeCounters::default() }
     }
 
     fn split(path: &str) -> Vec<&str> {
@@ -116,11 +112,7 @@ impl FakeLower {
     fn dir_index(&mut self, comps: &[&str]) -> usize {
         let mut idx = 0;
         for comp in comps {
-            let found = self.objects[idx]
-                .children
-                .iter()
-                .find(|(n, _)| n == comp)
-                .map(|(_, i)| *i);
+            let found = self.objects[idx].children.iter().find(|(n, _)| n == comp).map(|(_, i)| *i);
             idx = match found {
                 Some(i) => i,
                 None => self.add(idx, comp, FileKind::Directory, 0o755),
@@ -171,10 +163,7 @@ impl FakeLower {
     pub fn file_mode(&mut self, path: &str, content: &[u8], perm: u16) -> &mut Self {
         let i = self.new_object(path, FileKind::Regular, perm);
         let o = &mut self.objects[i];
-        o.data = FakeData {
-            size: content.len() as u64,
-            extents: vec![(0, content.to_vec())],
-        };
+        o.data = FakeData { size: content.len() as u64, extents: vec![(0, content.to_vec())] };
         o.attr.size = content.len() as u64;
         o.attr.blocks = (content.len() as u64).div_ceil(512);
         self
@@ -184,16 +173,9 @@ impl FakeLower {
     pub fn sparse_file(&mut self, path: &str, size: u64, extents: &[(u64, &[u8])]) -> &mut Self {
         let i = self.new_object(path, FileKind::Regular, 0o644);
         let o = &mut self.objects[i];
-        o.data = FakeData {
-            size,
-            extents: extents.iter().map(|(off, b)| (*off, b.to_vec())).collect(),
-        };
+        o.data = FakeData { size, extents: extents.iter().map(|(off, b)| (*off, b.to_vec())).collect() };
         o.attr.size = size;
-        o.attr.blocks = extents
-            .iter()
-            .map(|(_, b)| b.len() as u64)
-            .sum::<u64>()
-            .div_ceil(512);
+        o.attr.blocks = extents.iter().map(|(_, b)| b.len() as u64).sum::<u64>().div_ceil(512);
         self
     }
 
@@ -226,9 +208,7 @@ impl FakeLower {
     /// Sets an extended attribute.
     pub fn xattr(&mut self, path: &str, name: &str, value: &[u8]) -> &mut Self {
         let i = self.find(path).expect("xattr target exists");
-        self.objects[i]
-            .xattrs
-            .push((name.as_bytes().to_vec(), value.to_vec()));
+        self.objects[i].xattrs.push((name.as_bytes().to_vec(), value.to_vec()));
         self
     }
 
@@ -245,11 +225,7 @@ impl FakeLower {
     fn find(&self, path: &str) -> Option<usize> {
         let mut idx = 0;
         for comp in Self::split(path) {
-            idx = self.objects[idx]
-                .children
-                .iter()
-                .find(|(n, _)| n == comp)?
-                .1;
+            idx = self.objects[idx].children.iter().find(|(n, _)| n == comp)?.1;
         }
         Some(idx)
     }
@@ -261,12 +237,7 @@ impl FakeLower {
             if o.attr.kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            idx = o
-                .children
-                .iter()
-                .find(|(n, _)| n.as_os_str() == comp)
-                .ok_or(Errno::ENOENT)?
-                .1;
+            idx = o.children.iter().find(|(n, _)| n.as_os_str() == comp).ok_or(Errno::ENOENT)?.1;
         }
         Ok(&self.objects[idx])
     }
@@ -301,11 +272,7 @@ impl LowerFile for FakeFile {
         }
         let mut pos = offset;
         loop {
-            let covering = self
-                .data
-                .extents
-                .iter()
-                .find(|(s, b)| *s <= pos && pos < s + b.len() as u64);
+            let covering = self.data.extents.iter().find(|(s, b)| *s <= pos && pos < s + b.len() as u64);
             match covering {
                 Some((s, b)) => pos = s + b.len() as u64,
                 None => return Ok(pos.min(self.data.size)),
@@ -330,13 +297,7 @@ impl Lower for FakeLower {
             .iter()
             .map(|(name, i)| {
                 let a = self.objects[*i].attr;
-                LowerEntry {
-                    name: name.clone(),
-                    kind: a.kind,
-                    dev: a.dev,
-                    ino: a.ino,
-                    attr: None,
-                }
+                LowerEntry { name: name.clone(), kind: a.kind, dev: a.dev, ino: a.ino, attr: None }
             })
             .collect())
     }
@@ -345,9 +306,7 @@ impl Lower for FakeLower {
         self.counters.open.fetch_add(1, Ordering::Relaxed);
         let o = self.resolve(path)?;
         match o.attr.kind {
-            FileKind::Regular => Ok(Arc::new(FakeFile {
-                data: o.data.clone(),
-            })),
+            FileKind::Regular => Ok(Arc::new(FakeFile { data: o.data.clone() })),
             FileKind::Directory => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }

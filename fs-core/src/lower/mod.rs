@@ -28,20 +28,12 @@ struct PathNode {
 impl LowerPath {
     /// The lower root.
     pub fn root() -> LowerPath {
-        LowerPath(Arc::new(PathNode {
-            parent: None,
-            name: OsStr::new("").into(),
-            depth: 0,
-        }))
+        LowerPath(Arc::new(PathNode { parent: None, name: OsStr::new("").into(), depth: 0 }))
     }
 
     /// The entry `name` inside this directory.
     pub fn child(&self, name: &OsStr) -> LowerPath {
-        LowerPath(Arc::new(PathNode {
-            parent: Some(self.clone()),
-            name: name.into(),
-            depth: self.0.depth + 1,
-        }))
+        LowerPath(Arc::new(PathNode { parent: Some(self.clone()), name: name.into(), depth: self.0.depth + 1 }))
     }
 
     pub fn is_root(&self) -> bool {
@@ -90,8 +82,7 @@ impl LowerPath {
 
 impl PartialEq for LowerPath {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.depth == other.0.depth && self.components() == other.components())
+        Arc::ptr_eq(&self.0, &other.0) || (self.0.depth == other.0.depth && self.components() == other.components())
     }
 }
 
@@ -179,12 +170,7 @@ mod tests {
         assert_eq!(c.to_path_buf(), PathBuf::from("a/b"));
         assert_eq!(c.depth(), 2);
         assert_eq!(root.to_path_buf(), PathBuf::from("."));
-        assert_eq!(
-            c,
-            LowerPath::root()
-                .child(OsStr::new("a"))
-                .child(OsStr::new("b"))
-        );
+        assert_eq!(c, LowerPath::root().child(OsStr::new("a")).child(OsStr::new("b")));
         assert_ne!(c, root.child(OsStr::new("b")));
     }
 }

@@ -152,9 +152,7 @@ impl FileData for HeapFile {
         let last = (end - 1) / CHUNK;
         // Every touched chunk must reach its piece end; existing bytes count against that.
         let last_end = end - last * CHUNK;
-        let mut total = (last - first)
-            .saturating_mul(CHUNK)
-            .saturating_add(last_end);
+        let mut total = (last - first).saturating_mul(CHUNK).saturating_add(last_end);
         for (i, chunk) in inner.chunks.range(first..=last) {
             let need = if *i == last { last_end } else { CHUNK };
             total -= (chunk.len() as u64).min(need);
@@ -201,11 +199,7 @@ impl FileData for HeapFile {
             let data_end = base + chunk.len() as u64;
             if data_end > offset {
                 let at = base.max(offset);
-                return if at < inner.len {
-                    Ok(at)
-                } else {
-                    Err(Errno::ENXIO)
-                };
+                return if at < inner.len { Ok(at) } else { Err(Errno::ENXIO) };
             }
         }
         Err(Errno::ENXIO)
@@ -276,13 +270,7 @@ mod tests {
     #[test]
     fn growth_predicts_allocation_exactly() {
         let f = HeapFile::default();
-        for (off, len) in [
-            (0u64, 10u64),
-            (5, 100_000),
-            (3 * CHUNK + 7, 9),
-            (0, 4 * CHUNK),
-            (2 * CHUNK - 1, 2),
-        ] {
+        for (off, len) in [(0u64, 10u64), (5, 100_000), (3 * CHUNK + 7, 9), (0, 4 * CHUNK), (2 * CHUNK - 1, 2)] {
             let before = f.allocated();
             let g = f.growth(off, len);
             f.write_at(&vec![7u8; len as usize], off).unwrap();

@@ -12,21 +12,10 @@ use std::path::Path;
 /// What a tree shows at one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Obj {
-    Dir {
-        perm: u32,
-        nlink: u32,
-    },
-    File {
-        perm: u32,
-        nlink: u32,
-        data: Vec<u8>,
-    },
-    Symlink {
-        target: Vec<u8>,
-    },
-    Other {
-        kind: String,
-    },
+    Dir { perm: u32, nlink: u32 },
+    File { perm: u32, nlink: u32, data: Vec<u8> },
+    Symlink { target: Vec<u8> },
+    Other { kind: String },
 }
 
 /// A whole tree: objects by path, and groups of paths that name one inode.
@@ -49,56 +38,30 @@ fn groups(map: BTreeMap<u64, Vec<String>>) -> Vec<Vec<String>> {
 pub fn snapshot_dir(root: &Path) -> Snapshot {
     let mut objects = BTreeMap::new();
     let mut inodes: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    fn walk(
-        dir: &Path,
-        rel: &str,
-        objects: &mut BTreeMap<String, Obj>,
-        inodes: &mut BTreeMap<u64, Vec<String>>,
-    ) {
+    fn walk(dir: &Path, rel: &str, objects: &mut BTreeMap<String, Obj>, inodes: &mut BTreeMap<u64, Vec<String>>) {
         let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
-            let path = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
+            let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
             let md = fs::symlink_metadata(e.path()).unwrap();
             let perm = md.permissions().mode() & 0o7777;
             let obj = if md.is_dir() {
                 walk(&e.path(), &path, objects, inodes);
-                Obj::Dir {
-                    perm,
-                    nlink: md.nlink() as u32,
-                }
+                Obj::Dir { perm, nlink: md.nlink() as u32 }
             } else if md.is_file() {
                 inodes.entry(md.ino()).or_default().push(path.clone());
-                Obj::File {
-                    perm,
-                    nlink: md.nlink() as u32,
-                    data: fs::read(e.path()).unwrap(),
-                }
+                Obj::File { perm, nlink: md.nlink() as u32, data: fs::read(e.path()).unwrap() }
             } else if md.file_type().is_symlink() {
-                Obj::Symlink {
-                    target: fs::read_link(e.path())
-                        .unwrap()
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                }
+                Obj::Symlink { target: fs::read_link(e.path()).unwrap().into_os_string().into_encoded_bytes() }
             } else {
-                Obj::Other {
-                    kind: format!("{:?}", md.file_type()),
-                }
+                Obj::Other { kind: format!("{:?}", md.file_type()) }
             };
             objects.insert(path, obj);
         }
     }
     walk(root, "", &mut objects, &mut inodes);
-    Snapshot {
-        objects,
-        link_groups: groups(inodes),
-    }
+    Snapshot { objects, link_groups: groups(inodes) }
 }
 
 /// Reads a whole file through the engine.
@@ -138,11 +101,7 @@ pub fn snapshot_engine(e: &Engine) -> Snapshot {
         entries.sort();
         for (name, d_ino, d_kind) in entries {
             let name_s = name.to_string_lossy().into_owned();
-            let path = if rel.is_empty() {
-                name_s.clone()
-            } else {
-                format!("{rel}/{name_s}")
-            };
+            let path = if rel.is_empty() { name_s.clone() } else { format!("{rel}/{name_s}") };
             let a = e.lookup(dir, &name).unwrap();
             assert_eq!(a.ino, d_ino, "d_ino of {path}");
             assert_eq!(a.kind, d_kind, "d_type of {path}");
@@ -150,47 +109,28 @@ pub fn snapshot_engine(e: &Engine) -> Snapshot {
             let obj = match a.kind {
                 FileKind::Directory => {
                     walk(e, a.ino, &path, objects, inodes);
-                    Obj::Dir {
-                        perm,
-                        nlink: a.nlink,
-                    }
+                    Obj::Dir { perm, nlink: a.nlink }
                 }
                 FileKind::Regular => {
                     inodes.entry(a.ino).or_default().push(path.clone());
                     let data = engine_read(e, a.ino);
                     assert_eq!(data.len() as u64, a.size, "size of {path}");
-                    Obj::File {
-                        perm,
-                        nlink: a.nlink,
-                        data,
-                    }
+                    Obj::File { perm, nlink: a.nlink, data }
                 }
-                FileKind::Symlink => Obj::Symlink {
-                    target: e.readlink(a.ino).unwrap(),
-                },
-                k => Obj::Other {
-                    kind: format!("{k:?}"),
-                },
+                FileKind::Symlink => Obj::Symlink { target: e.readlink(a.ino).unwrap() },
+                k => Obj::Other { kind: format!("{k:?}") },
             };
             e.forget(a.ino, 1);
             objects.insert(path, obj);
         }
     }
     walk(e, ROOT_ID, "", &mut objects, &mut inodes);
-    Snapshot {
-        objects,
-        link_groups: groups(inodes),
-    }
+    Snapshot { objects, link_groups: groups(inodes) }
 }
 
 /// Everything about a tree that a write could change, for checking that the lower layer is
 /// untouched: the snapshot plus inode numbers, sizes, owners and modification/change times.
-pub fn fingerprint(
-    root: &Path,
-) -> (
-    Snapshot,
-    Vec<(String, u64, u64, i64, i64, i64, i64, u32, u32)>,
-) {
+pub fn fingerprint(root: &Path) -> (Snapshot, Vec<(String, u64, u64, i64, i64, i64, i64, u32, u32)>) {
     let snap = snapshot_dir(root);
     let mut meta = Vec::new();
     for path in std::iter::once(String::new()).chain(snap.objects.keys().cloned()) {
@@ -229,10 +169,7 @@ pub fn resolve_dir(e: &Engine, start: u64, comps: &[&str], depth: &mut u32) -> R
             if t.starts_with('/') {
                 return Err(Errno::ENOENT);
             }
-            let parts: Vec<&str> = t
-                .split('/')
-                .filter(|p| !p.is_empty() && *p != ".")
-                .collect();
+            let parts: Vec<&str> = t.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
             cur = resolve_dir(e, cur, &parts, depth)?;
         } else {
             cur = a.ino;

@@ -95,12 +95,9 @@ fn host_to_linux_open_flags(raw: i32) -> i32 {
 #[cfg(not(target_os = "linux"))]
 fn host_to_linux_open_flags(raw: i32) -> i32 {
     let mut out = raw & libc::O_ACCMODE;
-    for (host, linux) in [
-        (libc::O_APPEND, 0o2000),
-        (libc::O_TRUNC, 0o1000),
-        (libc::O_EXCL, 0o200),
-        (libc::O_CREAT, 0o100),
-    ] {
+    for (host, linux) in
+        [(libc::O_APPEND, 0o2000), (libc::O_TRUNC, 0o1000), (libc::O_EXCL, 0o200), (libc::O_CREAT, 0o100)]
+    {
         if raw & host != 0 {
             out |= linux;
         }

@@ -26,14 +26,9 @@ pub struct LseekWorker {
 }
 
 impl LseekWorker {
-    pub fn start(
-        engine: Arc<Engine>,
-        notifier: Arc<OnceLock<Notifier>>,
-    ) -> std::io::Result<LseekWorker> {
+    pub fn start(engine: Arc<Engine>, notifier: Arc<OnceLock<Notifier>>) -> std::io::Result<LseekWorker> {
         let (tx, rx) = channel();
-        std::thread::Builder::new()
-            .name("lseek-flush".into())
-            .spawn(move || run(&engine, &notifier, &rx))?;
+        std::thread::Builder::new().name("lseek-flush".into()).spawn(move || run(&engine, &notifier, &rx))?;
         Ok(LseekWorker { tx })
     }
 

@@ -34,12 +34,7 @@ impl FuseOptions {
     /// For an immutable lower layer: cache everything for a long time.
     pub fn pinned() -> FuseOptions {
         let long = Duration::from_secs(365 * 24 * 3600);
-        FuseOptions {
-            entry_ttl: long,
-            attr_ttl: long,
-            negative_ttl: long,
-            writeback_cache: true,
-        }
+        FuseOptions { entry_ttl: long, attr_ttl: long, negative_ttl: long, writeback_cache: true }
     }
 }
 
@@ -70,13 +65,7 @@ impl AgentFs {
     pub fn new(engine: Arc<Engine>, opts: FuseOptions) -> io::Result<AgentFs> {
         let notifier = Arc::new(OnceLock::new());
         let lseek = lseek::LseekWorker::start(Arc::clone(&engine), Arc::clone(&notifier))?;
-        Ok(AgentFs {
-            engine,
-            opts,
-            writeback: AtomicBool::new(false),
-            notifier,
-            lseek,
-        })
+        Ok(AgentFs { engine, opts, writeback: AtomicBool::new(false), notifier, lseek })
     }
 
     fn negotiate(&self, cfg: &mut KernelConfig) {
@@ -95,16 +84,9 @@ impl AgentFs {
         if cfg.add_capabilities(granted).is_err() {
             tracing::warn!("the kernel refused capabilities it announced");
         }
-        self.writeback.store(
-            granted.contains(InitFlags::FUSE_WRITEBACK_CACHE),
-            Ordering::Release,
-        );
-        let _ = cfg
-            .set_max_write(1 << 20)
-            .or_else(|max| cfg.set_max_write(max));
-        let _ = cfg
-            .set_max_readahead(1 << 20)
-            .or_else(|max| cfg.set_max_readahead(max));
+        self.writeback.store(granted.contains(InitFlags::FUSE_WRITEBACK_CACHE), Ordering::Release);
+        let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
+        let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
         let _ = cfg.set_max_background(64);
         tracing::info!(granted = ?granted, missing = ?(wanted - granted), "FUSE session initialised");
     }
@@ -128,20 +110,12 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> 
         MountOption::FSName(spec.fsname.clone()),
         MountOption::Subtype("agentfs".into()),
         MountOption::DefaultPermissions,
-        if spec.read_only {
-            MountOption::RO
-        } else {
-            MountOption::RW
-        },
+        if spec.read_only { MountOption::RO } else { MountOption::RW },
     ];
     options.extend(kernel_subtype());
     let mut config = Config::default();
     config.mount_options = options;
-    config.acl = if spec.allow_other {
-        SessionACL::All
-    } else {
-        SessionACL::Owner
-    };
+    config.acl = if spec.allow_other { SessionACL::All } else { SessionACL::Owner };
     config.n_threads = Some(spec.threads.max(1));
     config.clone_fd = cfg!(target_os = "linux");
     let session = Session::new(fs, spec.mountpoint, &config)?;

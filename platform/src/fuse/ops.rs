@@ -3,14 +3,11 @@
 use super::AgentFs;
 use super::convert::{errno, file_attr, file_type, negative_attr, open_flags, set_time};
 use super::lseek::{Job, answer};
-use agentfs_core::{
-    Caller, Errno, FallocMode, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags,
-};
+use agentfs_core::{Caller, Errno, FallocMode, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags};
 use fuser::{
-    AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
-    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
+    OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use std::cell::RefCell;
 use std::ffi::OsStr;
@@ -30,11 +27,7 @@ thread_local! {
 }
 
 fn caller(req: &Request) -> Caller {
-    Caller {
-        uid: req.uid(),
-        gid: req.gid(),
-        pid: req.pid(),
-    }
+    Caller { uid: req.uid(), gid: req.gid(), pid: req.pid() }
 }
 
 /// Logs what should never happen (EIO means a lower I/O failure or an engine bug).
@@ -51,10 +44,7 @@ fn fail(op: &str, e: Errno) -> fuser::Errno {
 /// plain xattrs that change nothing, and tools (cp -a) would then skip their chmod. Refusing
 /// them makes those tools fall back to the mode bits, as on a filesystem without ACLs.
 fn is_acl(name: &OsStr) -> bool {
-    matches!(
-        name.as_bytes(),
-        b"system.posix_acl_access" | b"system.posix_acl_default"
-    )
+    matches!(name.as_bytes(), b"system.posix_acl_access" | b"system.posix_acl_default")
 }
 
 /// Replies with an xattr value or list, honouring the size protocol (0 = ask for the size).
@@ -69,12 +59,7 @@ fn reply_xattr(reply: ReplyXattr, size: u32, data: &[u8]) {
 }
 
 impl AgentFs {
-    fn reply_entry(
-        &self,
-        reply: ReplyEntry,
-        r: agentfs_core::Result<agentfs_core::Attr>,
-        op: &str,
-    ) {
+    fn reply_entry(&self, reply: ReplyEntry, r: agentfs_core::Result<agentfs_core::Attr>, op: &str) {
         match r {
             Ok(a) => reply.entry(&self.opts.entry_ttl, &file_attr(&a), GEN),
             Err(e) => reply.error(fail(op, e)),
@@ -166,21 +151,11 @@ impl Filesystem for AgentFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let r = self
-            .engine
-            .mknod(parent.0, name, mode, u64::from(rdev), &caller(req));
+        let r = self.engine.mknod(parent.0, name, mode, u64::from(rdev), &caller(req));
         self.reply_entry(reply, r, "mknod");
     }
 
-    fn mkdir(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
         let r = self.engine.mkdir(parent.0, name, mode, &caller(req));
         self.reply_entry(reply, r, "mkdir");
     }
@@ -193,20 +168,8 @@ impl Filesystem for AgentFs {
         Self::reply_empty(reply, self.engine.rmdir(parent.0, name), "rmdir");
     }
 
-    fn symlink(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        link_name: &OsStr,
-        target: &Path,
-        reply: ReplyEntry,
-    ) {
-        let r = self.engine.symlink(
-            parent.0,
-            link_name,
-            target.as_os_str().as_bytes(),
-            &caller(req),
-        );
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let r = self.engine.symlink(parent.0, link_name, target.as_os_str().as_bytes(), &caller(req));
         self.reply_entry(reply, r, "symlink");
     }
 
@@ -225,14 +188,7 @@ impl Filesystem for AgentFs {
         Self::reply_empty(reply, r, "rename");
     }
 
-    fn link(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        newparent: INodeNo,
-        newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
         let r = self.engine.link(ino.0, newparent.0, newname);
         self.reply_entry(reply, r, "link");
     }
@@ -285,14 +241,7 @@ impl Filesystem for AgentFs {
         }
     }
 
-    fn flush(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _lock_owner: LockOwner,
-        reply: ReplyEmpty,
-    ) {
+    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
         Self::reply_empty(reply, self.engine.flush(fh.0), "flush");
     }
 
@@ -309,14 +258,7 @@ impl Filesystem for AgentFs {
         Self::reply_empty(reply, self.engine.release(fh.0), "release");
     }
 
-    fn fsync(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        datasync: bool,
-        reply: ReplyEmpty,
-    ) {
+    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
         Self::reply_empty(reply, self.engine.fsync(fh.0, datasync), "fsync");
     }
 
@@ -327,68 +269,37 @@ impl Filesystem for AgentFs {
         }
     }
 
-    fn readdir(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
-        let r = self.engine.readdir(ino.0, offset, |e| {
-            !reply.add(INodeNo(e.ino), e.offset, file_type(e.kind), &e.name)
-        });
+    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let r =
+            self.engine.readdir(ino.0, offset, |e| !reply.add(INodeNo(e.ino), e.offset, file_type(e.kind), &e.name));
         match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("readdir", e)),
         }
     }
 
-    fn readdirplus(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectoryPlus,
-    ) {
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
         let ttl = self.opts.entry_ttl;
-        let r = self.engine.readdirplus(ino.0, offset, |e, a| {
-            !reply.add(INodeNo(e.ino), e.offset, &e.name, &ttl, &file_attr(a), GEN)
-        });
+        let r = self
+            .engine
+            .readdirplus(ino.0, offset, |e, a| !reply.add(INodeNo(e.ino), e.offset, &e.name, &ttl, &file_attr(a), GEN));
         match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail("readdirplus", e)),
         }
     }
 
-    fn releasedir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        reply: ReplyEmpty,
-    ) {
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
         Self::reply_empty(reply, self.engine.releasedir(fh.0), "releasedir");
     }
 
-    fn fsyncdir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _datasync: bool,
-        reply: ReplyEmpty,
-    ) {
+    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         let s = self.engine.statfs();
-        reply.statfs(
-            s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
-        );
+        reply.statfs(s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize);
     }
 
     fn setxattr(
@@ -407,8 +318,7 @@ impl Filesystem for AgentFs {
         if is_acl(name) {
             return reply.error(errno(Errno::EOPNOTSUPP));
         }
-        let r =
-            XattrFlags::from_linux(flags).and_then(|f| self.engine.setxattr(ino.0, name, value, f));
+        let r = XattrFlags::from_linux(flags).and_then(|f| self.engine.setxattr(ino.0, name, value, f));
         Self::reply_empty(reply, r, "setxattr");
     }
 
@@ -459,17 +369,8 @@ impl Filesystem for AgentFs {
         reply: ReplyCreate,
     ) {
         let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
-        match self
-            .engine
-            .create(parent.0, name, mode, flags, &caller(req))
-        {
-            Ok((a, fh)) => reply.created(
-                &self.opts.entry_ttl,
-                &file_attr(&a),
-                GEN,
-                FileHandle(fh),
-                OPEN_FLAGS,
-            ),
+        match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
+            Ok((a, fh)) => reply.created(&self.opts.entry_ttl, &file_attr(&a), GEN, FileHandle(fh), OPEN_FLAGS),
             Err(e) => reply.error(fail("create", e)),
         }
     }
@@ -517,20 +418,11 @@ impl Filesystem for AgentFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = FallocMode::from_linux(mode)
-            .and_then(|m| self.engine.fallocate(fh.0, offset, length, m));
+        let r = FallocMode::from_linux(mode).and_then(|m| self.engine.fallocate(fh.0, offset, length, m));
         Self::reply_empty(reply, r, "fallocate");
     }
 
-    fn lseek(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: i64,
-        whence: i32,
-        reply: ReplyLseek,
-    ) {
+    fn lseek(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
         let whence = match whence {
             3 => Whence::Data,
             4 => Whence::Hole,
@@ -539,13 +431,7 @@ impl Filesystem for AgentFs {
         let Ok(offset) = u64::try_from(offset) else {
             return reply.error(errno(Errno::ENXIO));
         };
-        let job = Job {
-            ino: ino.0,
-            fh: fh.0,
-            offset,
-            whence,
-            reply,
-        };
+        let job = Job { ino: ino.0, fh: fh.0, offset, whence, reply };
         if self.writeback.load(Ordering::Acquire) && self.engine.has_writers(ino.0) {
             // Dirty pages may hold data the engine has not seen: flush them first.
             self.lseek.submit(job, &self.engine);
@@ -567,13 +453,7 @@ impl Filesystem for AgentFs {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        match self.engine.copy_file_range(
-            fh_in.0,
-            offset_in,
-            fh_out.0,
-            offset_out,
-            len.min(MAX_COPY),
-        ) {
+        match self.engine.copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len.min(MAX_COPY)) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fail("copy_file_range", e)),
         }

@@ -20,11 +20,7 @@ pub struct DirCache {
 
 impl DirCache {
     pub fn new(capacity: usize) -> DirCache {
-        DirCache {
-            slots: HashMap::with_capacity(capacity),
-            tick: 0,
-            capacity,
-        }
+        DirCache { slots: HashMap::with_capacity(capacity), tick: 0, capacity }
     }
 
     pub fn get(&mut self, path: &LowerPath) -> Option<Arc<OwnedFd>> {
@@ -39,23 +35,11 @@ impl DirCache {
 
     pub fn put(&mut self, path: LowerPath, fd: Arc<OwnedFd>) {
         if self.slots.len() >= self.capacity {
-            if let Some(oldest) = self
-                .slots
-                .iter()
-                .min_by_key(|(_, s)| s.used)
-                .map(|(k, _)| *k)
-            {
+            if let Some(oldest) = self.slots.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| *k) {
                 self.slots.remove(&oldest);
             }
         }
         self.tick += 1;
-        self.slots.insert(
-            path.ptr_key(),
-            Slot {
-                path,
-                fd,
-                used: self.tick,
-            },
-        );
+        self.slots.insert(path.ptr_key(), Slot { path, fd, used: self.tick });
     }
 }

@@ -34,16 +34,8 @@ pub struct DirLower {
 impl DirLower {
     /// Opens the tree rooted at `root` (which must be a directory).
     pub fn open(root: &Path) -> std::io::Result<DirLower> {
-        let fd = openat(
-            rustix::fs::CWD,
-            root,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        Ok(DirLower {
-            root: Arc::new(fd),
-            dirs: Mutex::new(DirCache::new(DIR_FDS)),
-        })
+        let fd = openat(rustix::fs::CWD, root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(DirLower { root: Arc::new(fd), dirs: Mutex::new(DirCache::new(DIR_FDS)) })
     }
 
     /// An open fd of the directory at `path`, walking down from the nearest cached ancestor.
@@ -80,12 +72,7 @@ impl DirLower {
 
 /// Opens one name under `dir` read-only, never following a symlink.
 fn open_nofollow(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> Result<OwnedFd> {
-    let flags = OFlags::RDONLY
-        | OFlags::NOFOLLOW
-        | OFlags::CLOEXEC
-        | OFlags::NOCTTY
-        | OFlags::NONBLOCK
-        | extra;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK | extra;
     // O_NOATIME keeps reads from touching the lower tree's access times; the kernel allows it
     // only to the owner (or CAP_FOWNER), so fall back without it.
     #[cfg(target_os = "linux")]
@@ -155,28 +142,21 @@ impl Lower for DirLower {
             }
             let name = OsStr::from_bytes(bytes);
             match kind_of(entry.file_type()) {
-                Some(kind) => out.push(LowerEntry {
-                    name: name.to_owned(),
-                    kind,
-                    dev,
-                    ino: entry.ino(),
-                    attr: None,
-                }),
-                None => match statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(from_rustix)
-                    .and_then(|s| to_attr(&s))
-                {
-                    Ok(a) => out.push(LowerEntry {
-                        name: name.to_owned(),
-                        kind: a.kind,
-                        dev: a.dev,
-                        ino: a.ino,
-                        attr: Some(a),
-                    }),
-                    // Gone since the listing (only possible on a live lower): skip it.
-                    Err(Errno::ENOENT) => {}
-                    Err(e) => return Err(e),
-                },
+                Some(kind) => out.push(LowerEntry { name: name.to_owned(), kind, dev, ino: entry.ino(), attr: None }),
+                None => {
+                    match statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(from_rustix).and_then(|s| to_attr(&s)) {
+                        Ok(a) => out.push(LowerEntry {
+                            name: name.to_owned(),
+                            kind: a.kind,
+                            dev: a.dev,
+                            ino: a.ino,
+                            attr: Some(a),
+                        }),
+                        // Gone since the listing (only possible on a live lower): skip it.
+                        Err(Errno::ENOENT) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
         Ok(out)
@@ -190,9 +170,7 @@ impl Lower for DirLower {
 
     fn readlink(&self, path: &LowerPath) -> Result<Vec<u8>> {
         let (dir, name) = self.parent_fd(path)?;
-        Ok(readlinkat(&*dir, name, Vec::new())
-            .map_err(from_rustix)?
-            .into_bytes())
+        Ok(readlinkat(&*dir, name, Vec::new()).map_err(from_rustix)?.into_bytes())
     }
 
     fn xattrs(&self, path: &LowerPath, kind: FileKind) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {

@@ -58,11 +58,7 @@ pub fn of_fd(fd: &OwnedFd) -> Result<Pairs> {
 pub fn of_entry(dir: &OwnedFd, name: &OsStr, kind: FileKind) -> Result<Pairs> {
     match kind {
         FileKind::Regular | FileKind::Directory => {
-            let extra = if kind == FileKind::Directory {
-                OFlags::DIRECTORY
-            } else {
-                OFlags::empty()
-            };
+            let extra = if kind == FileKind::Directory { OFlags::DIRECTORY } else { OFlags::empty() };
             let fd = super::open_nofollow(dir, name, extra)?;
             of_fd(&fd)
         }

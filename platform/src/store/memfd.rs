@@ -3,9 +3,7 @@
 use crate::errno::from_rustix;
 use agentfs_core::store::FileData;
 use agentfs_core::{Errno, Result};
-use rustix::fs::{
-    FallocateFlags, MemfdFlags, SeekFrom, fallocate, fstat, ftruncate, memfd_create, seek,
-};
+use rustix::fs::{FallocateFlags, MemfdFlags, SeekFrom, fallocate, fstat, ftruncate, memfd_create, seek};
 use rustix::io::{pread, pwrite};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -33,9 +31,7 @@ impl Memfd {
 #[allow(clippy::unnecessary_cast)]
 impl FileData for Memfd {
     fn len(&self) -> u64 {
-        fstat(&self.fd)
-            .map(|s| (s.st_size as i64).max(0) as u64)
-            .unwrap_or(0)
+        fstat(&self.fd).map(|s| (s.st_size as i64).max(0) as u64).unwrap_or(0)
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
@@ -71,18 +67,13 @@ impl FileData for Memfd {
     }
 
     fn allocated(&self) -> u64 {
-        fstat(&self.fd)
-            .map(|s| (s.st_blocks as u64).saturating_mul(512))
-            .unwrap_or(0)
+        fstat(&self.fd).map(|s| (s.st_blocks as u64).saturating_mul(512)).unwrap_or(0)
     }
 
     /// Sum of the holes in the range, rounded out to pages.
     fn growth(&self, offset: u64, len: u64) -> u64 {
         let start = offset / PAGE * PAGE;
-        let end = offset
-            .saturating_add(len)
-            .div_ceil(PAGE)
-            .saturating_mul(PAGE);
+        let end = offset.saturating_add(len).div_ceil(PAGE).saturating_mul(PAGE);
         let mut total = 0;
         let mut pos = start;
         while pos < end {
@@ -105,13 +96,7 @@ impl FileData for Memfd {
     }
 
     fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
-        fallocate(
-            &self.fd,
-            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-            offset,
-            len,
-        )
-        .map_err(from_rustix)
+        fallocate(&self.fd, FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE, offset, len).map_err(from_rustix)
     }
 
     fn allocate(&self, offset: u64, len: u64) -> Result<()> {

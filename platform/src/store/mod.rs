@@ -27,9 +27,7 @@ struct FdSlots {
 
 impl FdSlots {
     fn take(&self) -> bool {
-        self.free
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1))
-            .is_ok()
+        self.free.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1)).is_ok()
     }
 
     fn give_back(&self) {
@@ -46,11 +44,7 @@ pub struct MemStore {
 impl MemStore {
     /// A store using at most `max_memfds` memfds.
     pub fn new(max_memfds: u64) -> MemStore {
-        MemStore {
-            slots: Arc::new(FdSlots {
-                free: AtomicU64::new(max_memfds),
-            }),
-        }
+        MemStore { slots: Arc::new(FdSlots { free: AtomicU64::new(max_memfds) }) }
     }
 
     /// A store sized to the process's open-file limit: half of it may be memfds.
@@ -186,9 +180,7 @@ impl FileData for MemFile {
     }
 
     fn allocate(&self, offset: u64, len: u64) -> Result<()> {
-        if offset.saturating_add(len) > SMALL_FILE
-            && matches!(&*self.backing.read(), Backing::Heap(_))
-        {
+        if offset.saturating_add(len) > SMALL_FILE && matches!(&*self.backing.read(), Backing::Heap(_)) {
             self.promote()?;
         }
         self.with(|d| d.allocate(offset, len))

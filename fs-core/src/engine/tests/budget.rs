@@ -9,16 +9,10 @@ use crate::lower::fake::FakeLower;
 fn writes_past_the_budget_fail_with_enospc_and_memory_comes_back() {
     let (_l, e) = engine_with(FakeLower::new(), 1 << 20);
     let st = e.statfs();
-    assert_eq!(
-        (st.budget_bytes, st.blocks * u64::from(st.bsize)),
-        (1 << 20, 1 << 20)
-    );
+    assert_eq!((st.budget_bytes, st.blocks * u64::from(st.bsize)), (1 << 20, 1 << 20));
     let id = create_file(&e, ROOT_ID, "big", &vec![1u8; 600_000]);
     let fh = e.open(id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(
-        e.write(fh, 600_000, &vec![2u8; 600_000]).unwrap_err(),
-        Errno::ENOSPC
-    );
+    assert_eq!(e.write(fh, 600_000, &vec![2u8; 600_000]).unwrap_err(), Errno::ENOSPC);
     assert_eq!(e.getattr(id).unwrap().size, 600_000);
     // An overwrite in place still fits.
     e.write(fh, 0, &vec![3u8; 100_000]).unwrap();
@@ -60,19 +54,12 @@ fn created_objects_are_charged_until_they_are_gone() {
         let d = e.mkdir(ROOT_ID, os(&format!("d{i}")), 0o755, &ME).unwrap();
         e.forget(d.ino, 1);
     }
-    assert_eq!(
-        e.mkdir(ROOT_ID, os("one-too-many"), 0o755, &ME)
-            .unwrap_err(),
-        Errno::ENOSPC
-    );
+    assert_eq!(e.mkdir(ROOT_ID, os("one-too-many"), 0o755, &ME).unwrap_err(), Errno::ENOSPC);
     e.rmdir(ROOT_ID, os("d0")).unwrap();
     let d0 = e.mkdir(ROOT_ID, os("d0"), 0o755, &ME).unwrap();
     // Still referenced by the caller: removing it does not give the space back yet.
     e.rmdir(ROOT_ID, os("d0")).unwrap();
-    assert_eq!(
-        e.mkdir(ROOT_ID, os("d0"), 0o755, &ME).unwrap_err(),
-        Errno::ENOSPC
-    );
+    assert_eq!(e.mkdir(ROOT_ID, os("d0"), 0o755, &ME).unwrap_err(), Errno::ENOSPC);
     e.forget(d0.ino, 1);
     e.mkdir(ROOT_ID, os("d0"), 0o755, &ME).unwrap();
     assert_eq!(names(&e, ROOT_ID).len(), 10);
@@ -82,13 +69,8 @@ fn created_objects_are_charged_until_they_are_gone() {
 fn xattrs_are_charged() {
     let (_l, e) = engine_with(FakeLower::new(), NODE_COST + 1000);
     let id = create_file(&e, ROOT_ID, "f", b"");
-    e.setxattr(id, os("user.a"), &[0u8; 900], crate::XattrFlags::default())
-        .unwrap();
-    assert_eq!(
-        e.setxattr(id, os("user.b"), &[0u8; 200], crate::XattrFlags::default())
-            .unwrap_err(),
-        Errno::ENOSPC
-    );
+    e.setxattr(id, os("user.a"), &[0u8; 900], crate::XattrFlags::default()).unwrap();
+    assert_eq!(e.setxattr(id, os("user.b"), &[0u8; 200], crate::XattrFlags::default()).unwrap_err(), Errno::ENOSPC);
     e.removexattr(id, os("user.a")).unwrap();
     assert_eq!(e.statfs().used_bytes, NODE_COST);
 }

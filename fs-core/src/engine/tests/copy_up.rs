@@ -15,16 +15,9 @@ fn reading_a_lower_file_creates_no_upper_state() {
     assert_eq!(&buf, b"main");
     e.release(fh).unwrap();
     let st = e.upper_state(id).unwrap();
-    assert!(
-        !st.data_in_upper && !st.meta_changed && !st.created,
-        "{st:?}"
-    );
+    assert!(!st.data_in_upper && !st.meta_changed && !st.created, "{st:?}");
     assert_eq!(e.stats().used_bytes, 0);
-    assert_eq!(
-        lower.counters.open.load(Ordering::Relaxed),
-        2,
-        "one lower open per engine open"
-    );
+    assert_eq!(lower.counters.open.load(Ordering::Relaxed), 2, "one lower open per engine open");
 }
 
 #[test]
@@ -32,41 +25,14 @@ fn metadata_changes_copy_no_data() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
     let t = Timestamp::new(1_234_567_890, 5);
-    e.setattr(
-        id,
-        &SetAttr {
-            mode: Some(0o600),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    e.setattr(
-        id,
-        &SetAttr {
-            uid: Some(7),
-            gid: Some(8),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    e.setattr(
-        id,
-        &SetAttr {
-            atime: Some(SetTime::At(t)),
-            mtime: Some(SetTime::At(t)),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    e.setxattr(id, os("user.x"), b"1", XattrFlags::default())
-        .unwrap();
+    e.setattr(id, &SetAttr { mode: Some(0o600), ..Default::default() }).unwrap();
+    e.setattr(id, &SetAttr { uid: Some(7), gid: Some(8), ..Default::default() }).unwrap();
+    e.setattr(id, &SetAttr { atime: Some(SetTime::At(t)), mtime: Some(SetTime::At(t)), ..Default::default() }).unwrap();
+    e.setxattr(id, os("user.x"), b"1", XattrFlags::default()).unwrap();
     let st = e.upper_state(id).unwrap();
     assert!(st.meta_changed && !st.data_in_upper, "{st:?}");
     let a = e.getattr(id).unwrap();
-    assert_eq!(
-        (a.perm, a.uid, a.gid, a.mtime, a.atime, a.size),
-        (0o600, 7, 8, t, t, 12)
-    );
+    assert_eq!((a.perm, a.uid, a.gid, a.mtime, a.atime, a.size), (0o600, 7, 8, t, t, 12));
     assert_eq!(read_all(&e, id), b"hello world\n");
 }
 
@@ -80,21 +46,13 @@ fn each_data_change_copies_up() {
     assert_eq!(read_all(&e, a), b"hello World\n");
     // truncate
     let b = ino(&e, "src/main.rs");
-    e.setattr(
-        b,
-        &SetAttr {
-            size: Some(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    e.setattr(b, &SetAttr { size: Some(2), ..Default::default() }).unwrap();
     assert!(e.upper_state(b).unwrap().data_in_upper);
     assert_eq!(read_all(&e, b), b"fn");
     // fallocate
     let c = ino(&e, "src/lib.rs");
     let fh = e.open(c, OpenFlags::RDWR).unwrap();
-    e.fallocate(fh, 0, 100, FallocMode::Allocate { keep_size: false })
-        .unwrap();
+    e.fallocate(fh, 0, 100, FallocMode::Allocate { keep_size: false }).unwrap();
     e.release(fh).unwrap();
     assert!(e.upper_state(c).unwrap().data_in_upper);
     let data = read_all(&e, c);
@@ -117,14 +75,7 @@ fn opening_for_write_alone_does_not_copy() {
 fn truncate_to_the_same_size_copies_nothing() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
-    e.setattr(
-        id,
-        &SetAttr {
-            size: Some(12),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    e.setattr(id, &SetAttr { size: Some(12), ..Default::default() }).unwrap();
     assert!(!e.upper_state(id).unwrap().data_in_upper);
     assert_eq!(e.stats().used_bytes, 0);
 }
@@ -134,15 +85,7 @@ fn o_trunc_does_not_read_the_lower_file() {
     let (lower, e) = engine();
     let id = ino(&e, "README");
     let before = lower.counters.open.load(Ordering::Relaxed);
-    let fh = e
-        .open(
-            id,
-            OpenFlags {
-                truncate: true,
-                ..OpenFlags::WRONLY
-            },
-        )
-        .unwrap();
+    let fh = e.open(id, OpenFlags { truncate: true, ..OpenFlags::WRONLY }).unwrap();
     e.write(fh, 0, b"new").unwrap();
     e.release(fh).unwrap();
     assert_eq!(lower.counters.open.load(Ordering::Relaxed), before);

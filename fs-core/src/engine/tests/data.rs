@@ -14,11 +14,7 @@ fn writes_past_4gib_leave_a_hole_that_reads_as_zeros() {
     write_at(&e, id, 5 * GIB, b"tail");
     let a = e.getattr(id).unwrap();
     assert_eq!(a.size, 5 * GIB + 4);
-    assert!(
-        a.blocks * 512 < 1 << 20,
-        "a hole costs no memory: {} blocks",
-        a.blocks
-    );
+    assert!(a.blocks * 512 < 1 << 20, "a hole costs no memory: {} blocks", a.blocks);
     let fh = e.open(id, OpenFlags::RDONLY).unwrap();
     let mut buf = [9u8; 8];
     e.read(fh, 3 * GIB, &mut buf).unwrap();
@@ -32,10 +28,7 @@ fn writes_past_4gib_leave_a_hole_that_reads_as_zeros() {
     let data = e.lseek(fh, hole, Whence::Data).unwrap();
     assert!(data > 4 * GIB && data <= 5 * GIB);
     assert_eq!(e.lseek(fh, 5 * GIB, Whence::Hole).unwrap(), 5 * GIB + 4);
-    assert_eq!(
-        e.lseek(fh, 5 * GIB + 4, Whence::Data).unwrap_err(),
-        Errno::ENXIO
-    );
+    assert_eq!(e.lseek(fh, 5 * GIB + 4, Whence::Data).unwrap_err(), Errno::ENXIO);
     e.release(fh).unwrap();
 }
 
@@ -62,10 +55,7 @@ fn sparse_lower_files_keep_their_holes_through_copy_up() {
 fn append_handles_always_write_at_the_end() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
-    let append = OpenFlags {
-        append: true,
-        ..OpenFlags::WRONLY
-    };
+    let append = OpenFlags { append: true, ..OpenFlags::WRONLY };
     let a = e.open(id, append).unwrap();
     let b = e.open(id, append).unwrap();
     e.write(a, 0, b"A").unwrap();
@@ -79,43 +69,21 @@ fn append_handles_always_write_at_the_end() {
 #[test]
 fn o_trunc_and_o_excl() {
     let (_l, e) = engine();
-    let trunc = OpenFlags {
-        truncate: true,
-        ..OpenFlags::RDWR
-    };
+    let trunc = OpenFlags { truncate: true, ..OpenFlags::RDWR };
     let (a, fh) = e.create(ROOT_ID, os("README"), 0o644, trunc, &ME).unwrap();
     e.release(fh).unwrap();
     assert_eq!(e.getattr(a.ino).unwrap().size, 0);
-    let excl = OpenFlags {
-        exclusive: true,
-        ..OpenFlags::RDWR
-    };
-    assert_eq!(
-        e.create(ROOT_ID, os("README"), 0o644, excl, &ME)
-            .unwrap_err(),
-        Errno::EEXIST
-    );
+    let excl = OpenFlags { exclusive: true, ..OpenFlags::RDWR };
+    assert_eq!(e.create(ROOT_ID, os("README"), 0o644, excl, &ME).unwrap_err(), Errno::EEXIST);
     let (n, fh) = e.create(ROOT_ID, os("fresh"), 0o640, excl, &ME).unwrap();
     e.release(fh).unwrap();
     assert_eq!(n.perm, 0o640);
     // O_TRUNC on a read-only open does nothing.
     let id = ino(&e, "src/main.rs");
-    let fh = e
-        .open(
-            id,
-            OpenFlags {
-                truncate: true,
-                ..OpenFlags::RDONLY
-            },
-        )
-        .unwrap();
+    let fh = e.open(id, OpenFlags { truncate: true, ..OpenFlags::RDONLY }).unwrap();
     e.release(fh).unwrap();
     assert_eq!(e.getattr(id).unwrap().size, 13);
-    assert_eq!(
-        e.create(ROOT_ID, os("src"), 0o644, OpenFlags::RDWR, &ME)
-            .unwrap_err(),
-        Errno::EISDIR
-    );
+    assert_eq!(e.create(ROOT_ID, os("src"), 0o644, OpenFlags::RDWR, &ME).unwrap_err(), Errno::EISDIR);
 }
 
 #[test]
@@ -129,58 +97,21 @@ fn handles_enforce_their_access_mode() {
     e.release(ro).unwrap();
     e.release(wo).unwrap();
     assert_eq!(e.release(wo).unwrap_err(), Errno::EBADF);
-    assert_eq!(
-        e.open(ino(&e, "src"), OpenFlags::WRONLY).unwrap_err(),
-        Errno::EISDIR
-    );
+    assert_eq!(e.open(ino(&e, "src"), OpenFlags::WRONLY).unwrap_err(), Errno::EISDIR);
 }
 
 #[test]
 fn extending_truncate_reads_zeros_and_shrinking_frees() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
-    e.setattr(
-        id,
-        &SetAttr {
-            size: Some(20),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    e.setattr(id, &SetAttr { size: Some(20), ..Default::default() }).unwrap();
     let data = read_all(&e, id);
     assert_eq!(&data[..12], b"hello world\n");
     assert_eq!(&data[12..], &[0u8; 8]);
-    e.setattr(
-        id,
-        &SetAttr {
-            size: Some(5),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    e.setattr(id, &SetAttr { size: Some(5), ..Default::default() }).unwrap();
     assert_eq!(read_all(&e, id), b"hello");
-    assert_eq!(
-        e.setattr(
-            ino(&e, "src"),
-            &SetAttr {
-                size: Some(0),
-                ..Default::default()
-            }
-        )
-        .unwrap_err(),
-        Errno::EISDIR
-    );
-    assert_eq!(
-        e.setattr(
-            id,
-            &SetAttr {
-                size: Some(u64::MAX),
-                ..Default::default()
-            }
-        )
-        .unwrap_err(),
-        Errno::EFBIG
-    );
+    assert_eq!(e.setattr(ino(&e, "src"), &SetAttr { size: Some(0), ..Default::default() }).unwrap_err(), Errno::EISDIR);
+    assert_eq!(e.setattr(id, &SetAttr { size: Some(u64::MAX), ..Default::default() }).unwrap_err(), Errno::EFBIG);
 }
 
 #[test]
@@ -188,12 +119,10 @@ fn fallocate_modes() {
     let (_l, e) = engine();
     let id = create_file(&e, ROOT_ID, "f", &[7u8; 10_000]);
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    e.fallocate(fh, 0, 20_000, FallocMode::Allocate { keep_size: true })
-        .unwrap();
+    e.fallocate(fh, 0, 20_000, FallocMode::Allocate { keep_size: true }).unwrap();
     assert_eq!(e.getattr(id).unwrap().size, 10_000);
     e.fallocate(fh, 100, 200, FallocMode::PunchHole).unwrap();
-    e.fallocate(fh, 9_000, 2_000, FallocMode::ZeroRange { keep_size: false })
-        .unwrap();
+    e.fallocate(fh, 9_000, 2_000, FallocMode::ZeroRange { keep_size: false }).unwrap();
     assert_eq!(e.getattr(id).unwrap().size, 11_000);
     e.release(fh).unwrap();
     let data = read_all(&e, id);
@@ -202,10 +131,7 @@ fn fallocate_modes() {
     assert_eq!(data[99], 7);
     assert_eq!(data[8_999], 7);
     let ro = e.open(id, OpenFlags::RDONLY).unwrap();
-    assert_eq!(
-        e.fallocate(ro, 0, 1, FallocMode::PunchHole).unwrap_err(),
-        Errno::EBADF
-    );
+    assert_eq!(e.fallocate(ro, 0, 1, FallocMode::PunchHole).unwrap_err(), Errno::EBADF);
     e.release(ro).unwrap();
 }
 
@@ -220,10 +146,7 @@ fn copy_file_range_between_lower_and_upper_files() {
     e.release(dst).unwrap();
     assert_eq!(read_all(&e, dst_id), b"\0\0world\n");
     let same = e.open(dst_id, OpenFlags::RDWR).unwrap();
-    assert_eq!(
-        e.copy_file_range(same, 0, same, 2, 4).unwrap_err(),
-        Errno::EINVAL
-    );
+    assert_eq!(e.copy_file_range(same, 0, same, 2, 4).unwrap_err(), Errno::EINVAL);
     e.release(same).unwrap();
 }
 

@@ -25,26 +25,12 @@ fn inode_numbers_match_everywhere_and_survive_copy_up_and_rename() {
     assert_eq!(e.getattr(id).unwrap().ino, id);
     write_at(&e, id, 0, b"//");
     assert_eq!(ino(&e, "src/main.rs"), id);
-    e.rename(
-        src,
-        os("main.rs"),
-        ROOT_ID,
-        os("moved.rs"),
-        RenameFlags::default(),
-    )
-    .unwrap();
+    e.rename(src, os("main.rs"), ROOT_ID, os("moved.rs"), RenameFlags::default()).unwrap();
     assert_eq!(ino(&e, "moved.rs"), id);
     assert_eq!(d_ino(&e, ROOT_ID, "moved.rs"), id);
     // A lower directory moved keeps its number too.
     let docs = ino(&e, "docs");
-    e.rename(
-        ROOT_ID,
-        os("docs"),
-        src,
-        os("docs2"),
-        RenameFlags::default(),
-    )
-    .unwrap();
+    e.rename(ROOT_ID, os("docs"), src, os("docs2"), RenameFlags::default()).unwrap();
     assert_eq!(ino(&e, "src/docs2"), docs);
 }
 
@@ -53,10 +39,7 @@ fn lower_objects_keep_their_lower_inode_numbers() {
     let (_l, e) = engine();
     assert_eq!(e.getattr(ROOT_ID).unwrap().ino, ROOT_ID);
     let readme = ino(&e, "README");
-    assert!(
-        readme >= 100 && readme < 1000,
-        "lower ino expected, got {readme}"
-    );
+    assert!(readme >= 100 && readme < 1000, "lower ino expected, got {readme}");
     assert_ne!(readme, FAKE_ROOT_INO);
 }
 
@@ -110,9 +93,6 @@ fn upper_hardlinks_share_data_and_count_links() {
     assert_eq!(read_all(&e, ino(&e, "a")), b"12");
     e.unlink(ROOT_ID, os("a")).unwrap();
     assert_eq!(e.getattr(id).unwrap().nlink, 1);
-    assert_eq!(
-        e.link(ino(&e, "src"), ROOT_ID, os("d")).unwrap_err(),
-        Errno::EPERM
-    );
+    assert_eq!(e.link(ino(&e, "src"), ROOT_ID, os("d")).unwrap_err(), Errno::EPERM);
     assert_eq!(e.link(id, ROOT_ID, os("b")).unwrap_err(), Errno::EEXIST);
 }

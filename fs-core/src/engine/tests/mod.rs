@@ -15,11 +15,7 @@ use crate::{Attr, Caller, Config, Engine, OpenFlags, ROOT_ID, Result};
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-pub(super) const ME: Caller = Caller {
-    uid: 1000,
-    gid: 1000,
-    pid: 1,
-};
+pub(super) const ME: Caller = Caller { uid: 1000, gid: 1000, pid: 1 };
 
 /// The standard lower tree of these tests.
 pub(super) fn sample_lower() -> FakeLower {
@@ -39,14 +35,7 @@ pub(super) fn sample_lower() -> FakeLower {
 
 pub(super) fn engine_with(lower: FakeLower, budget: u64) -> (Arc<FakeLower>, Engine) {
     let lower = Arc::new(lower);
-    let e = Engine::new(
-        lower.clone(),
-        Arc::new(HeapStore),
-        Config {
-            budget_bytes: budget,
-        },
-    )
-    .unwrap();
+    let e = Engine::new(lower.clone(), Arc::new(HeapStore), Config { budget_bytes: budget }).unwrap();
     (lower, e)
 }
 
@@ -94,9 +83,7 @@ pub(super) fn write_at(e: &Engine, id: u64, offset: u64, data: &[u8]) {
 
 /// Creates `parent/name` with `data`; returns its id.
 pub(super) fn create_file(e: &Engine, parent: u64, name: &str, data: &[u8]) -> u64 {
-    let (attr, fh) = e
-        .create(parent, os(name), 0o644, OpenFlags::RDWR, &ME)
-        .unwrap();
+    let (attr, fh) = e.create(parent, os(name), 0o644, OpenFlags::RDWR, &ME).unwrap();
     e.write(fh, 0, data).unwrap();
     e.release(fh).unwrap();
     attr.ino

@@ -81,62 +81,30 @@ fn new_symlinks_and_special_nodes() {
     let s = e.symlink(ROOT_ID, os("s"), b"anything/../x", &ME).unwrap();
     assert_eq!((s.kind, s.perm, s.size), (FileKind::Symlink, 0o777, 13));
     assert_eq!(e.readlink(s.ino).unwrap(), b"anything/../x");
-    assert_eq!(
-        e.symlink(ROOT_ID, os("t"), b"", &ME).unwrap_err(),
-        Errno::ENOENT
-    );
+    assert_eq!(e.symlink(ROOT_ID, os("t"), b"", &ME).unwrap_err(), Errno::ENOENT);
     let fifo = e.mknod(ROOT_ID, os("fifo"), 0o010644, 0, &ME).unwrap();
     assert_eq!((fifo.kind, fifo.perm), (FileKind::Fifo, 0o644));
     let sock = e.mknod(ROOT_ID, os("sock"), 0o140600, 0, &ME).unwrap();
     assert_eq!(sock.kind, FileKind::Socket);
-    assert_eq!(
-        e.mknod(ROOT_ID, os("dev"), 0o020600, 0x0103, &ME)
-            .unwrap_err(),
-        Errno::EPERM
-    );
-    let dev = e
-        .mknod(ROOT_ID, os("dev"), 0o020600, 0x0103, &Caller::ROOT)
-        .unwrap();
-    assert_eq!(
-        (dev.kind, dev.rdev, dev.uid),
-        (FileKind::CharDevice, 0x0103, 0)
-    );
-    let blk = e
-        .mknod(ROOT_ID, os("blk"), 0o060600, 0x0801, &Caller::ROOT)
-        .unwrap();
+    assert_eq!(e.mknod(ROOT_ID, os("dev"), 0o020600, 0x0103, &ME).unwrap_err(), Errno::EPERM);
+    let dev = e.mknod(ROOT_ID, os("dev"), 0o020600, 0x0103, &Caller::ROOT).unwrap();
+    assert_eq!((dev.kind, dev.rdev, dev.uid), (FileKind::CharDevice, 0x0103, 0));
+    let blk = e.mknod(ROOT_ID, os("blk"), 0o060600, 0x0801, &Caller::ROOT).unwrap();
     assert_eq!(blk.kind, FileKind::BlockDevice);
     let reg = e.mknod(ROOT_ID, os("reg"), 0o644, 0, &ME).unwrap();
     assert_eq!((reg.kind, reg.size), (FileKind::Regular, 0));
-    assert_eq!(
-        e.mknod(ROOT_ID, os("reg"), 0o644, 0, &ME).unwrap_err(),
-        Errno::EEXIST
-    );
+    assert_eq!(e.mknod(ROOT_ID, os("reg"), 0o644, 0, &ME).unwrap_err(), Errno::EEXIST);
 }
 
 #[test]
 fn names_are_validated() {
     let (_l, e) = engine();
     let long = "n".repeat(256);
-    assert_eq!(
-        e.mkdir(ROOT_ID, os(&long), 0o755, &ME).unwrap_err(),
-        Errno::ENAMETOOLONG
-    );
-    assert_eq!(
-        e.lookup(ROOT_ID, os(&long)).unwrap_err(),
-        Errno::ENAMETOOLONG
-    );
-    assert_eq!(
-        e.mkdir(ROOT_ID, os("a/b"), 0o755, &ME).unwrap_err(),
-        Errno::EINVAL
-    );
-    assert_eq!(
-        e.mkdir(ROOT_ID, os("src"), 0o755, &ME).unwrap_err(),
-        Errno::EEXIST
-    );
-    assert_eq!(
-        e.lookup(ino(&e, "README"), os("x")).unwrap_err(),
-        Errno::ENOTDIR
-    );
+    assert_eq!(e.mkdir(ROOT_ID, os(&long), 0o755, &ME).unwrap_err(), Errno::ENAMETOOLONG);
+    assert_eq!(e.lookup(ROOT_ID, os(&long)).unwrap_err(), Errno::ENAMETOOLONG);
+    assert_eq!(e.mkdir(ROOT_ID, os("a/b"), 0o755, &ME).unwrap_err(), Errno::EINVAL);
+    assert_eq!(e.mkdir(ROOT_ID, os("src"), 0o755, &ME).unwrap_err(), Errno::EEXIST);
+    assert_eq!(e.lookup(ino(&e, "README"), os("x")).unwrap_err(), Errno::ENOTDIR);
     assert_eq!(e.lookup(ROOT_ID, os("..")).unwrap().ino, ROOT_ID);
     let src = ino(&e, "src");
     assert_eq!(e.lookup(ino(&e, "src/empty"), os("..")).unwrap().ino, src);
@@ -145,18 +113,8 @@ fn names_are_validated() {
 #[test]
 fn owners_come_from_the_caller_and_setgid_directories_pass_their_group() {
     let (_l, e) = engine();
-    let d = e
-        .mkdir(ROOT_ID, os("shared"), 0o775, &Caller::ROOT)
-        .unwrap();
-    e.setattr(
-        d.ino,
-        &SetAttr {
-            gid: Some(50),
-            mode: Some(0o2775),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let d = e.mkdir(ROOT_ID, os("shared"), 0o775, &Caller::ROOT).unwrap();
+    e.setattr(d.ino, &SetAttr { gid: Some(50), mode: Some(0o2775), ..Default::default() }).unwrap();
     let f = e.mknod(d.ino, os("f"), 0o644, 0, &ME).unwrap();
     assert_eq!((f.uid, f.gid), (1000, 50));
     let sub = e.mkdir(d.ino, os("sub"), 0o755, &ME).unwrap();

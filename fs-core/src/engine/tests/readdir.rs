@@ -69,11 +69,7 @@ fn offsets_stay_valid_while_entries_come_and_go() {
     for n in [&first[3], &first[10]] {
         e.unlink(d, os(n)).unwrap();
     }
-    let unseen: Vec<String> = names(&e, d)
-        .into_iter()
-        .filter(|n| !first.contains(n))
-        .take(2)
-        .collect();
+    let unseen: Vec<String> = names(&e, d).into_iter().filter(|n| !first.contains(n)).take(2).collect();
     for n in &unseen {
         e.unlink(d, os(n)).unwrap();
     }
@@ -131,10 +127,7 @@ fn readdirplus_counts_references_only_for_taken_entries() {
 #[test]
 fn readdir_of_a_file_is_enotdir() {
     let (_l, e) = engine();
-    assert_eq!(
-        e.readdir(ino(&e, "README"), 0, |_| true).unwrap_err(),
-        Errno::ENOTDIR
-    );
+    assert_eq!(e.readdir(ino(&e, "README"), 0, |_| true).unwrap_err(), Errno::ENOTDIR);
     assert_eq!(e.opendir(ino(&e, "README")).unwrap_err(), Errno::ENOTDIR);
     let fh = e.opendir(ROOT_ID).unwrap();
     e.releasedir(fh).unwrap();
