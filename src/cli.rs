@@ -1,5 +1,6 @@
 //! Command-line syntax.
 
+use agentfs_mount_helper::pin::PinRequest;
 use agentfs_mount_helper::size::parse_size;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -20,8 +21,14 @@ pub struct Cli {
 pub enum Command {
     /// Show SRC at MNT as a copy-on-write overlay; returns once MNT serves
     Mount(MountArgs),
-    /// Unmount MNT and wait until its daemon has exited
+    /// Unmount MNT and wait until its daemon has exited (its pin is removed too)
     Unmount(UnmountArgs),
+    /// Show a mount: source, pin, daemon, RAM used (all live mounts without MNT)
+    Status(StatusArgs),
+    /// List the live mounts
+    List(ListArgs),
+    /// Clean up after crashed daemons: unmount their mounts, delete their pins and records
+    Gc,
     /// (internal) run the daemon of a mount
     #[command(name = "__serve", hide = true)]
     Serve(ServeArgs),
@@ -49,9 +56,36 @@ pub struct MountArgs {
     pub mnt: PathBuf,
     #[command(flatten)]
     pub options: MountOptions,
+    /// What freezes SRC: a btrfs snapshot, a reflink clone, a copy, or nothing (live);
+    /// auto takes the fastest the filesystem offers
+    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = parse_pin)]
+    pub pin: PinRequest,
     /// Stay in the foreground and log to stderr
     #[arg(long, short = 'f')]
     pub foreground: bool,
+    /// No progress bar, no notices
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn parse_pin(s: &str) -> Result<PinRequest, String> {
+    s.parse()
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The mount point (all live mounts if left out)
+    pub mnt: Option<PathBuf>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +104,9 @@ pub struct ServeArgs {
     pub detach: bool,
     #[command(flatten)]
     pub options: MountOptions,
+    /// The pin to serve (as `agentfs mount` made it)
+    #[arg(long, value_name = "HEX")]
+    pub pin_record: String,
     pub src: PathBuf,
     pub mnt: PathBuf,
 }

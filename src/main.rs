@@ -1,4 +1,4 @@
-//! The `agentfs` command.
+//! The `agentfs` command. Called as `mount.fuse.agentfs`, it is the helper of mount(8).
 
 mod cli;
 mod cmd;
@@ -6,11 +6,19 @@ mod cmd;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
-    let result = match cli.command {
-        cli::Command::Mount(a) => cmd::mount::run(a),
-        cli::Command::Unmount(a) => cmd::unmount::run(a),
-        cli::Command::Serve(a) => cmd::serve::run(a),
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = args.first().and_then(|a| std::path::Path::new(a).file_name()).map(|n| n.to_os_string());
+    let result = if invoked_as.as_deref() == Some(std::ffi::OsStr::new("mount.fuse.agentfs")) {
+        cmd::fstab::run(args)
+    } else {
+        match cli::Cli::parse_from(args).command {
+            cli::Command::Mount(a) => cmd::mount::run(a),
+            cli::Command::Unmount(a) => cmd::unmount::run(a),
+            cli::Command::Status(a) => cmd::status::status(a),
+            cli::Command::List(a) => cmd::status::list(a),
+            cli::Command::Gc => cmd::gc::run(),
+            cli::Command::Serve(a) => cmd::serve::run(a),
+        }
     };
     if let Err(e) = result {
         eprintln!("agentfs: error: {e}");

@@ -15,6 +15,7 @@ use crate::types::FileKind;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Cookie of ".".
 pub const DOT_COOKIE: u64 = 1;
@@ -50,6 +51,10 @@ pub struct DirBody {
     next_cookie: u64,
     /// Set by rmdir: nothing may be created in a removed directory.
     pub removed: bool,
+    /// When the lower listing was read, and whether the overlay changed the directory since:
+    /// with a live lower layer, an unchanged directory re-reads its listing when it is old.
+    loaded_at: Option<Instant>,
+    changed: bool,
 }
 
 impl DirBody {
@@ -62,6 +67,8 @@ impl DirBody {
             order: BTreeMap::new(),
             next_cookie: FIRST_COOKIE,
             removed: false,
+            loaded_at: None,
+            changed: false,
         }
     }
 
@@ -90,6 +97,34 @@ impl DirBody {
         }
         self.lower = None;
         self.loaded = true;
+        self.loaded_at = Some(Instant::now());
+        self.changed = false;
+    }
+
+    /// Whether a live lower listing should be read again: loaded more than `ttl` ago and never
+    /// changed through the overlay.
+    pub fn is_stale(&self, ttl: Duration) -> bool {
+        self.loaded && !self.changed && self.loaded_at.is_some_and(|t| t.elapsed() > ttl)
+    }
+
+    /// Replaces the entries by a fresh lower listing; entries that stay keep their cookies.
+    pub fn reload(&mut self, lower: Vec<(Name, u64, FileKind, LowerPath)>) {
+        let mut keep: HashMap<Name, Entry> = HashMap::with_capacity(lower.len());
+        let mut order = BTreeMap::new();
+        for (name, id, kind, origin) in lower {
+            let cookie = match self.entries.get(&name) {
+                Some(e) if e.id == id => e.cookie,
+                _ => {
+                    self.next_cookie += 1;
+                    self.next_cookie - 1
+                }
+            };
+            order.insert(cookie, Arc::clone(&name));
+            keep.insert(name, Entry { id, kind, origin: Some(origin), cookie });
+        }
+        self.entries = keep;
+        self.order = order;
+        self.loaded_at = Some(Instant::now());
     }
 
     pub fn get(&self, name: &OsStr) -> Option<&Entry> {
@@ -98,6 +133,7 @@ impl DirBody {
 
     /// Adds an entry with a fresh cookie, replacing any entry of that name.
     pub fn insert(&mut self, name: Name, id: u64, kind: FileKind, origin: Option<LowerPath>) {
+        self.changed = self.loaded;
         let cookie = self.next_cookie;
         self.next_cookie += 1;
         if let Some(old) = self.entries.insert(Arc::clone(&name), Entry { id, kind, origin, cookie }) {
@@ -108,12 +144,14 @@ impl DirBody {
 
     pub fn remove(&mut self, name: &OsStr) -> Option<Entry> {
         let e = self.entries.remove(name)?;
+        self.changed = true;
         self.order.remove(&e.cookie);
         Some(e)
     }
 
     /// Points `name` at another object, keeping its cookie (used by RENAME_EXCHANGE).
     pub fn retarget(&mut self, name: &OsStr, id: u64, kind: FileKind, origin: Option<LowerPath>) {
+        self.changed = true;
         if let Some(e) = self.entries.get_mut(name) {
             e.id = id;
             e.kind = kind;

@@ -38,6 +38,8 @@ pub struct Meta {
     pub changed: bool,
     /// RAM charged for this node's own bookkeeping, xattrs and symlink target.
     pub charge: Option<Charge>,
+    /// When the attributes were read from the lower layer (for a live lower layer).
+    pub fetched: Option<std::time::Instant>,
 }
 
 impl Meta {
@@ -58,7 +60,16 @@ impl Meta {
             xattrs: None,
             changed: false,
             charge: None,
+            fetched: Some(std::time::Instant::now()),
         }
+    }
+
+    /// Takes fresh lower attributes (live lower layer; the node holds no upper state).
+    pub fn refresh_from_lower(&mut self, a: &LowerAttr) {
+        let keep = (self.xattrs.take(), self.charge.take());
+        *self = Meta::from_lower(a);
+        // Xattrs are re-read on next use.
+        self.charge = keep.1;
     }
 
     pub fn new_upper(perm: u16, uid: u32, gid: u32, nlink: u32, rdev: u64, size: u64) -> Meta {
@@ -79,6 +90,7 @@ impl Meta {
             xattrs: Some(Xattrs::new()),
             changed: true,
             charge: None,
+            fetched: None,
         }
     }
 

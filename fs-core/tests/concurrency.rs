@@ -64,7 +64,7 @@ fn engine(lower: &Path) -> Engine {
     Engine::new(
         Arc::new(DirLower::open(lower).unwrap()),
         Arc::new(MemStore::new(1000)),
-        Config { budget_bytes: 1 << 30 },
+        Config { budget_bytes: 1 << 30, lower_ttl: None },
     )
     .unwrap()
 }

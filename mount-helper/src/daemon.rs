@@ -1,10 +1,11 @@
-//! The daemon of one mount: builds the engine over SRC, mounts it at MNT, serves until unmounted
-//! (by `agentfs unmount`, `umount`, `fusermount3 -u`, or SIGTERM/SIGINT/SIGHUP), then removes
-//! every trace of itself: registry record and log.
+//! The daemon of one mount: builds the engine over the pin, mounts it at MNT, serves until
+//! unmounted (by `agentfs unmount`, `umount`, `fusermount3 -u`, or SIGTERM/SIGINT/SIGHUP), then
+//! removes every trace of itself: the pin, the registry record and the log.
 
 use crate::error::{Error, Result};
+use crate::pin::{self, Pin, PinKind};
 use crate::readiness::Readiness;
-use crate::registry::{self, MountRecord};
+use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::{ensure_private_dir, log_path, logs_dir, mount_id};
 use agentfs_core::{Config, Engine, ROOT_ID};
 use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
@@ -18,6 +19,10 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long a live (unpinned) lower layer may be cached, by the kernel and by the engine.
+const LIVE_TTL: Duration = Duration::from_secs(1);
 
 /// Everything a mount needs to know; built by the CLI from checked input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub struct MountConfig {
     pub budget_bytes: u64,
     pub allow_other: bool,
     pub read_only: bool,
+    /// The pin the engine reads (for live: SRC itself).
+    pub pin: Pin,
 }
 
 impl MountConfig {
@@ -41,6 +48,8 @@ impl MountConfig {
         if self.read_only {
             a.push("--read-only".into());
         }
+        a.push("--pin-record".into());
+        a.push(self.pin.to_hex().into());
         a.push("--".into());
         a.push(self.source.clone().into());
         a.push(self.mountpoint.clone().into());
@@ -53,6 +62,7 @@ struct Running {
     id: String,
     session: JoinHandle<std::io::Result<()>>,
     log: Option<PathBuf>,
+    pin: Pin,
 }
 
 fn threads() -> usize {
@@ -111,16 +121,23 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         let _ = rustix::process::setsid();
         let _ = rustix::process::chdir("/");
     }
-    tracing::info!(source = %cfg.source.display(), mountpoint = %cfg.mountpoint.display(), budget = cfg.budget_bytes, "starting");
+    let live = cfg.pin.kind == PinKind::Live;
+    let lower_root = cfg.pin.lower_root();
+    tracing::info!(
+        source = %cfg.source.display(),
+        mountpoint = %cfg.mountpoint.display(),
+        pin = cfg.pin.kind.name(),
+        lower = %lower_root.display(),
+        budget = cfg.budget_bytes,
+        "starting"
+    );
 
     let nofile = agentfs_platform::limits::raise_nofile();
-    let lower = DirLower::open(&cfg.source).map_err(|e| Error::io("cannot open SRC", &cfg.source, &e))?;
-    let engine = Engine::new(
-        Arc::new(lower),
-        Arc::new(MemStore::for_fd_limit(nofile)),
-        Config { budget_bytes: cfg.budget_bytes },
-    )
-    .map_err(|e| Error::System(format!("cannot read SRC {}: {e}", cfg.source.display())))?;
+    let lower = DirLower::open_hiding(&lower_root, cfg.pin.hidden_names())
+        .map_err(|e| Error::io("cannot open the lower layer", &lower_root, &e))?;
+    let engine_cfg = Config { budget_bytes: cfg.budget_bytes, lower_ttl: live.then_some(LIVE_TTL) };
+    let engine = Engine::new(Arc::new(lower), Arc::new(MemStore::for_fd_limit(nofile)), engine_cfg)
+        .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;
 
     // Block termination signals before any thread exists, so only the signal thread gets them.
     let sigs =
@@ -132,8 +149,9 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         read_only: cfg.read_only,
         threads: threads(),
     };
-    let fs = AgentFs::new(Arc::new(engine), FuseOptions::pinned())
-        .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
+    let opts = if live { FuseOptions::live(LIVE_TTL) } else { FuseOptions::pinned() };
+    let fs =
+        AgentFs::new(Arc::new(engine), opts).map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let mut session = agentfs_platform::fuse::mount(fs, &spec)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
     let mut unmounter = session.unmount_callable();
@@ -170,6 +188,8 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
     let rec = MountRecord {
         id: id.clone(),
         pid: std::process::id(),
+        pid_start: crate::process::own_start_time(),
+        state: MountState::Mounted,
         uid: rustix::process::getuid().as_raw(),
         source: cfg.source.as_os_str().as_bytes().to_vec(),
         mountpoint: cfg.mountpoint.as_os_str().as_bytes().to_vec(),
@@ -181,6 +201,8 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         allow_other: cfg.allow_other,
         read_only: cfg.read_only,
         log: log.as_ref().map(|l| l.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+        pin: cfg.pin.clone(),
+        pins_dir: cfg.pin.path().parent().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
     };
     if let Err(e) = registry::save(&rec) {
         crate::unmount::detach(&mnt);
@@ -188,11 +210,12 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         return Err(e);
     }
     tracing::info!(pid = rec.pid, "serving");
-    Ok(Running { id, session, log })
+    Ok(Running { id, session, log, pin: cfg.pin.clone() })
 }
 
 impl Running {
-    /// Serves until the mount ends, then removes the record and (after a clean end) the log.
+    /// Serves until the mount ends, then removes the pin, the record and (after a clean end)
+    /// the log. If the pin cannot be removed the record stays, so `agentfs gc` can try again.
     fn wait(self) {
         let clean = match self.session.join() {
             Ok(Ok(())) => true,
@@ -206,6 +229,10 @@ impl Running {
             }
         };
         tracing::info!(clean, "unmounted");
+        if let Err(e) = pin::remove(&self.pin) {
+            tracing::error!(%e, "the pin stays for agentfs gc");
+            return;
+        }
         registry::remove(&self.id);
         if clean {
             if let Some(log) = self.log {

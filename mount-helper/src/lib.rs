@@ -5,8 +5,12 @@
 pub mod check;
 pub mod daemon;
 pub mod error;
+pub mod gc;
 pub mod launch;
+pub mod mount;
 pub mod mountinfo;
+pub mod pin;
+pub mod process;
 pub mod readiness;
 pub mod registry;
 pub mod runtime;

@@ -58,6 +58,15 @@ pub fn mount_at(path: &Path) -> Option<MountEntry> {
     mounts().into_iter().rev().find(|m| m.mount_point == path)
 }
 
+/// The mount holding `path` (canonical): the one with the longest mount point above it.
+pub fn mount_containing(path: &Path) -> Option<MountEntry> {
+    mounts()
+        .into_iter()
+        .rev()
+        .filter(|m| path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len())
+}
+
 /// Whether an agentfs mount sits at `path`.
 pub fn is_agentfs(entry: &MountEntry) -> bool {
     entry.fstype == "fuse.agentfs"

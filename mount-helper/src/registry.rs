@@ -12,14 +12,27 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSREC1";
+const MAGIC: &[u8; 8] = b"AGFSREC2";
+
+/// Where a mount is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum MountState {
+    /// `agentfs mount` (the record's pid) is making the pin.
+    Pinning,
+    /// The daemon (the record's pid) serves the mount.
+    Mounted,
+}
 
 /// What the registry knows about one mount.
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct MountRecord {
-    /// Id derived from the mount point; names the record and log files.
+    /// Id derived from the mount point; names the record, log and pin.
     pub id: String,
+    /// The process responsible for the mount now, and its start time (so a reused pid does not
+    /// pass for it).
     pub pid: u32,
+    pub pid_start: u64,
+    pub state: MountState,
     pub uid: u32,
     pub source: Vec<u8>,
     pub mountpoint: Vec<u8>,
@@ -29,6 +42,10 @@ pub struct MountRecord {
     pub allow_other: bool,
     pub read_only: bool,
     pub log: Vec<u8>,
+    pub pin: crate::pin::Pin,
+    /// The pins directory chosen for this mount (empty if none): while pinning, `gc` removes
+    /// any `<id>.<kind>` there, whatever kind was being made.
+    pub pins_dir: Vec<u8>,
 }
 
 fn bytes_to_path(b: &[u8]) -> PathBuf {
@@ -46,6 +63,15 @@ impl MountRecord {
 
     pub fn log_path(&self) -> PathBuf {
         bytes_to_path(&self.log)
+    }
+
+    pub fn pins_dir_path(&self) -> PathBuf {
+        bytes_to_path(&self.pins_dir)
+    }
+
+    /// Whether the process responsible for this mount still runs.
+    pub fn owner_alive(&self) -> bool {
+        crate::process::alive(self.pid, self.pid_start)
     }
 }
 
@@ -168,6 +194,8 @@ mod tests {
         MountRecord {
             id: "abc".into(),
             pid: 42,
+            pid_start: 7,
+            state: MountState::Mounted,
             uid: 1000,
             source: b"/src".to_vec(),
             mountpoint: b"/mnt".to_vec(),
@@ -176,6 +204,16 @@ mod tests {
             allow_other: false,
             read_only: true,
             log: b"/run/x.log".to_vec(),
+            pin: crate::pin::Pin {
+                kind: crate::pin::PinKind::Reflink,
+                path: b"/p/.agentfs-pins/abc.reflink".to_vec(),
+                lower_root: b"/p/.agentfs-pins/abc.reflink".to_vec(),
+                hide: vec![],
+                files: 3,
+                bytes: 4,
+                millis: 5,
+            },
+            pins_dir: b"/p/.agentfs-pins".to_vec(),
         }
     }
 

@@ -18,3 +18,5 @@ pub mod lower;
 #[cfg(target_os = "linux")]
 pub mod store;
 pub mod sys;
+#[cfg(target_os = "linux")]
+pub mod tree_copy;

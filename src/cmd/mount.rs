@@ -1,28 +1,24 @@
 //! `agentfs mount SRC MNT`.
 
 use crate::cli::MountArgs;
-use agentfs_mount_helper::readiness::Readiness;
-use agentfs_mount_helper::{Error, MountConfig, Result, check, daemon, launch};
+use agentfs_mount_helper::mount::{MountRequest, mount};
+use agentfs_mount_helper::{Error, Result};
+use std::path::PathBuf;
+
+pub fn agentfs_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))
+}
 
 pub fn run(a: MountArgs) -> Result<()> {
-    check::fuse_available()?;
-    let (source, mountpoint) = check::mount_paths(&a.src, &a.mnt)?;
-    if a.options.allow_other && !check::allow_other_permitted() {
-        return Err(Error::Permission(
-            "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
-                .into(),
-        ));
-    }
-    let cfg = MountConfig {
-        source,
-        mountpoint,
+    let req = MountRequest {
+        src: a.src,
+        mnt: a.mnt,
+        pin: a.pin,
         budget_bytes: a.options.size,
         allow_other: a.options.allow_other,
         read_only: a.options.read_only,
+        foreground: a.foreground,
+        quiet: a.quiet,
     };
-    if a.foreground {
-        return daemon::serve(&cfg, Readiness::Foreground);
-    }
-    let exe = std::env::current_exe().map_err(|e| Error::System(format!("cannot find the agentfs executable: {e}")))?;
-    launch::start_background(&exe, &cfg).map(|_| ())
+    mount(&req, &agentfs_exe()?).map(|_| ())
 }

@@ -1,6 +1,8 @@
 //! Test harness: real agentfs mounts of temporary trees, and checks that nothing is left.
 #![allow(dead_code)]
 
+pub mod loopfs;
+
 use agentfs_mount_helper::{registry, runtime::mount_id};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -51,6 +53,35 @@ impl Fixture {
         fs::create_dir(&mnt).unwrap();
         populate(&src);
         Fixture { dir, src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime }
+    }
+
+    /// A fixture whose SRC is `src` (made by `populate`, e.g. on a loop filesystem).
+    pub fn with_src(src: &Path, populate: impl FnOnce(&Path)) -> Fixture {
+        let dir = tempfile::Builder::new().prefix("agentfs-test").tempdir().unwrap();
+        let mnt = dir.path().join("mnt");
+        fs::create_dir(&mnt).unwrap();
+        fs::create_dir_all(src).unwrap();
+        populate(src);
+        let runtime = dir.path().join("run");
+        Fixture { src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime, dir }
+    }
+
+    /// `agentfs status --json` of this mount.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.run(&[os("status"), os("--json"), self.mnt.as_os_str()]);
+        assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Mounts; returns stderr (notices, warnings).
+    pub fn mount_stderr(&self, opts: &[&str]) -> String {
+        let mut args: Vec<&OsStr> = vec![os("mount")];
+        args.extend(opts.iter().map(os));
+        args.push(self.src.as_os_str());
+        args.push(self.mnt.as_os_str());
+        let out = self.run(&args);
+        assert!(out.status.success(), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     pub fn run(&self, args: &[&OsStr]) -> Output {

@@ -11,7 +11,8 @@ const BLOCK: u64 = 4096;
 
 impl Engine {
     pub fn getattr(&self, id: u64) -> Result<Attr> {
-        Ok(self.node(id)?.attr())
+        let node = self.node(id)?;
+        Ok(self.fresh_attr(&node))
     }
 
     /// Changes attributes. A size change is a data change (it copies up only what is kept);

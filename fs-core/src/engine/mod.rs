@@ -28,7 +28,7 @@ use crate::ids::IdMap;
 use crate::lower::{Lower, LowerPath};
 use crate::node::Node;
 use crate::store::DataStore;
-use crate::types::{FileKind, OpenFlags, ROOT_ID};
+use crate::types::{Attr, FileKind, OpenFlags, ROOT_ID};
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
@@ -41,11 +41,16 @@ pub use xattr::XattrFlags;
 pub struct Config {
     /// Bytes of RAM the upper layer may use; past it, writes fail with ENOSPC.
     pub budget_bytes: u64,
+    /// `None`: the lower layer is immutable (pinned) and what is read from it is kept for the
+    /// life of the mount. `Some(ttl)`: it may change (live): listings of directories the overlay
+    /// has not changed, and attributes of nodes holding no upper state, are read again once
+    /// older than `ttl`.
+    pub lower_ttl: Option<std::time::Duration>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { budget_bytes: 4 << 30 }
+        Config { budget_bytes: 4 << 30, lower_ttl: None }
     }
 }
 
@@ -89,6 +94,7 @@ pub struct Engine {
     /// Serializes renames between directories, so ancestry cannot change during the check
     /// that a directory is not moved into itself (the same rule as the kernel's s_vfs_rename_mutex).
     rename_lock: Mutex<()>,
+    lower_ttl: Option<std::time::Duration>,
 }
 
 impl Engine {
@@ -114,6 +120,7 @@ impl Engine {
             files: DashMap::new(),
             next_fh: AtomicU64::new(1),
             rename_lock: Mutex::new(()),
+            lower_ttl: config.lower_ttl,
         })
     }
 
@@ -198,24 +205,41 @@ impl Engine {
         self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable());
     }
 
-    /// Reads the lower listing of a directory if that has not happened yet.
-    fn load_dir(&self, body: &mut DirBody) -> Result<()> {
-        let Some(path) = body.pending_lower().cloned() else {
-            if !body.is_loaded() {
-                body.load(Vec::new());
-            }
-            return Ok(());
-        };
-        let entries = self.lower.read_dir(&path)?;
-        let loaded = entries
+    /// The lower listing at `path`, as directory entries.
+    fn lower_entries(&self, path: &LowerPath) -> Result<Vec<(Name, u64, FileKind, LowerPath)>> {
+        Ok(self
+            .lower
+            .read_dir(path)?
             .into_iter()
             .map(|e| {
                 let id = self.ids.lower(e.dev, e.ino);
                 let origin = path.child(&e.name);
                 (Name::from(e.name.as_os_str()), id, e.kind, origin)
             })
-            .collect();
-        body.load(loaded);
+            .collect())
+    }
+
+    /// Whether a loaded directory must read its live lower listing again.
+    fn dir_stale(&self, body: &DirBody) -> bool {
+        self.lower_ttl.is_some_and(|ttl| body.is_stale(ttl))
+    }
+
+    /// Reads the lower listing of a directory if that has not happened yet (or again, when a
+    /// live lower listing is old and the overlay has not changed the directory).
+    fn load_dir(&self, node: &Node, body: &mut DirBody) -> Result<()> {
+        if body.is_loaded() {
+            if self.dir_stale(body) {
+                if let Some(origin) = &node.origin {
+                    body.reload(self.lower_entries(origin)?);
+                }
+            }
+            return Ok(());
+        }
+        let Some(path) = body.pending_lower().cloned() else {
+            body.load(Vec::new());
+            return Ok(());
+        };
+        body.load(self.lower_entries(&path)?);
         Ok(())
     }
 
@@ -223,20 +247,40 @@ impl Engine {
     fn dir_read<'a>(&self, node: &'a Node) -> Result<RwLockReadGuard<'a, DirBody>> {
         let lock = node.dir()?;
         let guard = lock.read();
-        if guard.is_loaded() {
+        if guard.is_loaded() && !self.dir_stale(&guard) {
             return Ok(guard);
         }
         drop(guard);
         let mut w = lock.write();
-        self.load_dir(&mut w)?;
+        self.load_dir(node, &mut w)?;
         Ok(RwLockWriteGuard::downgrade(w))
     }
 
     /// The loaded entries of a directory, for changing.
     fn dir_write<'a>(&self, node: &'a Node) -> Result<RwLockWriteGuard<'a, DirBody>> {
         let mut w = node.dir()?.write();
-        self.load_dir(&mut w)?;
+        self.load_dir(node, &mut w)?;
         Ok(w)
+    }
+
+    /// With a live lower layer, reads the attributes of a node holding no upper state again
+    /// once they are older than the TTL. Returns the current attributes.
+    fn fresh_attr(&self, node: &Node) -> Attr {
+        if let (Some(ttl), Some(origin)) = (self.lower_ttl, &node.origin) {
+            let stale =
+                !node.pinned.load(Ordering::Acquire) && node.meta.lock().fetched.is_none_or(|t| t.elapsed() > ttl);
+            if stale {
+                if let Ok(a) = self.lower.stat(origin) {
+                    if a.kind == node.kind {
+                        node.meta.lock().refresh_from_lower(&a);
+                        if let crate::node::Body::Symlink(t) = &node.body {
+                            *t.lock() = None;
+                        }
+                    }
+                }
+            }
+        }
+        node.attr()
     }
 
     fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {

@@ -58,7 +58,7 @@ impl Engine {
             let e = d.get(name).ok_or(Errno::ENOENT)?;
             self.resolve(parent, e, true, false)?
         };
-        Ok(node.attr())
+        Ok(self.fresh_attr(&node))
     }
 
     /// Gives back `n` references to node `id`.

@@ -130,7 +130,6 @@ impl Engine {
                 let s_origin = se.origin.clone();
                 dirs.src().retarget(name, dn.id, dn.kind, de.origin.clone());
                 dirs.dst().retarget(newname, snode.id, snode.kind, s_origin);
-                drop(dirs);
                 self.after_move(&snode, sp, dp);
                 self.after_move(dn, dp, sp);
                 return Ok(None);
@@ -150,12 +149,13 @@ impl Engine {
         }
         dirs.src().remove(name);
         dirs.dst().insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
-        drop(dirs);
         self.after_move(&snode, sp, dp);
         Ok(dnode)
     }
 
-    /// Bookkeeping after `node` moved from directory `from` to directory `to`.
+    /// Bookkeeping after `node` moved from directory `from` to directory `to`. Called with both
+    /// directories still locked: link counts must change in the same order as the entries, or a
+    /// decrement meeting the floor of 2 (see `dec_dir_links`) before its increment is lost.
     fn after_move(&self, node: &Node, from: &Node, to: &Node) {
         if node.kind == FileKind::Directory {
             node.parent.store(to.id, Ordering::Release);

@@ -28,13 +28,38 @@ pub struct FuseOptions {
     pub negative_ttl: Duration,
     /// Ask for the kernel's writeback cache.
     pub writeback_cache: bool,
+    /// Keep a file's cached pages across opens (only right if nothing changes it behind us).
+    pub keep_cache: bool,
+    /// Have the kernel drop a file's cached pages when its mtime changes (a live lower layer).
+    pub auto_inval_data: bool,
 }
 
 impl FuseOptions {
     /// For an immutable lower layer: cache everything for a long time.
     pub fn pinned() -> FuseOptions {
         let long = Duration::from_secs(365 * 24 * 3600);
-        FuseOptions { entry_ttl: long, attr_ttl: long, negative_ttl: long, writeback_cache: true }
+        FuseOptions {
+            entry_ttl: long,
+            attr_ttl: long,
+            negative_ttl: long,
+            writeback_cache: true,
+            keep_cache: true,
+            auto_inval_data: false,
+        }
+    }
+
+    /// For a live lower layer that may change behind the mount: short caches, pages dropped at
+    /// each open and when the mtime changes, and no writeback cache (with it the kernel keeps
+    /// its own idea of a file's size and would never see a file grow outside).
+    pub fn live(ttl: Duration) -> FuseOptions {
+        FuseOptions {
+            entry_ttl: ttl,
+            attr_ttl: ttl,
+            negative_ttl: ttl,
+            writeback_cache: false,
+            keep_cache: false,
+            auto_inval_data: true,
+        }
     }
 }
 
@@ -79,6 +104,9 @@ impl AgentFs {
             | InitFlags::FUSE_ATOMIC_O_TRUNC;
         if self.opts.writeback_cache {
             wanted |= InitFlags::FUSE_WRITEBACK_CACHE;
+        }
+        if self.opts.auto_inval_data {
+            wanted |= InitFlags::FUSE_AUTO_INVAL_DATA;
         }
         let granted = wanted & cfg.capabilities();
         if cfg.add_capabilities(granted).is_err() {

@@ -17,8 +17,6 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 const GEN: Generation = Generation(0);
-/// Pages of a file stay cached across opens: its content only changes through this mount.
-const OPEN_FLAGS: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
 /// Largest copy_file_range chunk answered at once (the reply counts bytes in a u32).
 const MAX_COPY: u64 = 1 << 30;
 
@@ -59,6 +57,12 @@ fn reply_xattr(reply: ReplyXattr, size: u32, data: &[u8]) {
 }
 
 impl AgentFs {
+    /// Flags of an open file: with a pinned lower layer, pages stay cached across opens (the
+    /// content only changes through this mount).
+    fn open_flags(&self) -> FopenFlags {
+        if self.opts.keep_cache { FopenFlags::FOPEN_KEEP_CACHE } else { FopenFlags::empty() }
+    }
+
     fn reply_entry(&self, reply: ReplyEntry, r: agentfs_core::Result<agentfs_core::Attr>, op: &str) {
         match r {
             Ok(a) => reply.entry(&self.opts.entry_ttl, &file_attr(&a), GEN),
@@ -196,7 +200,7 @@ impl Filesystem for AgentFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let flags = open_flags(flags.0, self.writeback.load(Ordering::Acquire));
         match self.engine.open(ino.0, flags) {
-            Ok(fh) => reply.opened(FileHandle(fh), OPEN_FLAGS),
+            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
             Err(e) => reply.error(fail("open", e)),
         }
     }
@@ -370,7 +374,7 @@ impl Filesystem for AgentFs {
     ) {
         let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
         match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
-            Ok((a, fh)) => reply.created(&self.opts.entry_ttl, &file_attr(&a), GEN, FileHandle(fh), OPEN_FLAGS),
+            Ok((a, fh)) => reply.created(&self.opts.entry_ttl, &file_attr(&a), GEN, FileHandle(fh), self.open_flags()),
             Err(e) => reply.error(fail("create", e)),
         }
     }

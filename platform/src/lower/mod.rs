@@ -29,17 +29,33 @@ const DIR_FDS: usize = 256;
 pub struct DirLower {
     root: Arc<OwnedFd>,
     dirs: Mutex<DirCache>,
+    /// Names at the top of the tree that are not part of it (a pins directory inside SRC).
+    hidden: Vec<std::ffi::OsString>,
 }
 
 impl DirLower {
     /// Opens the tree rooted at `root` (which must be a directory).
     pub fn open(root: &Path) -> std::io::Result<DirLower> {
+        DirLower::open_hiding(root, Vec::new())
+    }
+
+    /// Opens the tree rooted at `root`, leaving out the top-level entries named in `hidden`.
+    pub fn open_hiding(root: &Path, hidden: Vec<std::ffi::OsString>) -> std::io::Result<DirLower> {
         let fd = openat(rustix::fs::CWD, root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(DirLower { root: Arc::new(fd), dirs: Mutex::new(DirCache::new(DIR_FDS)) })
+        Ok(DirLower { root: Arc::new(fd), dirs: Mutex::new(DirCache::new(DIR_FDS)), hidden })
+    }
+
+    /// Whether `path` is a hidden top-level entry or lies below one.
+    fn is_hidden(&self, path: &LowerPath) -> bool {
+        !self.hidden.is_empty()
+            && path.components().first().is_some_and(|c| self.hidden.iter().any(|h| h.as_os_str() == *c))
     }
 
     /// An open fd of the directory at `path`, walking down from the nearest cached ancestor.
     fn dir_fd(&self, path: &LowerPath) -> Result<Arc<OwnedFd>> {
+        if self.is_hidden(path) {
+            return Err(Errno::ENOENT);
+        }
         let mut todo = Vec::new();
         let mut cur = path;
         let mut fd = loop {
@@ -66,6 +82,9 @@ impl DirLower {
     /// The parent directory fd and last name of a non-root path.
     fn parent_fd<'p>(&self, path: &'p LowerPath) -> Result<(Arc<OwnedFd>, &'p OsStr)> {
         let parent = path.parent().ok_or(Errno::EINVAL)?;
+        if self.is_hidden(path) {
+            return Err(Errno::ENOENT);
+        }
         Ok((self.dir_fd(parent)?, path.name()))
     }
 }
@@ -141,6 +160,9 @@ impl Lower for DirLower {
                 continue;
             }
             let name = OsStr::from_bytes(bytes);
+            if path.is_root() && self.hidden.iter().any(|h| h.as_os_str() == name) {
+                continue;
+            }
             match kind_of(entry.file_type()) {
                 Some(kind) => out.push(LowerEntry { name: name.to_owned(), kind, dev, ino: entry.ino(), attr: None }),
                 None => {

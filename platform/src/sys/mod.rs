@@ -1,5 +1,7 @@
 //! The only module of agentfs with `unsafe` code: calls with no safe wrapper in rustix or std.
 //! Every block states why it is sound.
 
+#[cfg(target_os = "linux")]
+pub mod btrfs;
 #[cfg(unix)]
 pub mod signals;

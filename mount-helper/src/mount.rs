@@ -1,0 +1,133 @@
+//! `agentfs mount` as a library call: check the input, recover crashed mounts, pin SRC, start
+//! the daemon, and return once MNT serves. On failure nothing is left: no pin, no record, no
+//! mount, no daemon.
+
+use crate::daemon::{self, MountConfig};
+use crate::error::{Error, Result};
+use crate::pin::{self, PinKind, PinRequest, Plan};
+use crate::readiness::Readiness;
+use crate::registry::{self, MountRecord, MountState};
+use crate::runtime::mount_id;
+use crate::{check, gc, launch, process};
+use agentfs_platform::tree_copy::Progress;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What to mount and how.
+#[derive(Clone, Debug)]
+pub struct MountRequest {
+    pub src: PathBuf,
+    pub mnt: PathBuf,
+    pub pin: PinRequest,
+    pub budget_bytes: u64,
+    pub allow_other: bool,
+    pub read_only: bool,
+    /// Serve in this process until unmounted (logging to stderr).
+    pub foreground: bool,
+    /// No progress bar, no notices.
+    pub quiet: bool,
+}
+
+/// A mount that serves.
+#[derive(Clone, Debug)]
+pub struct Mounted {
+    pub mountpoint: PathBuf,
+    pub pin_kind: PinKind,
+    /// The daemon's pid (this process's in the foreground).
+    pub pid: u32,
+}
+
+fn notice(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("agentfs: {msg}");
+    }
+}
+
+/// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
+pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
+    check::fuse_available()?;
+    let (source, mountpoint) = check::mount_paths(&req.src, &req.mnt)?;
+    if req.allow_other && !check::allow_other_permitted() {
+        return Err(Error::Permission(
+            "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
+                .into(),
+        ));
+    }
+    for r in gc::collect() {
+        let what = r.pin.as_ref().map(|p| format!(", removed its pin {}", p.display())).unwrap_or_default();
+        notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
+    }
+
+    let id = mount_id(&mountpoint);
+    let plan = Plan::new(&source, &id, req.pin);
+    let mut record = MountRecord {
+        id: id.clone(),
+        pid: std::process::id(),
+        pid_start: process::own_start_time(),
+        state: MountState::Pinning,
+        uid: rustix::process::getuid().as_raw(),
+        source: source.as_os_str().as_bytes().to_vec(),
+        mountpoint: mountpoint.as_os_str().as_bytes().to_vec(),
+        started: now(),
+        budget_bytes: req.budget_bytes,
+        allow_other: req.allow_other,
+        read_only: req.read_only,
+        log: Vec::new(),
+        pin: pin::Pin::pending(),
+        pins_dir: plan.pins_dir.as_ref().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+    };
+    // The record comes first: if this process dies while pinning, `gc` finds what it made.
+    registry::save(&record)?;
+    let progress = Arc::new(Progress::default());
+    let created = {
+        let _bar = pin::progress::start(Arc::clone(&progress), req.quiet, format!("pinning {}", source.display()));
+        pin::create(&plan, req.pin, &progress)
+    };
+    let (pin, fallback) = match created {
+        Ok(p) => p,
+        Err(e) => {
+            plan.tidy();
+            registry::remove(&id);
+            return Err(e);
+        }
+    };
+    if pin.kind == PinKind::Live {
+        plan.tidy();
+    }
+    if let Some(pin::Fallback(why)) = fallback {
+        notice(
+            req.quiet,
+            &format!(
+                "warning: {} is used live, because {why}: changes made to it outside the mount may show through; \
+                 put it on btrfs or XFS for a snapshot or reflink pin, or use --pin copy",
+                source.display()
+            ),
+        );
+    }
+    record.pin = pin.clone();
+    let cleanup = |e: Error| {
+        let _ = pin::remove(&pin);
+        registry::remove(&id);
+        e
+    };
+    registry::save(&record).map_err(cleanup)?;
+    let cfg = MountConfig {
+        source,
+        mountpoint: mountpoint.clone(),
+        budget_bytes: req.budget_bytes,
+        allow_other: req.allow_other,
+        read_only: req.read_only,
+        pin: pin.clone(),
+    };
+    if req.foreground {
+        daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;
+        return Ok(Mounted { mountpoint, pin_kind: pin.kind, pid: std::process::id() });
+    }
+    let pid = launch::start_background(exe, &cfg).map_err(cleanup)?;
+    Ok(Mounted { mountpoint, pin_kind: pin.kind, pid })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,65 @@
+//! Where pins go: a `.agentfs-pins` directory on SRC's filesystem (native snapshots and clones
+//! only work within one filesystem), as high up as the user may write, and outside SRC unless
+//! there is no other choice (then it is hidden from the mount's view).
+
+use crate::mountinfo;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
+pub const PINS_DIR_NAME: &str = ".agentfs-pins";
+
+pub struct Location {
+    pub dir: PathBuf,
+    /// Set when the directory lies in SRC itself: the name to hide at the top of the view.
+    pub hide: Option<OsString>,
+}
+
+/// A pins directory we may use (existing and ours, or just created).
+fn usable(dir: &Path) -> bool {
+    let me = rustix::process::geteuid().as_raw();
+    match fs::symlink_metadata(dir) {
+        Ok(md) => md.is_dir() && md.uid() == me && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().mode(0o700).create(dir).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The pins directory for `src` (canonical), creating it if needed; None if there is no place.
+pub fn pins_dir(src: &Path) -> Option<Location> {
+    let mount = mountinfo::mount_containing(src)?;
+    let mut candidates: Vec<&Path> = src.ancestors().skip(1).filter(|a| a.starts_with(&mount.mount_point)).collect();
+    candidates.reverse();
+    for a in candidates {
+        let dir = a.join(PINS_DIR_NAME);
+        if usable(&dir) {
+            return Some(Location { dir, hide: None });
+        }
+    }
+    let dir = src.join(PINS_DIR_NAME);
+    usable(&dir).then(|| Location { dir, hide: Some(PINS_DIR_NAME.into()) })
+}
+
+/// Whether files in `dir` can be cloned (FICLONE); the error says why not.
+pub fn probe_reflink(dir: &Path) -> Result<(), String> {
+    let a = dir.join(format!(".probe-{}-a", std::process::id()));
+    let b = dir.join(format!(".probe-{}-b", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        // FICLONE reads the source: it must be open for reading too.
+        let mut fa = fs::File::options().read(true).write(true).create_new(true).open(&a)?;
+        fa.write_all(&[0x5a; 4096])?;
+        fa.sync_all()?;
+        let fb = fs::File::create(&b)?;
+        rustix::fs::ioctl_ficlone(&fb, &fa)?;
+        Ok(())
+    })();
+    let _ = fs::remove_file(&a);
+    let _ = fs::remove_file(&b);
+    result.map_err(|e| {
+        let fstype = mountinfo::mount_containing(dir).map(|m| m.fstype).unwrap_or_else(|| "?".into());
+        format!("its filesystem ({fstype}) cannot clone files ({e})")
+    })
+}

@@ -1,0 +1,205 @@
+//! Copying the entries of one directory.
+
+use super::queue::WorkQueue;
+use super::{DataMode, DirJob, PendingDir, Shared};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat, Timestamps, XattrFlags};
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn open_ro(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | extra;
+    match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
+        Err(rustix::io::Errno::PERM) => Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?),
+        other => Ok(other?),
+    }
+}
+
+/// All xattrs of an open file or directory (none if the filesystem has none).
+pub fn read_xattrs_fd(fd: &OwnedFd) -> Xattrs {
+    let mut out = Vec::new();
+    let mut list = vec![0u8; 64 * 1024];
+    let Ok(n) = rustix::fs::flistxattr(fd, &mut list[..]) else { return out };
+    for name in list[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let mut val = vec![0u8; 64 * 1024];
+        if let Ok(len) = rustix::fs::fgetxattr(fd, OsStr::from_bytes(name), &mut val[..]) {
+            val.truncate(len);
+            out.push((name.to_vec(), val));
+        }
+    }
+    out
+}
+
+fn write_xattrs_fd(fd: &OwnedFd, xattrs: &Xattrs) {
+    for (name, value) in xattrs {
+        // Some namespaces (security.*, trusted.* for users) may be refused; the copy stays useful.
+        let _ = rustix::fs::fsetxattr(fd, OsStr::from_bytes(name), value, XattrFlags::empty());
+    }
+}
+
+fn times(st: &Stat) -> Timestamps {
+    #[allow(clippy::unnecessary_cast)]
+    Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: st.st_atime as i64, tv_nsec: st.st_atime_nsec as _ },
+        last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime as i64, tv_nsec: st.st_mtime_nsec as _ },
+    }
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn mode_of(st: &Stat) -> Mode {
+    Mode::from_raw_mode((st.st_mode as u32 & 0o7777) as _)
+}
+
+/// Owner, mode, xattrs and times of a directory, once its content is complete.
+pub fn apply_dir_meta(path: &Path, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    write_xattrs_fd(&fd, xattrs);
+    if keep_owner {
+        rustix::fs::fchown(
+            &fd,
+            Some(rustix::fs::Uid::from_raw(st.st_uid)),
+            Some(rustix::fs::Gid::from_raw(st.st_gid)),
+        )?;
+    }
+    rustix::fs::fchmod(&fd, mode_of(st))?;
+    rustix::fs::futimens(&fd, &times(st))?;
+    Ok(())
+}
+
+/// Copies every entry of `job`'s directory; subdirectories become new jobs.
+pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io::Result<()> {
+    let mut dir = Dir::read_from(&*job.src)?;
+    while let Some(entry) = dir.read() {
+        if sh.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let entry = entry?;
+        let name_bytes = entry.file_name().to_bytes();
+        if name_bytes == b"." || name_bytes == b".." {
+            continue;
+        }
+        let name = OsStr::from_bytes(name_bytes);
+        if job.rel.as_os_str().is_empty() && sh.opts.skip_top.iter().any(|s| s == name) {
+            continue;
+        }
+        let st = rustix::fs::statat(&*job.src, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let rel = job.rel.join(name);
+        #[allow(clippy::unnecessary_cast)]
+        match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::Directory => {
+                let src = open_ro(&job.src, name, OFlags::DIRECTORY)?;
+                rustix::fs::mkdirat(&*job.dst, name, Mode::from_raw_mode(0o700))?;
+                let dst = open_ro(&job.dst, name, OFlags::DIRECTORY)?;
+                let xattrs = read_xattrs_fd(&src);
+                sh.dirs.lock().push(PendingDir { rel: rel.clone(), stat: st, xattrs });
+                sh.opts.progress.dirs.fetch_add(1, Ordering::Relaxed);
+                queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel });
+            }
+            FileType::RegularFile => copy_file(sh, job, name, &st, rel)?,
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(&*job.src, name, Vec::new())?;
+                rustix::fs::symlinkat(target.as_c_str(), &*job.dst, name)?;
+                if sh.keep_owner {
+                    rustix::fs::chownat(
+                        &*job.dst,
+                        name,
+                        Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                        Some(rustix::fs::Gid::from_raw(st.st_gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )?;
+                }
+                rustix::fs::utimensat(&*job.dst, name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)?;
+                sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
+            }
+            kind => {
+                // FIFOs, sockets and (for root) device nodes.
+                #[allow(clippy::unnecessary_cast)]
+                let made = rustix::fs::mknodat(&*job.dst, name, kind, mode_of(&st), st.st_rdev as _);
+                match made {
+                    Ok(()) => {
+                        if sh.keep_owner {
+                            rustix::fs::chownat(
+                                &*job.dst,
+                                name,
+                                Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                                Some(rustix::fs::Gid::from_raw(st.st_gid)),
+                                AtFlags::SYMLINK_NOFOLLOW,
+                            )?;
+                        }
+                        rustix::fs::utimensat(&*job.dst, name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)?;
+                    }
+                    Err(rustix::io::Errno::PERM) => {
+                        tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: std::path::PathBuf) -> io::Result<()> {
+    #[allow(clippy::unnecessary_cast)]
+    let key = (st.st_dev as u64, st.st_ino as u64);
+    if st.st_nlink > 1 {
+        let mut links = sh.links.lock();
+        if links.contains_key(&key) {
+            drop(links);
+            sh.late_links.lock().push((key, rel));
+            return Ok(());
+        }
+        links.insert(key, rel.clone());
+    }
+    let src = open_ro(&job.src, name, OFlags::empty())?;
+    let dst = rustix::fs::openat(
+        &*job.dst,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?;
+    #[allow(clippy::unnecessary_cast)]
+    let size = st.st_size as u64;
+    match sh.opts.mode {
+        DataMode::Reflink => rustix::fs::ioctl_ficlone(&dst, &src).map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("cannot clone {} ({e}); this filesystem may not support reflinks", rel.display()),
+            )
+        })?,
+        DataMode::Copy => {
+            let mut left = size;
+            while left > 0 {
+                let n = rustix::fs::copy_file_range(&src, None, &dst, None, left.min(1 << 30) as usize)?;
+                if n == 0 {
+                    break;
+                }
+                left -= n as u64;
+            }
+        }
+    }
+    write_xattrs_fd(&dst, &read_xattrs_fd(&src));
+    if sh.keep_owner {
+        rustix::fs::fchown(
+            &dst,
+            Some(rustix::fs::Uid::from_raw(st.st_uid)),
+            Some(rustix::fs::Gid::from_raw(st.st_gid)),
+        )?;
+    }
+    rustix::fs::fchmod(&dst, mode_of(st))?;
+    rustix::fs::futimens(&dst, &times(st))?;
+    sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
+    sh.opts.progress.bytes.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}

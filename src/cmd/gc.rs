@@ -1,0 +1,27 @@
+//! `agentfs gc`.
+
+use agentfs_mount_helper::{Error, Result, gc};
+
+pub fn run() -> Result<()> {
+    let recovered = gc::collect();
+    if recovered.is_empty() {
+        println!("nothing to clean up");
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for r in recovered {
+        let mut what = Vec::new();
+        if r.unmounted {
+            what.push("unmounted".to_string());
+        }
+        if let Some(p) = &r.pin {
+            what.push(format!("removed the pin {}", p.display()));
+        }
+        if what.is_empty() {
+            what.push("dropped its record".into());
+        }
+        println!("{}: {}", r.mountpoint.display(), what.join(", "));
+        failed.extend(r.errors);
+    }
+    if failed.is_empty() { Ok(()) } else { Err(Error::System(failed.join("; "))) }
+}

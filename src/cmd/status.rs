@@ -1,0 +1,121 @@
+//! `agentfs status [MNT]` and `agentfs list`: what the registry and the mounts say.
+
+use crate::cli::{ListArgs, StatusArgs};
+use agentfs_mount_helper::registry::{self, MountRecord, MountState};
+use agentfs_mount_helper::runtime::mount_id;
+use agentfs_mount_helper::{Error, Result, mountinfo};
+use serde_json::{Value, json};
+
+/// RAM the upper layer uses and its budget, from statfs of the mount.
+fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
+    let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
+    let total = st.f_blocks * st.f_frsize;
+    Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+}
+
+/// Records of mounts that serve now.
+fn live_records() -> Vec<MountRecord> {
+    registry::list()
+        .into_iter()
+        .filter(|r| r.state == MountState::Mounted && r.owner_alive())
+        .filter(|r| mountinfo::mount_at(&r.mountpoint_path()).is_some_and(|m| mountinfo::is_agentfs(&m)))
+        .collect()
+}
+
+fn to_json(rec: &MountRecord) -> Value {
+    let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
+    json!({
+        "mountpoint": rec.mountpoint_path(),
+        "source": rec.source_path(),
+        "pid": rec.pid,
+        "started": rec.started,
+        "read_only": rec.read_only,
+        "allow_other": rec.allow_other,
+        "pin": {
+            "kind": rec.pin.kind.name(),
+            "path": rec.pin.path(),
+            "lower_root": rec.pin.lower_root(),
+            "files": rec.pin.files,
+            "bytes": rec.pin.bytes,
+            "millis": rec.pin.millis,
+        },
+        "upper": { "used_bytes": used, "budget_bytes": budget },
+    })
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn print_human(rec: &MountRecord) {
+    let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
+    println!("{}", rec.mountpoint_path().display());
+    println!("  source: {}", rec.source_path().display());
+    match rec.pin.kind {
+        agentfs_mount_helper::pin::PinKind::Live => {
+            println!("  pin:    live (no pin: outside changes to the source may show through)")
+        }
+        k => println!(
+            "  pin:    {} at {} ({} files, {} in {} ms)",
+            k.name(),
+            rec.pin.path().display(),
+            rec.pin.files,
+            human_bytes(rec.pin.bytes),
+            rec.pin.millis
+        ),
+    }
+    println!("  daemon: pid {}", rec.pid);
+    println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
+}
+
+pub fn status(a: StatusArgs) -> Result<()> {
+    let Some(mnt) = a.mnt else {
+        let recs = live_records();
+        if a.json {
+            println!("{}", Value::Array(recs.iter().map(to_json).collect()));
+        } else if recs.is_empty() {
+            println!("no agentfs mounts");
+        } else {
+            recs.iter().for_each(print_human);
+        }
+        return Ok(());
+    };
+    let canon = std::fs::canonicalize(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
+    let rec = live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
+        Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
+    })?;
+    if a.json {
+        println!("{}", to_json(&rec));
+    } else {
+        print_human(&rec);
+    }
+    Ok(())
+}
+
+pub fn list(a: ListArgs) -> Result<()> {
+    let recs = live_records();
+    if a.json {
+        println!("{}", Value::Array(recs.iter().map(to_json).collect()));
+        return Ok(());
+    }
+    println!("{:<30} {:<30} {:<9} {:>8} {:>10}", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER");
+    for r in recs {
+        let used = upper_use(&r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into());
+        println!(
+            "{:<30} {:<30} {:<9} {:>8} {:>10}",
+            r.mountpoint_path().display(),
+            r.source_path().display(),
+            r.pin.kind.name(),
+            r.pid,
+            used
+        );
+    }
+    Ok(())
+}
