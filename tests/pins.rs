@@ -235,3 +235,53 @@ fn a_pin_inside_src_never_shows_in_the_mount() {
         assert!(!f.src.join(".agentfs-pins").exists(), "{kind}: the pins directory is gone");
     }
 }
+
+#[test]
+fn a_user_snapshots_their_own_subvolume_and_the_snapshot_is_removed_without_root() {
+    if !fuse_available() {
+        return;
+    }
+    let uid = match Command::new("id").args(["-u", "tests"]).output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().unwrap(),
+        _ => {
+            eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+            return;
+        }
+    };
+    if fs::metadata("/dev/fuse").unwrap().mode() & 0o006 != 0o006 {
+        eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it)");
+        return;
+    }
+    let Some(b) = LoopFs::new("btrfs", 512) else { return };
+    let home = b.root.join("home");
+    fs::create_dir(&home).unwrap();
+    b.subvolume(&home.join("vol"));
+    let f = Fixture::with_src(&home.join("vol/project"), project);
+    let own = |p: &Path| {
+        assert!(Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(p).status().unwrap().success())
+    };
+    own(&home);
+    own(&f.mnt);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = f.dir.path().join("user-run");
+    fs::create_dir(&runtime).unwrap();
+    own(&runtime);
+    let as_user = |args: &[&str]| {
+        use std::os::unix::process::CommandExt;
+        Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
+    };
+    let (s, m) = (f.src.to_str().unwrap(), f.mnt.to_str().unwrap());
+    let out = as_user(&["mount", "--quiet", s, m]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&as_user(&["status", "--json", m]).stdout).unwrap();
+    assert_eq!(st["pin"]["kind"], "snapshot", "{st}");
+    assert!(
+        st["pin"]["path"].as_str().unwrap().starts_with(home.to_str().unwrap()),
+        "the user's pins go where they may write: {st}"
+    );
+    assert_eq!(b.subvolumes().len(), 2);
+    let out = as_user(&["unmount", m]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(b.subvolumes(), vec!["home/vol".to_string()], "the user's snapshot is gone");
+    assert!(!home.join(".agentfs-pins").exists());
+}
