@@ -46,6 +46,10 @@ pub struct MountOptions {
     /// Mount read-only
     #[arg(long, visible_alias = "ro")]
     pub read_only: bool,
+    /// Serve all file data through the daemon (with the kernel's writeback cache), never by
+    /// FUSE passthrough; passthrough is used when the daemon runs as root
+    #[arg(long)]
+    pub no_passthrough: bool,
 }
 
 #[derive(Args, Debug)]

@@ -19,11 +19,13 @@ pub mod budget;
 mod dir;
 pub mod engine;
 pub mod errno;
+mod extents;
 pub mod ids;
 pub mod lower;
 mod node;
 pub mod store;
 pub mod types;
+pub mod upper;
 
 pub use engine::{Config, Engine, EngineStats, UpperState, XattrFlags};
 pub use errno::{Errno, Result};

@@ -4,11 +4,12 @@
 //! unrelated directories by id, under the engine's rename lock), then a file body, then the node
 //! table's shards, then `meta`. `meta` is a leaf: nothing else is locked while it is held.
 
-use crate::budget::{Budget, Charge, ChargedData, NODE_COST};
+use crate::budget::{Budget, Charge, NODE_COST};
 use crate::dir::DirBody;
 use crate::errno::{Errno, Result};
 use crate::lower::{LowerAttr, LowerFile, LowerPath};
 use crate::types::{Attr, FileKind, Timestamp};
+use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,7 +128,7 @@ pub enum FileBody {
     Lower {
         file: Option<Arc<dyn LowerFile>>,
     },
-    Upper(Arc<ChargedData>),
+    Upper(Arc<UpperFile>),
 }
 
 pub enum Body {
@@ -227,7 +228,7 @@ impl Node {
     }
 
     /// The upper data, if the file was copied up or created in the upper layer.
-    pub fn upper_data(&self) -> Option<Arc<ChargedData>> {
+    pub fn upper_data(&self) -> Option<Arc<UpperFile>> {
         match &self.body {
             Body::File(f) => match &*f.read() {
                 FileBody::Upper(d) => Some(Arc::clone(d)),
@@ -242,9 +243,10 @@ impl Node {
         let data = self.upper_data();
         let m = self.meta.lock();
         let (size, blocks) = match &data {
-            Some(d) => (d.data().len(), d.data().allocated().div_ceil(512)),
+            Some(d) => (d.len(), d.allocated().div_ceil(512)),
             None => (m.size, m.blocks),
         };
+
         Attr {
             ino: self.id,
             kind: self.kind,

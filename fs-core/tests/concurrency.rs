@@ -57,7 +57,8 @@ fn make_lower(root: &Path) {
             fs::write(root.join(d).join(n), vec![i as u8; 3000 + i * 20_000]).unwrap();
         }
     }
-    fs::write(root.join("shared"), vec![b'.'; 256 * 1024]).unwrap();
+    // Large enough to be copied up in part.
+    fs::write(root.join("shared"), vec![b'.'; 2 << 20]).unwrap();
 }
 
 fn engine(lower: &Path) -> Engine {
@@ -317,7 +318,7 @@ fn concurrent_writers_copy_a_lower_file_up_once_and_keep_every_write() {
         }
     });
     let data = engine_read(&e, id);
-    assert_eq!(data.len(), 256 * 1024);
+    assert_eq!(data.len(), 2 << 20);
     for block in 0..64u64 {
         let want = b'0' + (block % THREADS as u64) as u8;
         assert!(data[block as usize * 4096..(block as usize + 1) * 4096].iter().all(|b| *b == want), "block {block}");

@@ -36,6 +36,8 @@ pub struct MountConfig {
     pub read_only: bool,
     /// The pin the engine reads (for live: SRC itself).
     pub pin: Pin,
+    /// Never use FUSE passthrough (serve all data through the daemon, with the writeback cache).
+    pub no_passthrough: bool,
 }
 
 impl MountConfig {
@@ -47,6 +49,9 @@ impl MountConfig {
         }
         if self.read_only {
             a.push("--read-only".into());
+        }
+        if self.no_passthrough {
+            a.push("--no-passthrough".into());
         }
         a.push("--pin-record".into());
         a.push(self.pin.to_hex().into());
@@ -149,9 +154,12 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         read_only: cfg.read_only,
         threads: threads(),
     };
-    let opts = if live { FuseOptions::live(LIVE_TTL) } else { FuseOptions::pinned() };
+    let mut opts = if live { FuseOptions::live(LIVE_TTL) } else { FuseOptions::pinned() };
+    // Passthrough needs CAP_SYS_ADMIN; asking without it would only cost the writeback cache.
+    opts.passthrough = !cfg.no_passthrough && rustix::process::geteuid().is_root();
     let fs =
         AgentFs::new(Arc::new(engine), opts).map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
+    let passthrough = fs.passthrough_granted();
     let mut session = agentfs_platform::fuse::mount(fs, &spec)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
     let mut unmounter = session.unmount_callable();
@@ -203,6 +211,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         log: log.as_ref().map(|l| l.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
         pin: cfg.pin.clone(),
         pins_dir: cfg.pin.path().parent().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+        passthrough: passthrough.load(std::sync::atomic::Ordering::Acquire),
     };
     if let Err(e) = registry::save(&rec) {
         crate::unmount::detach(&mnt);

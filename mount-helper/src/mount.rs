@@ -27,6 +27,8 @@ pub struct MountRequest {
     pub foreground: bool,
     /// No progress bar, no notices.
     pub quiet: bool,
+    /// Never use FUSE passthrough.
+    pub no_passthrough: bool,
 }
 
 /// A mount that serves.
@@ -76,6 +78,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         log: Vec::new(),
         pin: pin::Pin::pending(),
         pins_dir: plan.pins_dir.as_ref().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+        passthrough: false,
     };
     // The record comes first: if this process dies while pinning, `gc` finds what it made.
     registry::save(&record)?;
@@ -119,6 +122,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         allow_other: req.allow_other,
         read_only: req.read_only,
         pin: pin.clone(),
+        no_passthrough: req.no_passthrough,
     };
     if req.foreground {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;

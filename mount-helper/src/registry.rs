@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSREC2";
+const MAGIC: &[u8; 8] = b"AGFSREC3";
 
 /// Where a mount is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -46,6 +46,8 @@ pub struct MountRecord {
     /// The pins directory chosen for this mount (empty if none): while pinning, `gc` removes
     /// any `<id>.<kind>` there, whatever kind was being made.
     pub pins_dir: Vec<u8>,
+    /// Whether the kernel granted FUSE passthrough.
+    pub passthrough: bool,
 }
 
 fn bytes_to_path(b: &[u8]) -> PathBuf {
@@ -214,6 +216,7 @@ mod tests {
                 millis: 5,
             },
             pins_dir: b"/p/.agentfs-pins".to_vec(),
+            passthrough: true,
         }
     }
 

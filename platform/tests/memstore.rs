@@ -10,9 +10,9 @@ fn small_files_stay_on_the_heap_and_large_ones_move_to_a_memfd() {
     let s = MemStore::new(10);
     let f = s.create().unwrap();
     f.write_at(b"small", 0).unwrap();
-    assert!(f.raw_fd().is_none());
+    assert!(f.backing_fd().is_none());
     f.write_at(&vec![7u8; 100_000], SMALL_FILE).unwrap();
-    assert!(f.raw_fd().is_some());
+    assert!(f.backing_fd().is_some());
     assert_eq!(f.len(), SMALL_FILE + 100_000);
     let mut b = [0u8; 5];
     f.read_at(&mut b, 0).unwrap();
@@ -29,14 +29,14 @@ fn memfds_are_bounded_and_files_past_the_bound_stay_on_the_heap() {
     for f in &files {
         f.write_at(&vec![1u8; 2 * SMALL_FILE as usize], 0).unwrap();
     }
-    assert_eq!(files.iter().filter(|f| f.raw_fd().is_some()).count(), 2);
+    assert_eq!(files.iter().filter(|f| f.backing_fd().is_some()).count(), 2);
     for f in &files {
         assert_eq!(f.len(), 2 * SMALL_FILE);
     }
     drop(files);
     let f = s.create().unwrap();
     f.set_len(10 * SMALL_FILE).unwrap();
-    assert!(f.raw_fd().is_some(), "slots come back when files go");
+    assert!(f.backing_fd().is_some(), "slots come back when files go");
 }
 
 #[test]

@@ -40,6 +40,7 @@ fn to_json(rec: &MountRecord) -> Value {
             "millis": rec.pin.millis,
         },
         "upper": { "used_bytes": used, "budget_bytes": budget },
+        "passthrough": rec.passthrough,
     })
 }
 
@@ -71,7 +72,7 @@ fn print_human(rec: &MountRecord) {
             rec.pin.millis
         ),
     }
-    println!("  daemon: pid {}", rec.pid);
+    println!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" });
     println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
 }
 

@@ -8,17 +8,20 @@ use crate::errno::{Errno, Result};
 use crate::lower::LowerFile;
 use crate::node::{Body, FileBody, Node};
 use crate::types::{Attr, Caller, FallocMode, FileKind, MAX_FILE_SIZE, OpenFlags, Whence};
+use crate::upper::UpperFile;
 use std::ffi::OsStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// Size of the buffer used to copy data (copy-up, copy_file_range).
 const COPY_CHUNK: u64 = 1 << 20;
+/// Lower files at least this large are copied up only in part (the written ranges).
+pub const PARTIAL_COPY_UP_MIN: u64 = 1 << 20;
 
 /// Where the bytes of a file come from at one moment.
 enum Source {
     Lower(Arc<dyn LowerFile>),
-    Upper(Arc<ChargedData>),
+    Upper(Arc<UpperFile>),
 }
 
 fn end_of(offset: u64, len: u64) -> Result<u64> {
@@ -153,9 +156,9 @@ impl Engine {
             return;
         }
         if let FileBody::Upper(d) = &*g {
-            if d.data().allocated() > 0 {
+            if d.allocated() > 0 || d.is_partial() {
                 if let Ok(empty) = self.store.create() {
-                    *g = FileBody::Upper(Arc::new(ChargedData::new(empty, self.budget())));
+                    *g = FileBody::Upper(Arc::new(UpperFile::whole(ChargedData::new(empty, self.budget()))));
                 }
             }
         }
@@ -194,7 +197,7 @@ impl Engine {
             return Err(Errno::EBADF);
         }
         match self.source(&f.node)? {
-            Source::Upper(d) => d.data().read_at(buf, offset),
+            Source::Upper(d) => d.read_at(buf, offset),
             Source::Lower(file) => file.read_at(buf, offset),
         }
     }
@@ -217,7 +220,7 @@ impl Engine {
         if f.flags.append {
             // Appends of one file are serialized so that none overwrites another.
             let _appending = f.node.file()?.write();
-            let at = data.data().len();
+            let at = data.len();
             end_of(at, buf.len() as u64)?;
             data.write_at(buf, at)?;
         } else {
@@ -228,8 +231,10 @@ impl Engine {
     }
 
     /// The upper data of a regular file, copying the lower data up first if needed. With
-    /// `keep`, the caller is about to truncate to that size, and only that much is copied.
-    pub(super) fn upper_data(&self, node: &Arc<Node>, keep: Option<u64>) -> Result<Arc<ChargedData>> {
+    /// `keep`, the caller is about to truncate to that size, and only that much is kept. Large
+    /// lower files are copied up only in part: nothing is copied now, writes go to RAM, and the
+    /// rest keeps being read from the lower file.
+    pub(super) fn upper_data(&self, node: &Arc<Node>, keep: Option<u64>) -> Result<Arc<UpperFile>> {
         let body = node.file()?;
         if let FileBody::Upper(d) = &*body.read() {
             return Ok(Arc::clone(d));
@@ -243,18 +248,23 @@ impl Engine {
         let size = node.meta.lock().size;
         let copy_len = keep.map_or(size, |k| k.min(size));
         let data = ChargedData::new(self.store.create()?, self.budget());
-        if copy_len > 0 {
-            let file = match open_lower {
-                Some(f) => f,
-                None => self.lower.open(node.origin.as_ref().ok_or(Errno::EIO)?)?,
-            };
-            copy_lower(&*file, &data, copy_len)?;
-        }
-        data.set_len(size)?;
-        tracing::debug!(id = node.id, size, copied = copy_len, "copy-up");
-        let data = Arc::new(data);
-        *g = FileBody::Upper(Arc::clone(&data));
-        Ok(data)
+        let lower_file = || match &open_lower {
+            Some(f) => Ok(Arc::clone(f)),
+            None => self.lower.open(node.origin.as_ref().ok_or(Errno::EIO)?),
+        };
+        let upper = if copy_len >= PARTIAL_COPY_UP_MIN {
+            UpperFile::partial(data, lower_file()?, size, copy_len)?
+        } else {
+            if copy_len > 0 {
+                copy_lower(&*lower_file()?, &data, copy_len)?;
+            }
+            data.set_len(size)?;
+            UpperFile::whole(data)
+        };
+        tracing::debug!(id = node.id, size, kept = copy_len, partial = upper.is_partial(), "copy-up");
+        let upper = Arc::new(upper);
+        *g = FileBody::Upper(Arc::clone(&upper));
+        Ok(upper)
     }
 
     /// Sets the size of a regular file. A lower file is copied up only as far as it is kept,
@@ -288,7 +298,7 @@ impl Engine {
         }
         let end = end_of(offset, len)?;
         let data = self.upper_data(&f.node, None)?;
-        let size = data.data().len();
+        let size = data.len();
         match mode {
             FallocMode::Allocate { keep_size } => {
                 data.allocate(offset, len)?;
@@ -316,8 +326,8 @@ impl Engine {
     pub fn lseek(&self, fh: u64, offset: u64, whence: Whence) -> Result<u64> {
         let f = self.open_file(fh)?;
         match (self.source(&f.node)?, whence) {
-            (Source::Upper(d), Whence::Data) => d.data().seek_data(offset),
-            (Source::Upper(d), Whence::Hole) => d.data().seek_hole(offset),
+            (Source::Upper(d), Whence::Data) => d.seek_data(offset),
+            (Source::Upper(d), Whence::Hole) => d.seek_hole(offset),
             (Source::Lower(file), Whence::Data) => file.seek_data(offset),
             (Source::Lower(file), Whence::Hole) => file.seek_hole(offset),
         }
@@ -344,7 +354,7 @@ impl Engine {
         while done < len {
             let want = (len - done).min(buf.len() as u64) as usize;
             let n = match &src {
-                Source::Upper(d) => d.data().read_at(&mut buf[..want], off_in + done)?,
+                Source::Upper(d) => d.read_at(&mut buf[..want], off_in + done)?,
                 Source::Lower(file) => file.read_at(&mut buf[..want], off_in + done)?,
             };
             if n == 0 {

@@ -12,6 +12,7 @@
 //! engine reports). The engine only stamps owners on new objects from the caller.
 
 mod attrs;
+mod backing;
 mod data;
 mod listing;
 mod names;

@@ -6,6 +6,7 @@ use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::{Body, FileBody, Meta, Node};
 use crate::types::{Attr, Caller, FileKind, PERM_MASK, S_ISGID, SYMLINK_MAX, check_name};
+use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -149,7 +150,7 @@ impl Engine {
         let body = match new {
             NewKind::File => {
                 let data = ChargedData::new(self.store.create()?, self.budget());
-                Body::File(RwLock::new(FileBody::Upper(Arc::new(data))))
+                Body::File(RwLock::new(FileBody::Upper(Arc::new(UpperFile::whole(data)))))
             }
             NewKind::Dir => Body::Dir(RwLock::new(DirBody::new_upper())),
             NewKind::Symlink(t) => Body::Symlink(Mutex::new(Some(Arc::from(t)))),

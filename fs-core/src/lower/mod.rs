@@ -136,7 +136,7 @@ pub trait LowerFile: Send + Sync {
     fn seek_hole(&self, offset: u64) -> Result<u64>;
     /// The file descriptor, for kernel passthrough.
     #[cfg(unix)]
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
 }

@@ -40,7 +40,7 @@ pub trait FileData: Send + Sync {
     fn seek_hole(&self, offset: u64) -> Result<u64>;
     /// A file descriptor holding exactly these bytes, for kernel passthrough, if there is one.
     #[cfg(unix)]
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
 }

@@ -6,6 +6,7 @@
 //! likes: nothing changes behind its back.
 
 mod convert;
+mod io_mode;
 mod lseek;
 mod ops;
 
@@ -32,6 +33,9 @@ pub struct FuseOptions {
     pub keep_cache: bool,
     /// Have the kernel drop a file's cached pages when its mtime changes (a live lower layer).
     pub auto_inval_data: bool,
+    /// Ask for FUSE passthrough (Linux 6.9+; the daemon needs CAP_SYS_ADMIN). The kernel then
+    /// refuses the writeback cache, so this replaces it where granted.
+    pub passthrough: bool,
 }
 
 impl FuseOptions {
@@ -45,6 +49,7 @@ impl FuseOptions {
             writeback_cache: true,
             keep_cache: true,
             auto_inval_data: false,
+            passthrough: false,
         }
     }
 
@@ -59,6 +64,7 @@ impl FuseOptions {
             writeback_cache: false,
             keep_cache: false,
             auto_inval_data: true,
+            passthrough: false,
         }
     }
 }
@@ -81,6 +87,9 @@ pub struct AgentFs {
     opts: FuseOptions,
     /// Whether the kernel granted the writeback cache.
     writeback: AtomicBool,
+    /// Whether the kernel granted passthrough (shared, so the daemon can report it).
+    passthrough: Arc<AtomicBool>,
+    io: io_mode::IoModes,
     /// Set once the session exists; lets the daemon ask the kernel to flush or drop caches.
     notifier: Arc<OnceLock<Notifier>>,
     lseek: lseek::LseekWorker,
@@ -90,7 +99,20 @@ impl AgentFs {
     pub fn new(engine: Arc<Engine>, opts: FuseOptions) -> io::Result<AgentFs> {
         let notifier = Arc::new(OnceLock::new());
         let lseek = lseek::LseekWorker::start(Arc::clone(&engine), Arc::clone(&notifier))?;
-        Ok(AgentFs { engine, opts, writeback: AtomicBool::new(false), notifier, lseek })
+        Ok(AgentFs {
+            engine,
+            opts,
+            writeback: AtomicBool::new(false),
+            passthrough: Arc::new(AtomicBool::new(false)),
+            io: io_mode::IoModes::default(),
+            notifier,
+            lseek,
+        })
+    }
+
+    /// Becomes true once the kernel grants FUSE passthrough (at mount).
+    pub fn passthrough_granted(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.passthrough)
     }
 
     fn negotiate(&self, cfg: &mut KernelConfig) {
@@ -102,7 +124,12 @@ impl AgentFs {
             | InitFlags::FUSE_READDIRPLUS_AUTO
             | InitFlags::FUSE_CACHE_SYMLINKS
             | InitFlags::FUSE_ATOMIC_O_TRUNC;
-        if self.opts.writeback_cache {
+        let passthrough = self.opts.passthrough
+            && cfg.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
+            && cfg.set_max_stack_depth(1).is_ok();
+        if passthrough {
+            wanted |= InitFlags::FUSE_PASSTHROUGH;
+        } else if self.opts.writeback_cache {
             wanted |= InitFlags::FUSE_WRITEBACK_CACHE;
         }
         if self.opts.auto_inval_data {
@@ -113,6 +140,7 @@ impl AgentFs {
             tracing::warn!("the kernel refused capabilities it announced");
         }
         self.writeback.store(granted.contains(InitFlags::FUSE_WRITEBACK_CACHE), Ordering::Release);
+        self.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
         let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
         let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
         let _ = cfg.set_max_background(64);

@@ -2,8 +2,10 @@
 
 use super::AgentFs;
 use super::convert::{errno, file_attr, file_type, negative_attr, open_flags, set_time};
+use super::io_mode::Decision;
 use super::lseek::{Job, answer};
 use agentfs_core::{Caller, Errno, FallocMode, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags};
+use fuser::BackingId;
 use fuser::{
     AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
     OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
@@ -11,12 +13,16 @@ use fuser::{
 };
 use std::cell::RefCell;
 use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 const GEN: Generation = Generation(0);
+/// Lower files smaller than this are read through the page cache: a passthrough backing buys
+/// them little and would keep them from being written while read.
+const LOWER_PASSTHROUGH_MIN: u64 = 1 << 20;
 /// Largest copy_file_range chunk answered at once (the reply counts bytes in a u32).
 const MAX_COPY: u64 = 1 << 30;
 
@@ -61,6 +67,29 @@ impl AgentFs {
     /// content only changes through this mount).
     fn open_flags(&self) -> FopenFlags {
         if self.opts.keep_cache { FopenFlags::FOPEN_KEEP_CACHE } else { FopenFlags::empty() }
+    }
+
+    /// How an open of `ino` is served: cached, or passed through to a backing file registered
+    /// with `open_backing` (the reply's, so the kernel ties it to this session).
+    fn decide(
+        &self,
+        ino: u64,
+        write: bool,
+        open_backing: impl Fn(BorrowedFd<'_>) -> std::io::Result<BackingId>,
+    ) -> Decision {
+        if !self.passthrough.load(Ordering::Acquire) {
+            return Decision::Cached;
+        }
+        self.io.open(ino, write, || {
+            let lower = self.engine.lower_backing(ino, LOWER_PASSTHROUGH_MIN)?;
+            match open_backing(lower.backing_fd()?) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::warn!(ino, %e, "passthrough refused; serving through the daemon");
+                    None
+                }
+            }
+        })
     }
 
     fn reply_entry(&self, reply: ReplyEntry, r: agentfs_core::Result<agentfs_core::Attr>, op: &str) {
@@ -123,6 +152,10 @@ impl Filesystem for AgentFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        if size.is_some() && self.io.reads_lower(ino.0) {
+            // Truncating would copy up a file that readers see through its lower backing.
+            return reply.error(errno(Errno::ETXTBSY));
+        }
         let set = SetAttr {
             mode,
             uid,
@@ -199,9 +232,18 @@ impl Filesystem for AgentFs {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let flags = open_flags(flags.0, self.writeback.load(Ordering::Acquire));
-        match self.engine.open(ino.0, flags) {
-            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags()),
-            Err(e) => reply.error(fail("open", e)),
+        let fh = match self.engine.open(ino.0, flags) {
+            Ok(fh) => fh,
+            Err(e) => return reply.error(fail("open", e)),
+        };
+        match self.decide(ino.0, flags.write, |fd| reply.open_backing(fd)) {
+            Decision::Cached => reply.opened(FileHandle(fh), self.open_flags()),
+            Decision::Passthrough(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
+            Decision::Busy => {
+                // A refused open was never counted.
+                let _ = self.engine.release(fh);
+                reply.error(errno(Errno::ETXTBSY))
+            }
         }
     }
 
@@ -252,14 +294,18 @@ impl Filesystem for AgentFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        Self::reply_empty(reply, self.engine.release(fh.0), "release");
+        let r = self.engine.release(fh.0);
+        if self.passthrough.load(Ordering::Acquire) {
+            self.io.release(ino.0);
+        }
+        Self::reply_empty(reply, r, "release");
     }
 
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
@@ -373,9 +419,22 @@ impl Filesystem for AgentFs {
         reply: ReplyCreate,
     ) {
         let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
-        match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
-            Ok((a, fh)) => reply.created(&self.opts.entry_ttl, &file_attr(&a), GEN, FileHandle(fh), self.open_flags()),
-            Err(e) => reply.error(fail("create", e)),
+        let (a, fh) = match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
+            Ok(created) => created,
+            Err(e) => return reply.error(fail("create", e)),
+        };
+        let ttl = self.opts.entry_ttl;
+        match self.decide(a.ino, flags.write, |fd| reply.open_backing(fd)) {
+            Decision::Cached => reply.created(&ttl, &file_attr(&a), GEN, FileHandle(fh), self.open_flags()),
+            Decision::Passthrough(b) => {
+                reply.created_passthrough(&ttl, &file_attr(&a), GEN, FileHandle(fh), FopenFlags::empty(), &b)
+            }
+            Decision::Busy => {
+                // A refused open was never counted.
+                let _ = self.engine.release(fh);
+                self.engine.forget(a.ino, 1);
+                reply.error(errno(Errno::ETXTBSY))
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use agentfs_core::lower::LowerFile;
 use agentfs_core::{Errno, Result};
 use rustix::fs::{FileType, SeekFrom, fstat, seek};
 use rustix::io::pread;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 pub struct RealFile {
     fd: OwnedFd,
@@ -45,7 +45,7 @@ impl LowerFile for RealFile {
         seek(&self.fd, SeekFrom::Hole(offset)).map_err(from_rustix)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+    fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
     }
 }

@@ -5,7 +5,7 @@ use agentfs_core::store::FileData;
 use agentfs_core::{Errno, Result};
 use rustix::fs::{FallocateFlags, MemfdFlags, SeekFrom, fallocate, fstat, ftruncate, memfd_create, seek};
 use rustix::io::{pread, pwrite};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// tmpfs allocates whole pages.
 const PAGE: u64 = 4096;
@@ -112,7 +112,7 @@ impl FileData for Memfd {
         seek(&self.fd, SeekFrom::Hole(offset)).map_err(from_rustix)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+    fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
     }
 }

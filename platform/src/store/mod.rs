@@ -2,8 +2,9 @@
 //!
 //! A memfd is shmem (swappable, no mount, no privilege) and can serve as a FUSE passthrough
 //! backing file. It costs a file descriptor, so files stay on the heap until they grow past
-//! [`SMALL_FILE`], and the number of memfds is bounded: a workload that creates 100k files
-//! does not run out of descriptors (past the bound, files stay on the heap).
+//! [`SMALL_FILE`], and the number of memfds is bounded: a
+//! workload that creates 100k files does not run out of descriptors (past the bound, files stay
+//! on the heap).
 
 mod memfd;
 
@@ -12,9 +13,9 @@ use agentfs_core::store::{DataStore, FileData};
 use agentfs_core::{Errno, Result};
 use memfd::Memfd;
 use parking_lot::RwLock;
-use std::os::fd::RawFd;
-use std::sync::Arc;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Files up to this size stay on the heap.
 pub const SMALL_FILE: u64 = 64 * 1024;
@@ -56,30 +57,31 @@ impl MemStore {
 impl DataStore for MemStore {
     fn create(&self) -> Result<Box<dyn FileData>> {
         Ok(Box::new(MemFile {
-            backing: RwLock::new(Backing::Heap(HeapFile::default())),
+            heap: RwLock::new(HeapFile::default()),
+            memfd: OnceLock::new(),
             slots: Arc::clone(&self.slots),
         }))
     }
 }
 
-enum Backing {
-    Heap(HeapFile),
-    Memfd(Memfd),
-}
-
-/// One file: on the heap while small, in a memfd once large (never back).
+/// One file: on the heap while small, in a memfd once large or asked for (never back). Once set,
+/// the memfd never changes, so its descriptor can be lent out for the file's lifetime.
 pub struct MemFile {
-    backing: RwLock<Backing>,
+    heap: RwLock<HeapFile>,
+    memfd: OnceLock<Memfd>,
     slots: Arc<FdSlots>,
 }
 
 impl MemFile {
     /// Moves the data into a memfd, if a descriptor is available. Returns whether it is there.
-    pub fn promote(&self) -> Result<bool> {
-        let mut b = self.backing.write();
-        let Backing::Heap(heap) = &*b else {
+    fn promote(&self) -> Result<bool> {
+        if self.memfd.get().is_some() {
             return Ok(true);
-        };
+        }
+        let mut heap = self.heap.write();
+        if self.memfd.get().is_some() {
+            return Ok(true);
+        }
         if !self.slots.take() {
             return Ok(false);
         }
@@ -91,20 +93,36 @@ impl MemFile {
                 return Ok(false);
             }
         };
-        let copied = copy_heap(heap, &mfd);
-        if let Err(e) = copied {
+        if let Err(e) = copy_heap(&heap, &mfd) {
             self.slots.give_back();
             return Err(e);
         }
-        *b = Backing::Memfd(mfd);
+        if self.memfd.set(mfd).is_err() {
+            self.slots.give_back();
+        }
+        // The heap copy is stale from now on; free it.
+        *heap = HeapFile::default();
         Ok(true)
     }
 
+    /// Runs `f` on wherever the data is now.
     fn with<R>(&self, f: impl FnOnce(&dyn FileData) -> R) -> R {
-        match &*self.backing.read() {
-            Backing::Heap(h) => f(h),
-            Backing::Memfd(m) => f(m),
+        if let Some(m) = self.memfd.get() {
+            return f(m);
         }
+        let heap = self.heap.read();
+        // Promoted while we waited for the lock: the heap is empty now.
+        match self.memfd.get() {
+            Some(m) => f(m),
+            None => f(&*heap),
+        }
+    }
+
+    fn grow_to(&self, end: u64) -> Result<()> {
+        if end > SMALL_FILE && self.memfd.get().is_none() {
+            self.promote()?;
+        }
+        Ok(())
     }
 }
 
@@ -137,7 +155,7 @@ fn copy_heap(heap: &HeapFile, mfd: &Memfd) -> Result<()> {
 
 impl Drop for MemFile {
     fn drop(&mut self) {
-        if matches!(&*self.backing.get_mut(), Backing::Memfd(_)) {
+        if self.memfd.get().is_some() {
             self.slots.give_back();
         }
     }
@@ -153,17 +171,12 @@ impl FileData for MemFile {
     }
 
     fn write_at(&self, data: &[u8], offset: u64) -> Result<()> {
-        let end = offset.saturating_add(data.len() as u64);
-        if end > SMALL_FILE && matches!(&*self.backing.read(), Backing::Heap(_)) {
-            self.promote()?;
-        }
+        self.grow_to(offset.saturating_add(data.len() as u64))?;
         self.with(|d| d.write_at(data, offset))
     }
 
     fn set_len(&self, len: u64) -> Result<()> {
-        if len > SMALL_FILE && matches!(&*self.backing.read(), Backing::Heap(_)) {
-            self.promote()?;
-        }
+        self.grow_to(len)?;
         self.with(|d| d.set_len(len))
     }
 
@@ -180,9 +193,7 @@ impl FileData for MemFile {
     }
 
     fn allocate(&self, offset: u64, len: u64) -> Result<()> {
-        if offset.saturating_add(len) > SMALL_FILE && matches!(&*self.backing.read(), Backing::Heap(_)) {
-            self.promote()?;
-        }
+        self.grow_to(offset.saturating_add(len))?;
         self.with(|d| d.allocate(offset, len))
     }
 
@@ -194,10 +205,7 @@ impl FileData for MemFile {
         self.with(|d| d.seek_hole(offset))
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        match &*self.backing.read() {
-            Backing::Memfd(m) => m.raw_fd(),
-            Backing::Heap(_) => None,
-        }
+    fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.memfd.get().and_then(|m| m.backing_fd())
     }
 }

@@ -1,0 +1,235 @@
+//! The data of a file in the upper layer: RAM data, and for a large lower file copied up only in
+//! part, the lower file behind it.
+//!
+//! Partial copy-up: a write into a large lower file does not copy the file. The upper data is
+//! sparse; it holds the written ranges, and every other byte below `limit` is read from the
+//! lower file. Once the written ranges cover the whole of the lower part, the lower file is let
+//! go. Truncating lowers `limit` for good, so lower bytes never come back after a shrink.
+
+use crate::budget::ChargedData;
+use crate::errno::Result;
+use crate::extents::Extents;
+use crate::lower::LowerFile;
+use parking_lot::RwLock;
+use std::sync::Arc;
+
+struct Base {
+    lower: Arc<dyn LowerFile>,
+    /// Lower bytes show below this offset only.
+    limit: u64,
+    /// Ranges whose bytes are in the upper data (written, punched, zeroed).
+    written: Extents,
+}
+
+pub struct UpperFile {
+    data: ChargedData,
+    base: RwLock<Option<Base>>,
+}
+
+impl UpperFile {
+    /// A file whose every byte is in `data`.
+    pub fn whole(data: ChargedData) -> UpperFile {
+        UpperFile { data, base: RwLock::new(None) }
+    }
+
+    /// A file of `size` bytes whose content is, for now, the lower file's first `limit` bytes.
+    pub fn partial(data: ChargedData, lower: Arc<dyn LowerFile>, size: u64, limit: u64) -> Result<UpperFile> {
+        data.set_len(size)?;
+        let base = (limit > 0).then(|| Base { lower, limit, written: Extents::default() });
+        Ok(UpperFile { data, base: RwLock::new(base) })
+    }
+
+    pub fn charged(&self) -> &ChargedData {
+        &self.data
+    }
+
+    pub fn len(&self) -> u64 {
+        self.data.data().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of RAM held.
+    pub fn allocated(&self) -> u64 {
+        self.data.data().allocated()
+    }
+
+    /// Whether some bytes still come from the lower file.
+    pub fn is_partial(&self) -> bool {
+        self.base.read().is_some()
+    }
+
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let base = self.base.read();
+        let n = self.data.data().read_at(buf, offset)?;
+        if let Some(b) = &*base {
+            let end = (offset + n as u64).min(b.limit);
+            if offset < end {
+                for (s, e) in b.written.gaps(offset, end) {
+                    let dst = &mut buf[(s - offset) as usize..(e - offset) as usize];
+                    let got = b.lower.read_at(dst, s)?;
+                    // A lower file shorter than recorded reads as zeros past its end.
+                    dst[got..].fill(0);
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Notes that `[start, end)` now lives in the upper data, letting the lower file go once
+    /// everything of it has been replaced.
+    fn mark_written(base: &mut Option<Base>, start: u64, end: u64) {
+        if let Some(b) = base {
+            b.written.insert(start, end.min(b.limit));
+            if b.written.covers(0, b.limit) {
+                *base = None;
+            }
+        }
+    }
+
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        if self.base.read().is_none() {
+            return self.data.write_at(buf, offset);
+        }
+        let mut base = self.base.write();
+        self.data.write_at(buf, offset)?;
+        Self::mark_written(&mut base, offset, offset + buf.len() as u64);
+        Ok(())
+    }
+
+    pub fn set_len(&self, len: u64) -> Result<()> {
+        let mut base = self.base.write();
+        self.data.set_len(len)?;
+        if let Some(b) = &mut *base {
+            b.limit = b.limit.min(len);
+            b.written.truncate(b.limit);
+            if b.limit == 0 || b.written.covers(0, b.limit) {
+                *base = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Allocation is advisory: for ranges still read from the lower file there is nothing to
+    /// allocate in RAM (and allocating would hide the lower bytes).
+    pub fn allocate(&self, offset: u64, len: u64) -> Result<()> {
+        if self.base.read().is_some() {
+            return Ok(());
+        }
+        self.data.allocate(offset, len)
+    }
+
+    /// Makes the range read as zeros.
+    pub fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
+        let mut base = self.base.write();
+        self.data.punch_hole(offset, len)?;
+        Self::mark_written(&mut base, offset, offset.saturating_add(len));
+        Ok(())
+    }
+
+    /// SEEK_DATA; while partial, everything below the size counts as data.
+    pub fn seek_data(&self, offset: u64) -> Result<u64> {
+        if self.base.read().is_some() {
+            return if offset < self.len() { Ok(offset) } else { Err(crate::Errno::ENXIO) };
+        }
+        self.data.data().seek_data(offset)
+    }
+
+    /// SEEK_HOLE; while partial, the only hole is at the end.
+    pub fn seek_hole(&self, offset: u64) -> Result<u64> {
+        if self.base.read().is_some() {
+            return if offset < self.len() { Ok(self.len()) } else { Err(crate::Errno::ENXIO) };
+        }
+        self.data.data().seek_hole(offset)
+    }
+
+    /// The file descriptor holding exactly this file's bytes, if there is one (not while partial).
+    #[cfg(unix)]
+    pub fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.is_partial() { None } else { self.data.data().backing_fd() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Budget;
+    use crate::store::heap::HeapFile;
+
+    struct Pattern(u64);
+
+    impl LowerFile for Pattern {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+            let n = buf.len().min(self.0.saturating_sub(offset) as usize);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = ((offset + i as u64) % 251) as u8;
+            }
+            Ok(n)
+        }
+        fn seek_data(&self, o: u64) -> Result<u64> {
+            Ok(o)
+        }
+        fn seek_hole(&self, _: u64) -> Result<u64> {
+            Ok(self.0)
+        }
+    }
+
+    fn partial(size: u64) -> (Arc<Budget>, UpperFile) {
+        let b = Budget::new(1 << 30);
+        let data = ChargedData::new(Box::new(HeapFile::default()), &b);
+        (Arc::clone(&b), UpperFile::partial(data, Arc::new(Pattern(size)), size, size).unwrap())
+    }
+
+    fn read(f: &UpperFile, off: u64, n: usize) -> Vec<u8> {
+        let mut v = vec![0xEE; n];
+        let got = f.read_at(&mut v, off).unwrap();
+        v.truncate(got);
+        v
+    }
+
+    fn pattern(off: u64, n: usize) -> Vec<u8> {
+        (0..n as u64).map(|i| ((off + i) % 251) as u8).collect()
+    }
+
+    #[test]
+    fn reads_mix_written_ranges_and_the_lower_file() {
+        let (budget, f) = partial(1 << 20);
+        f.write_at(b"HELLO", 1000).unwrap();
+        let got = read(&f, 990, 20);
+        let mut want = pattern(990, 20);
+        want[10..15].copy_from_slice(b"HELLO");
+        assert_eq!(got, want);
+        assert!(budget.used() < 2000, "only the written bytes are in RAM: {}", budget.used());
+    }
+
+    #[test]
+    fn appending_to_a_large_lower_file_costs_kilobytes() {
+        let size = 1u64 << 30;
+        let (budget, f) = partial(size);
+        f.write_at(b"!", size).unwrap();
+        assert_eq!(f.len(), size + 1);
+        assert!(budget.used() <= 64 * 1024, "used {}", budget.used());
+        assert_eq!(read(&f, size - 2, 3), [pattern(size - 2, 2), b"!".to_vec()].concat());
+        assert!(f.is_partial());
+    }
+
+    #[test]
+    fn truncation_hides_lower_bytes_for_good() {
+        let (_b, f) = partial(100_000);
+        f.set_len(10).unwrap();
+        f.set_len(50).unwrap();
+        assert_eq!(read(&f, 0, 50), [pattern(0, 10), vec![0; 40]].concat());
+        assert!(f.is_partial());
+        f.write_at(&[1; 10], 0).unwrap();
+        assert!(!f.is_partial(), "the whole lower part was rewritten");
+    }
+
+    #[test]
+    fn punching_zeroes_lower_bytes() {
+        let (_b, f) = partial(10_000);
+        f.punch_hole(100, 50).unwrap();
+        assert_eq!(read(&f, 95, 60), [pattern(95, 5), vec![0; 50], pattern(150, 5)].concat());
+    }
+}

@@ -1,0 +1,80 @@
+//! How each inode's opens are served: through the page cache and the daemon, or, for large
+//! lower files read only, passed through to the lower file by the kernel.
+//!
+//! The kernel keeps one backing file per inode and wants every open of an inode with a backing
+//! to use it, so every open of an inode follows the mode of the first open while any is left.
+//! A lower backing must never serve stale data, and the lower layer is never written: while an
+//! inode is read through its lower file it may not be copied up, so an open for writing (or a
+//! truncate) gets ETXTBSY, as the kernel itself answers when io modes conflict. When the last
+//! reader goes, so does the backing; later opens see the upper data.
+
+use dashmap::DashMap;
+use fuser::BackingId;
+use std::sync::Arc;
+
+enum Mode {
+    Cached,
+    Lower(Arc<BackingId>),
+}
+
+struct InodeIo {
+    mode: Mode,
+    opens: u64,
+}
+
+/// What an open gets.
+pub enum Decision {
+    /// Page cache and daemon.
+    Cached,
+    /// Reads go to the lower file.
+    Passthrough(Arc<BackingId>),
+    /// Refused: the inode is read through its lower file and this open would write.
+    Busy,
+}
+
+#[derive(Default)]
+pub struct IoModes {
+    inodes: DashMap<u64, InodeIo>,
+}
+
+impl IoModes {
+    /// Decides how an open of `ino` is served. `make_backing` is asked only for a read-only
+    /// open of an inode with no open yet; None means cached.
+    pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<BackingId>) -> Decision {
+        let mut e = self.inodes.entry(ino).or_insert(InodeIo { mode: Mode::Cached, opens: 0 });
+        if e.opens > 0 {
+            let decision = match &e.mode {
+                Mode::Lower(_) if write => return Decision::Busy,
+                Mode::Lower(backing) => Decision::Passthrough(Arc::clone(backing)),
+                Mode::Cached => Decision::Cached,
+            };
+            e.opens += 1;
+            return decision;
+        }
+        e.opens = 1;
+        match (!write).then(make_backing).flatten() {
+            Some(id) => {
+                let backing = Arc::new(id);
+                e.mode = Mode::Lower(Arc::clone(&backing));
+                Decision::Passthrough(backing)
+            }
+            None => {
+                e.mode = Mode::Cached;
+                Decision::Cached
+            }
+        }
+    }
+
+    /// An open of `ino` went away; the last one takes the backing with it.
+    pub fn release(&self, ino: u64) {
+        if let Some(mut e) = self.inodes.get_mut(&ino) {
+            e.opens = e.opens.saturating_sub(1);
+        }
+        self.inodes.remove_if(&ino, |_, e| e.opens == 0);
+    }
+
+    /// Whether `ino` is being read through its lower file (so it must not change).
+    pub fn reads_lower(&self, ino: u64) -> bool {
+        self.inodes.get(&ino).is_some_and(|e| e.opens > 0 && matches!(e.mode, Mode::Lower(_)))
+    }
+}

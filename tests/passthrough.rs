@@ -1,0 +1,189 @@
+//! FUSE passthrough and partial copy-up, through real mounts: readers never see stale data,
+//! reads of large files bypass the daemon, and writing into a large lower file costs only what
+//! is written.
+
+mod common;
+
+use common::*;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+const MIB: u64 = 1 << 20;
+
+fn pattern(off: u64, n: usize) -> Vec<u8> {
+    (0..n as u64).map(|i| ((off + i) % 251) as u8).collect()
+}
+
+fn populate(src: &Path) {
+    fs::write(src.join("large"), pattern(0, 8 * MIB as usize)).unwrap();
+    fs::write(src.join("small"), b"small lower file").unwrap();
+    // 1 GiB, sparse: only the ends hold data.
+    let f = File::create(src.join("huge")).unwrap();
+    f.write_all_at(b"head", 0).unwrap();
+    f.write_all_at(b"tail", (1 << 30) - 4).unwrap();
+}
+
+/// Bytes the daemon has written (replies to /dev/fuse carry read data).
+fn daemon_wchar(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines().find_map(|l| l.strip_prefix("wchar: ")).unwrap().trim().parse().unwrap()
+}
+
+fn mounted(opts: &[&str]) -> Option<Fixture> {
+    if !fuse_available() {
+        return None;
+    }
+    let f = Fixture::new(populate);
+    f.mount(opts);
+    Some(f)
+}
+
+#[test]
+fn a_lower_file_read_through_passthrough_is_never_stale() {
+    let Some(f) = mounted(&["--pin", "copy"]) else { return };
+    assert_eq!(f.status()["passthrough"], true, "root daemons pass through");
+    let pid = f.daemon_pid().unwrap();
+    let path = f.mnt.join("large");
+    let mut reader = File::open(&path).unwrap();
+    let before = daemon_wchar(pid);
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).unwrap();
+    assert_eq!(all, pattern(0, 8 * MIB as usize));
+    assert!(daemon_wchar(pid) - before < MIB, "8 MiB read without the daemon serving the data");
+    // While it is read from the lower file, nothing may change it: a writer is told so.
+    let err = OpenOptions::new().write(true).open(&path).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY));
+    let out = std::process::Command::new("truncate").args(["-s", "10"]).arg(&path).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Text file busy"), "{out:?}");
+    // Small lower files are read through the page cache and can be written meanwhile.
+    let small_reader = File::open(f.mnt.join("small")).unwrap();
+    fs::write(f.mnt.join("small"), b"rewritten").unwrap();
+    let mut s = String::new();
+    (&small_reader).read_to_string(&mut s).unwrap();
+    assert_eq!(s, "rewritten");
+    drop(small_reader);
+    // Once the reader is gone, the file can be written, and new readers see the new data.
+    drop(reader);
+    let w = OpenOptions::new().write(true).open(&path).unwrap();
+    w.write_all_at(b"NEW", MIB).unwrap();
+    drop(w);
+    let mut again = Vec::new();
+    File::open(&path).unwrap().read_to_end(&mut again).unwrap();
+    let mut want = pattern(0, 8 * MIB as usize);
+    want[MIB as usize..MIB as usize + 3].copy_from_slice(b"NEW");
+    assert_eq!(again, want);
+    f.unmount();
+    assert_eq!(fs::read(f.src.join("large")).unwrap(), pattern(0, 8 * MIB as usize));
+}
+
+#[test]
+fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
+    let Some(f) = mounted(&["--pin", "copy", "--size", "64M"]) else { return };
+    let path = f.mnt.join("upper");
+    fs::write(&path, vec![b'a'; 4 * MIB as usize]).unwrap();
+    let reader = File::open(&path).unwrap();
+    let mut buf = vec![0u8; 4 * MIB as usize];
+    reader.read_exact_at(&mut buf, 0).unwrap();
+    assert!(buf.iter().all(|b| *b == b'a'));
+    // A writer beside the reader: allowed, and the reader sees the write at once.
+    let mut writer = OpenOptions::new().write(true).open(&path).unwrap();
+    writer.write_all(b"XYZ").unwrap();
+    let mut three = [0u8; 3];
+    reader.read_exact_at(&mut three, 0).unwrap();
+    assert_eq!(&three, b"XYZ");
+    // Every write reaches the daemon, so the budget holds even with passthrough on.
+    let big = vec![1u8; 16 * MIB as usize];
+    let mut err = None;
+    for i in 0..8u64 {
+        if let Err(e) = writer.write_all_at(&big, 4 * MIB + i * 16 * MIB) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::ENOSPC));
+    drop((reader, writer));
+    f.unmount();
+}
+
+#[test]
+fn appending_a_byte_to_a_1gib_lower_file_uses_kilobytes_of_ram() {
+    let Some(f) = mounted(&["--pin", "copy"]) else { return };
+    let path = f.mnt.join("huge");
+    OpenOptions::new().append(true).open(&path).unwrap().write_all(b"!").unwrap();
+    let used = f.status()["upper"]["used_bytes"].as_u64().unwrap();
+    assert!(used < 256 * 1024, "appending one byte took {used} bytes of RAM");
+    let file = File::open(&path).unwrap();
+    assert_eq!(file.metadata().unwrap().len(), (1 << 30) + 1);
+    let mut b = [0u8; 5];
+    file.read_exact_at(&mut b, (1 << 30) - 4).unwrap();
+    assert_eq!(&b, b"tail!");
+    file.read_exact_at(&mut b[..4], 0).unwrap();
+    assert_eq!(&b[..4], b"head");
+    drop(file);
+    f.unmount();
+    assert_eq!(fs::metadata(f.src.join("huge")).unwrap().len(), 1 << 30);
+}
+
+#[test]
+fn a_partly_copied_file_reads_right_after_writes_truncates_and_punches() {
+    let Some(f) = mounted(&["--pin", "copy"]) else { return };
+    let path = f.mnt.join("large");
+    let mut want = pattern(0, 8 * MIB as usize);
+    let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+    for (off, data) in [(3 * MIB + 17, &b"middle"[..]), (0, b"start"), (8 * MIB - 2, b"over the end")] {
+        file.write_all_at(data, off).unwrap();
+        let end = off as usize + data.len();
+        if want.len() < end {
+            want.resize(end, 0);
+        }
+        want[off as usize..end].copy_from_slice(data);
+    }
+    let mut got = Vec::new();
+    File::open(&path).unwrap().read_to_end(&mut got).unwrap();
+    assert_eq!(got, want);
+    // Shrink, then grow: the lower bytes past the shrink must not come back.
+    file.set_len(2 * MIB).unwrap();
+    file.set_len(5 * MIB).unwrap();
+    want.truncate(2 * MIB as usize);
+    want.resize(5 * MIB as usize, 0);
+    // Punch a hole across written and lower bytes.
+    rustix::fs::fallocate(
+        &file,
+        rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+        0,
+        MIB,
+    )
+    .unwrap();
+    want[..MIB as usize].fill(0);
+    drop(file);
+    let mut got = Vec::new();
+    File::open(&path).unwrap().read_to_end(&mut got).unwrap();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "content differs after truncate and punch");
+    let used = f.status()["upper"]["used_bytes"].as_u64().unwrap();
+    assert!(used < MIB, "only written bytes are in RAM: {used}");
+    f.unmount();
+    assert_eq!(fs::read(f.src.join("large")).unwrap(), pattern(0, 8 * MIB as usize));
+}
+
+#[test]
+fn without_passthrough_every_byte_goes_through_the_daemon_and_writers_never_wait() {
+    let Some(f) = mounted(&["--pin", "copy", "--no-passthrough"]) else { return };
+    assert_eq!(f.status()["passthrough"], false);
+    let pid = f.daemon_pid().unwrap();
+    let reader = File::open(f.mnt.join("large")).unwrap();
+    let before = daemon_wchar(pid);
+    let mut buf = vec![0u8; 8 * MIB as usize];
+    reader.read_exact_at(&mut buf, 0).unwrap();
+    assert!(daemon_wchar(pid) - before >= 8 * MIB, "the daemon served the data");
+    let w = OpenOptions::new().write(true).open(f.mnt.join("large")).unwrap();
+    w.write_all_at(b"W", 0).unwrap();
+    drop(w);
+    let mut one = [0u8; 1];
+    reader.read_exact_at(&mut one, 0).unwrap();
+    assert_eq!(&one, b"W");
+    drop(reader);
+    f.unmount();
+}
