@@ -46,10 +46,12 @@ pub struct MountOptions {
     /// Mount read-only
     #[arg(long, visible_alias = "ro")]
     pub read_only: bool,
-    /// Serve all file data through the daemon (with the kernel's writeback cache), never by
-    /// FUSE passthrough; passthrough is used when the daemon runs as root
+    /// Open lower files of 1 MiB and more through FUSE passthrough (root only): they read at
+    /// native speed and are cached once, but every open and close costs the daemon a round trip
+    /// and the kernel's writeback cache is off. The default serves files from the page cache
+    /// and never sees opens.
     #[arg(long)]
-    pub no_passthrough: bool,
+    pub passthrough: bool,
 }
 
 #[derive(Args, Debug)]

@@ -290,8 +290,3 @@ fn a_user_mounts_and_unmounts_without_root() {
     assert_eq!(fs::read_dir(runtime.join("mounts")).unwrap().count(), 0);
     assert!(!f.src.join("new").exists());
 }
-
-fn user_id(name: &str) -> Option<u32> {
-    let out = Command::new("id").arg("-u").arg(name).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-}

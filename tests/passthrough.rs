@@ -1,6 +1,6 @@
-//! FUSE passthrough and partial copy-up, through real mounts: readers never see stale data,
-//! reads of large files bypass the daemon, and writing into a large lower file costs only what
-//! is written.
+//! FUSE passthrough (`--passthrough`) and partial copy-up, through real mounts: readers never
+//! see stale data, reads of large files bypass the daemon, and writing into a large lower file
+//! costs only what is written, in either I/O mode.
 
 mod common;
 
@@ -42,8 +42,8 @@ fn mounted(opts: &[&str]) -> Option<Fixture> {
 
 #[test]
 fn a_lower_file_read_through_passthrough_is_never_stale() {
-    let Some(f) = mounted(&["--pin", "copy"]) else { return };
-    assert_eq!(f.status()["passthrough"], true, "root daemons pass through");
+    let Some(f) = mounted(&["--pin", "copy", "--passthrough"]) else { return };
+    assert_eq!(f.status()["passthrough"], true, "the kernel granted passthrough");
     let pid = f.daemon_pid().unwrap();
     let path = f.mnt.join("large");
     let mut reader = File::open(&path).unwrap();
@@ -80,7 +80,7 @@ fn a_lower_file_read_through_passthrough_is_never_stale() {
 
 #[test]
 fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
-    let Some(f) = mounted(&["--pin", "copy", "--size", "64M"]) else { return };
+    let Some(f) = mounted(&["--pin", "copy", "--size", "64M", "--passthrough"]) else { return };
     let path = f.mnt.join("upper");
     fs::write(&path, vec![b'a'; 4 * MIB as usize]).unwrap();
     let reader = File::open(&path).unwrap();
@@ -109,7 +109,13 @@ fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
 
 #[test]
 fn appending_a_byte_to_a_1gib_lower_file_uses_kilobytes_of_ram() {
-    let Some(f) = mounted(&["--pin", "copy"]) else { return };
+    for mode in [&["--pin", "copy"][..], &["--pin", "copy", "--passthrough"]] {
+        let Some(f) = mounted(mode) else { return };
+        append_one_byte(&f);
+    }
+}
+
+fn append_one_byte(f: &Fixture) {
     let path = f.mnt.join("huge");
     OpenOptions::new().append(true).open(&path).unwrap().write_all(b"!").unwrap();
     let used = f.status()["upper"]["used_bytes"].as_u64().unwrap();
@@ -128,7 +134,13 @@ fn appending_a_byte_to_a_1gib_lower_file_uses_kilobytes_of_ram() {
 
 #[test]
 fn a_partly_copied_file_reads_right_after_writes_truncates_and_punches() {
-    let Some(f) = mounted(&["--pin", "copy"]) else { return };
+    for mode in [&["--pin", "copy"][..], &["--pin", "copy", "--passthrough"]] {
+        let Some(f) = mounted(mode) else { return };
+        partly_copied(&f);
+    }
+}
+
+fn partly_copied(f: &Fixture) {
     let path = f.mnt.join("large");
     let mut want = pattern(0, 8 * MIB as usize);
     let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
@@ -169,8 +181,8 @@ fn a_partly_copied_file_reads_right_after_writes_truncates_and_punches() {
 }
 
 #[test]
-fn without_passthrough_every_byte_goes_through_the_daemon_and_writers_never_wait() {
-    let Some(f) = mounted(&["--pin", "copy", "--no-passthrough"]) else { return };
+fn by_default_every_byte_goes_through_the_daemon_and_writers_never_wait() {
+    let Some(f) = mounted(&["--pin", "copy"]) else { return };
     assert_eq!(f.status()["passthrough"], false);
     let pid = f.daemon_pid().unwrap();
     let reader = File::open(f.mnt.join("large")).unwrap();

@@ -27,6 +27,6 @@ pub mod store;
 pub mod types;
 pub mod upper;
 
-pub use engine::{Config, Engine, EngineStats, UpperState, XattrFlags};
+pub use engine::{Config, Engine, EngineStats, NO_HANDLE, UpperState, XattrFlags};
 pub use errno::{Errno, Result};
 pub use types::*;

@@ -155,6 +155,22 @@ pub struct SetAttr {
     pub atime: Option<SetTime>,
     pub mtime: Option<SetTime>,
     pub ctime: Option<Timestamp>,
+    /// What the change takes away from a regular file, as Linux does on truncate and chown.
+    pub drop: PrivilegeDrop,
+}
+
+/// What a write, truncate or chown takes away from a regular file. Linux does this in the
+/// kernel; a FUSE frontend that negotiates HANDLE_KILLPRIV_V2 leaves it to the filesystem (and
+/// the kernel then stops asking for `security.capability` before every write).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PrivilegeDrop {
+    #[default]
+    Nothing,
+    /// The `security.capability` xattr only (the writer may keep the set-id bits).
+    Capabilities,
+    /// `security.capability` and set-user-id; set-group-id too, unless it is only a locking
+    /// mark (the group may not execute) and the caller belongs to the file's group.
+    CapabilitiesAndSetId { caller_in_group: bool },
 }
 
 /// Who performs an operation: new objects are owned by this identity.

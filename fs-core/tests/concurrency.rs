@@ -65,7 +65,7 @@ fn engine(lower: &Path) -> Engine {
     Engine::new(
         Arc::new(DirLower::open(lower).unwrap()),
         Arc::new(MemStore::new(1000)),
-        Config { budget_bytes: 1 << 30, lower_ttl: None },
+        Config { budget_bytes: 1 << 30, lower_ttl: None, tracks_opens: true },
     )
     .unwrap()
 }
@@ -235,7 +235,7 @@ fn eight_threads_of_mixed_operations_leave_a_consistent_tree() {
                 let e = Arc::clone(&e2);
                 let errors = Arc::clone(&errors2);
                 std::thread::spawn(move || {
-                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1234_5678);
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1234_5678));
                     for _ in 0..OPS_PER_THREAD {
                         let key = match one_op(&e, &mut rng) {
                             Ok(()) => "ok".to_string(),

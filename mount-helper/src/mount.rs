@@ -27,8 +27,8 @@ pub struct MountRequest {
     pub foreground: bool,
     /// No progress bar, no notices.
     pub quiet: bool,
-    /// Never use FUSE passthrough.
-    pub no_passthrough: bool,
+    /// Open large lower files through FUSE passthrough (root only).
+    pub passthrough: bool,
 }
 
 /// A mount that serves.
@@ -53,6 +53,12 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     if req.allow_other && !check::allow_other_permitted() {
         return Err(Error::Permission(
             "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
+                .into(),
+        ));
+    }
+    if req.passthrough && !rustix::process::geteuid().is_root() {
+        return Err(Error::Permission(
+            "--passthrough needs root (the kernel grants FUSE passthrough only with CAP_SYS_ADMIN); mount without it"
                 .into(),
         ));
     }
@@ -122,7 +128,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         allow_other: req.allow_other,
         read_only: req.read_only,
         pin: pin.clone(),
-        no_passthrough: req.no_passthrough,
+        passthrough: req.passthrough,
     };
     if req.foreground {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;

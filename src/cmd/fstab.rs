@@ -40,7 +40,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         read_only: false,
         foreground: false,
         quiet: true,
-        no_passthrough: false,
+        passthrough: false,
     };
     for opt in options.split(',').filter(|o| !o.is_empty()) {
         let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
@@ -49,7 +49,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             "size" => req.budget_bytes = parse_size(value).map_err(Error::Input)?,
             "ro" => req.read_only = true,
             "allow_other" => req.allow_other = true,
-            "no_passthrough" => req.no_passthrough = true,
+            "passthrough" => req.passthrough = true,
             k if IGNORED.contains(&k) || k.starts_with("x-") || k == "comment" => {}
             _ => {
                 return Err(Error::Input(format!(

@@ -19,7 +19,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         read_only: a.options.read_only,
         foreground: a.foreground,
         quiet: a.quiet,
-        no_passthrough: a.options.no_passthrough,
+        passthrough: a.options.passthrough,
     };
     mount(&req, &agentfs_exe()?).map(|_| ())
 }

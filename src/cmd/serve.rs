@@ -14,7 +14,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         allow_other: a.options.allow_other,
         read_only: a.options.read_only,
         pin,
-        no_passthrough: a.options.no_passthrough,
+        passthrough: a.options.passthrough,
     };
     if a.detach {
         return launch::detach(&super::mount::agentfs_exe()?, &cfg);

@@ -215,3 +215,12 @@ pub fn sh(dir: &Path, script: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The uid of user `name`, if it exists (scripts/test creates "tests").
+pub fn user_id(name: &str) -> Option<u32> {
+    let out = Command::new("id").arg("-u").arg(name).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}

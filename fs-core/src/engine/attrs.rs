@@ -2,9 +2,14 @@
 
 use super::Engine;
 use crate::errno::{Errno, Result};
-use crate::node::Body;
-use crate::types::{Attr, FileKind, NAME_MAX, PERM_MASK, SetAttr, SetTime, StatFs, Timestamp};
+use crate::node::{Body, Node};
+use crate::types::{Attr, FileKind, NAME_MAX, PERM_MASK, PrivilegeDrop, SetAttr, SetTime, StatFs, Timestamp};
 use std::sync::Arc;
+
+const S_ISUID: u16 = 0o4000;
+const S_ISGID: u16 = 0o2000;
+const S_IXGRP: u16 = 0o0010;
+const CAPABILITY_XATTR: &[u8] = b"security.capability";
 
 /// Block size statfs reports.
 const BLOCK: u64 = 4096;
@@ -58,7 +63,47 @@ impl Engine {
             m.ctime = set.ctime.unwrap_or(now);
             m.changed = true;
         }
+        self.drop_privileges_of(&node, set.drop)?;
         Ok(node.attr())
+    }
+
+    /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]).
+    pub fn drop_privileges(&self, id: u64, drop: PrivilegeDrop) -> Result<()> {
+        self.drop_privileges_of(&self.node(id)?, drop)
+    }
+
+    fn drop_privileges_of(&self, node: &Arc<Node>, drop: PrivilegeDrop) -> Result<()> {
+        if drop == PrivilegeDrop::Nothing || node.kind != FileKind::Regular {
+            return Ok(());
+        }
+        self.load_xattrs(node)?;
+        let kept_perm = |perm: u16| match drop {
+            PrivilegeDrop::CapabilitiesAndSetId { caller_in_group } => {
+                let mut p = perm & !S_ISUID;
+                if p & S_IXGRP != 0 || !caller_in_group {
+                    p &= !S_ISGID;
+                }
+                p
+            }
+            _ => perm,
+        };
+        let has_caps = |m: &crate::node::Meta| m.xattrs.as_ref().is_some_and(|x| x.contains_key(CAPABILITY_XATTR));
+        {
+            // The common case changes nothing and must stay cheap: it runs before every write.
+            let m = node.meta.lock();
+            if kept_perm(m.perm) == m.perm && !has_caps(&m) {
+                return Ok(());
+            }
+        }
+        self.pin(node)?;
+        let budget = Arc::clone(self.budget());
+        let mut m = node.meta.lock();
+        m.perm = kept_perm(m.perm);
+        if let Some(v) = m.xattrs.as_mut().and_then(|x| x.remove(CAPABILITY_XATTR)) {
+            m.recharge(&budget, -((CAPABILITY_XATTR.len() + v.len()) as i64))?;
+        }
+        m.touch_changed();
+        Ok(())
     }
 
     /// The target of a symlink, as bytes.

@@ -6,7 +6,6 @@
 
 use super::Engine;
 use crate::lower::LowerFile;
-use crate::node::{Body, FileBody};
 use std::sync::Arc;
 
 impl Engine {
@@ -15,12 +14,9 @@ impl Engine {
     /// being copied up while it reads from it.
     pub fn lower_backing(&self, id: u64, min_size: u64) -> Option<Arc<dyn LowerFile>> {
         let node = self.nodes.get(&id).map(|n| Arc::clone(&n))?;
-        let Body::File(body) = &node.body else {
+        if node.kind != crate::FileKind::Regular || node.upper_data().is_some() || node.meta.lock().size < min_size {
             return None;
-        };
-        match &*body.read() {
-            FileBody::Lower { file: Some(f) } if node.meta.lock().size >= min_size => Some(Arc::clone(f)),
-            _ => None,
         }
+        self.open_lower(&node).ok().flatten()
     }
 }

@@ -13,6 +13,9 @@ use std::ffi::OsStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// The handle of a file the frontend's kernel opened without telling the engine.
+pub const NO_HANDLE: u64 = 0;
+
 /// Size of the buffer used to copy data (copy-up, copy_file_range).
 const COPY_CHUNK: u64 = 1 << 20;
 /// Lower files at least this large are copied up only in part (the written ranges).
@@ -63,25 +66,42 @@ impl Engine {
         self.nodes.get(&id).is_some_and(|n| n.writers.load(Ordering::Acquire) > 0)
     }
 
-    /// Truncates for O_TRUNC, or opens the lower file that reads will use.
+    /// Truncates for O_TRUNC. The lower file is opened only when data is first read from it
+    /// (a frontend with a page cache often never asks).
     fn prepare_open(&self, node: &Arc<Node>, flags: OpenFlags) -> Result<()> {
-        let Body::File(body) = &node.body else {
-            return Ok(());
-        };
-        if flags.write && flags.truncate {
+        if flags.write && flags.truncate && matches!(node.body, Body::File(_)) {
             return self.truncate(node, 0);
         }
-        if matches!(&*body.read(), FileBody::Lower { file: Some(_) } | FileBody::Upper(_)) {
-            return Ok(());
+        Ok(())
+    }
+
+    /// The open lower file of a node whose data is still the lower file (None once copied up),
+    /// opening it now if needed; it stays open while the node has open handles.
+    pub(super) fn open_lower(&self, node: &Node) -> Result<Option<Arc<dyn LowerFile>>> {
+        let body = node.file()?;
+        match &*body.read() {
+            FileBody::Upper(_) => return Ok(None),
+            FileBody::Lower { file: Some(f) } => return Ok(Some(Arc::clone(f))),
+            FileBody::Lower { file: None } => {}
         }
         let mut g = body.write();
-        if let FileBody::Lower { file } = &mut *g {
-            if file.is_none() {
-                let origin = node.origin.as_ref().ok_or(Errno::EIO)?;
-                *file = Some(self.lower.open(origin)?);
-            }
+        let FileBody::Lower { file } = &mut *g else {
+            return Ok(None);
+        };
+        if let Some(f) = file {
+            return Ok(Some(Arc::clone(f)));
         }
-        Ok(())
+        if node.opens.load(Ordering::Acquire) == 0 {
+            // Read without a handle: keep it in the small cache instead of on the node.
+            drop(g);
+            return self
+                .lower_files
+                .get_or_open(node.id, || self.lower.open(node.origin.as_ref().ok_or(Errno::EIO)?))
+                .map(Some);
+        }
+        let f = self.lower.open(node.origin.as_ref().ok_or(Errno::EIO)?)?;
+        *file = Some(Arc::clone(&f));
+        Ok(Some(f))
     }
 
     /// Creates and opens a regular file; returns its attributes (counting one reference) and a
@@ -148,6 +168,11 @@ impl Engine {
         if !node.dead.load(Ordering::Acquire) || node.opens.load(Ordering::Acquire) != 0 {
             return;
         }
+        // Without open tracking an unlinked file may still be open: only the kernel's last
+        // reference says it is not.
+        if !self.tracks_opens && node.lookups.load(Ordering::Acquire) != 0 {
+            return;
+        }
         let Body::File(body) = &node.body else {
             return;
         };
@@ -176,17 +201,13 @@ impl Engine {
 
     /// Where the file's bytes are now.
     fn source(&self, node: &Node) -> Result<Source> {
-        let body = node.file()?;
-        let lower = match &*body.read() {
-            FileBody::Upper(d) => return Ok(Source::Upper(Arc::clone(d))),
-            FileBody::Lower { file } => file.clone(),
-        };
-        match lower {
+        if let FileBody::Upper(d) = &*node.file()?.read() {
+            return Ok(Source::Upper(Arc::clone(d)));
+        }
+        match self.open_lower(node)? {
             Some(f) => Ok(Source::Lower(f)),
-            None => {
-                let origin = node.origin.as_ref().ok_or(Errno::EIO)?;
-                Ok(Source::Lower(self.lower.open(origin)?))
-            }
+            // Copied up in between.
+            None => self.source(node),
         }
     }
 
@@ -196,7 +217,11 @@ impl Engine {
         if !f.flags.read {
             return Err(Errno::EBADF);
         }
-        match self.source(&f.node)? {
+        self.read_node(&f.node, offset, buf)
+    }
+
+    fn read_node(&self, node: &Node, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match self.source(node)? {
             Source::Upper(d) => d.read_at(buf, offset),
             Source::Lower(file) => file.read_at(buf, offset),
         }
@@ -209,6 +234,23 @@ impl Engine {
             return Err(Errno::EBADF);
         }
         self.write_node(&f, offset, buf)
+    }
+
+    /// A stand-in handle for a file the frontend's kernel opened without telling the engine
+    /// (FUSE no-open mode): it already checked access, so it may read and write.
+    fn handle_less(&self, id: u64) -> Result<OpenFile> {
+        Ok(OpenFile { node: self.node(id)?, flags: OpenFlags::RDWR })
+    }
+
+    /// Reads node `id` without a handle (see [`Config::tracks_opens`]).
+    pub fn read_ino(&self, id: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let node = self.node(id)?;
+        self.read_node(&node, offset, buf)
+    }
+
+    /// Writes node `id` without a handle (see [`Config::tracks_opens`]).
+    pub fn write_ino(&self, id: u64, offset: u64, buf: &[u8]) -> Result<usize> {
+        self.write_node(&self.handle_less(id)?, offset, buf)
     }
 
     fn write_node(&self, f: &OpenFile, offset: u64, buf: &[u8]) -> Result<usize> {
@@ -264,6 +306,7 @@ impl Engine {
         tracing::debug!(id = node.id, size, kept = copy_len, partial = upper.is_partial(), "copy-up");
         let upper = Arc::new(upper);
         *g = FileBody::Upper(Arc::clone(&upper));
+        self.lower_files.remove(node.id);
         Ok(upper)
     }
 
@@ -293,6 +336,15 @@ impl Engine {
         if !f.flags.write {
             return Err(Errno::EBADF);
         }
+        self.fallocate_file(&f, offset, len, mode)
+    }
+
+    /// [`Engine::fallocate`] without a handle.
+    pub fn fallocate_ino(&self, id: u64, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
+        self.fallocate_file(&self.handle_less(id)?, offset, len, mode)
+    }
+
+    fn fallocate_file(&self, f: &OpenFile, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -324,8 +376,17 @@ impl Engine {
 
     /// SEEK_DATA / SEEK_HOLE.
     pub fn lseek(&self, fh: u64, offset: u64, whence: Whence) -> Result<u64> {
-        let f = self.open_file(fh)?;
-        match (self.source(&f.node)?, whence) {
+        self.lseek_node(&self.open_file(fh)?.node, offset, whence)
+    }
+
+    /// [`Engine::lseek`] without a handle.
+    pub fn lseek_ino(&self, id: u64, offset: u64, whence: Whence) -> Result<u64> {
+        let node = self.node(id)?;
+        self.lseek_node(&node, offset, whence)
+    }
+
+    fn lseek_node(&self, node: &Node, offset: u64, whence: Whence) -> Result<u64> {
+        match (self.source(node)?, whence) {
             (Source::Upper(d), Whence::Data) => d.seek_data(offset),
             (Source::Upper(d), Whence::Hole) => d.seek_hole(offset),
             (Source::Lower(file), Whence::Data) => file.seek_data(offset),
@@ -333,11 +394,20 @@ impl Engine {
         }
     }
 
-    /// Copies up to `len` bytes between open files; returns the bytes copied (fewer at the
-    /// end of the source).
-    pub fn copy_file_range(&self, fh_in: u64, off_in: u64, fh_out: u64, off_out: u64, len: u64) -> Result<u64> {
-        let fi = self.open_file(fh_in)?;
-        let fo = self.open_file(fh_out)?;
+    /// Copies up to `len` bytes between files, each named by `(node id, handle)` (a handle of
+    /// [`NO_HANDLE`] for a file opened without telling the engine); returns the bytes copied
+    /// (fewer at the end of the source).
+    pub fn copy_file_range(
+        &self,
+        (id_in, fh_in): (u64, u64),
+        off_in: u64,
+        (id_out, fh_out): (u64, u64),
+        off_out: u64,
+        len: u64,
+    ) -> Result<u64> {
+        let target = |id, fh| if fh == NO_HANDLE { self.handle_less(id).map(Arc::new) } else { self.open_file(fh) };
+        let fi = target(id_in, fh_in)?;
+        let fo = target(id_out, fh_out)?;
         if !fi.flags.read || !fo.flags.write || fo.flags.append {
             return Err(Errno::EBADF);
         }

@@ -15,6 +15,7 @@ mod attrs;
 mod backing;
 mod data;
 mod listing;
+mod lower_cache;
 mod names;
 mod rename;
 mod xattr;
@@ -35,6 +36,7 @@ use parking_lot::{Mutex, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use data::NO_HANDLE;
 pub use xattr::XattrFlags;
 
 /// Settings of one engine instance.
@@ -47,11 +49,15 @@ pub struct Config {
     /// has not changed, and attributes of nodes holding no upper state, are read again once
     /// older than `ttl`.
     pub lower_ttl: Option<std::time::Duration>,
+    /// Whether the frontend opens and releases every file it reads or writes. A FUSE frontend
+    /// in no-open mode does not: it reads and writes by inode, and an unlinked file may then be
+    /// open without the engine knowing, so its data stays until the kernel forgets it.
+    pub tracks_opens: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { budget_bytes: 4 << 30, lower_ttl: None }
+        Config { budget_bytes: 4 << 30, lower_ttl: None, tracks_opens: true }
     }
 }
 
@@ -96,6 +102,9 @@ pub struct Engine {
     /// that a directory is not moved into itself (the same rule as the kernel's s_vfs_rename_mutex).
     rename_lock: Mutex<()>,
     lower_ttl: Option<std::time::Duration>,
+    tracks_opens: bool,
+    /// Lower files opened for reads that come without a handle.
+    lower_files: lower_cache::LowerFileCache,
 }
 
 impl Engine {
@@ -122,6 +131,8 @@ impl Engine {
             next_fh: AtomicU64::new(1),
             rename_lock: Mutex::new(()),
             lower_ttl: config.lower_ttl,
+            tracks_opens: config.tracks_opens,
+            lower_files: lower_cache::LowerFileCache::new(128),
         })
     }
 
@@ -203,7 +214,9 @@ impl Engine {
         if node.id == ROOT_ID || !node.evictable() {
             return;
         }
-        self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable());
+        if self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable()).is_some() {
+            self.lower_files.remove(node.id);
+        }
     }
 
     /// The lower listing at `path`, as directory entries.

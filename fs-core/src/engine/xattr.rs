@@ -41,7 +41,7 @@ fn check_xattr_name(name: &OsStr) -> Result<&[u8]> {
 
 impl Engine {
     /// Makes sure the node's xattr map is in memory.
-    fn load_xattrs(&self, node: &Node) -> Result<()> {
+    pub(super) fn load_xattrs(&self, node: &Node) -> Result<()> {
         if node.meta.lock().xattrs.is_some() {
             return Ok(());
         }

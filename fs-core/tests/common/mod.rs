@@ -128,9 +128,12 @@ pub fn snapshot_engine(e: &Engine) -> Snapshot {
     Snapshot { objects, link_groups: groups(inodes) }
 }
 
+/// Path, inode number, size, mtime (s, ns), ctime (s, ns), uid and gid of one object.
+pub type ObjectMeta = (String, u64, u64, i64, i64, i64, i64, u32, u32);
+
 /// Everything about a tree that a write could change, for checking that the lower layer is
 /// untouched: the snapshot plus inode numbers, sizes, owners and modification/change times.
-pub fn fingerprint(root: &Path) -> (Snapshot, Vec<(String, u64, u64, i64, i64, i64, i64, u32, u32)>) {
+pub fn fingerprint(root: &Path) -> (Snapshot, Vec<ObjectMeta>) {
     let snap = snapshot_dir(root);
     let mut meta = Vec::new();
     for path in std::iter::once(String::new()).chain(snap.objects.keys().cloned()) {

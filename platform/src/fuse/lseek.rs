@@ -52,7 +52,12 @@ fn run(engine: &Engine, notifier: &OnceLock<Notifier>, rx: &Receiver<Job>) {
 }
 
 pub fn answer(engine: &Engine, job: Job) {
-    match engine.lseek(job.fh, job.offset, job.whence) {
+    let r = if job.fh == agentfs_core::NO_HANDLE {
+        engine.lseek_ino(job.ino, job.offset, job.whence)
+    } else {
+        engine.lseek(job.fh, job.offset, job.whence)
+    };
+    match r {
         Ok(o) => job.reply.offset(o as i64),
         Err(e) => job.reply.error(errno(e)),
     }

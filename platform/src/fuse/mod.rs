@@ -5,6 +5,7 @@
 //! cache entries, attributes, negative lookups, symlink targets and file pages for as long as it
 //! likes: nothing changes behind its back.
 
+mod caller;
 mod convert;
 mod io_mode;
 mod lseek;
@@ -36,6 +37,9 @@ pub struct FuseOptions {
     /// Ask for FUSE passthrough (Linux 6.9+; the daemon needs CAP_SYS_ADMIN). The kernel then
     /// refuses the writeback cache, so this replaces it where granted.
     pub passthrough: bool,
+    /// Do not answer OPEN: the kernel then opens and closes files without asking the daemon
+    /// (two round trips saved per open), reading and writing by inode. Rules out passthrough.
+    pub no_open: bool,
 }
 
 impl FuseOptions {
@@ -50,6 +54,7 @@ impl FuseOptions {
             keep_cache: true,
             auto_inval_data: false,
             passthrough: false,
+            no_open: true,
         }
     }
 
@@ -65,6 +70,7 @@ impl FuseOptions {
             keep_cache: false,
             auto_inval_data: true,
             passthrough: false,
+            no_open: false,
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct AgentFs {
     opts: FuseOptions,
     /// Whether the kernel granted the writeback cache.
     writeback: AtomicBool,
+    /// Whether the kernel left dropping set-id bits and capabilities on write, truncate and
+    /// chown to us (HANDLE_KILLPRIV_V2).
+    killpriv: AtomicBool,
     /// Whether the kernel granted passthrough (shared, so the daemon can report it).
     passthrough: Arc<AtomicBool>,
     io: io_mode::IoModes,
@@ -103,6 +112,7 @@ impl AgentFs {
             engine,
             opts,
             writeback: AtomicBool::new(false),
+            killpriv: AtomicBool::new(false),
             passthrough: Arc::new(AtomicBool::new(false)),
             io: io_mode::IoModes::default(),
             notifier,
@@ -120,10 +130,18 @@ impl AgentFs {
             | InitFlags::FUSE_BIG_WRITES
             | InitFlags::FUSE_MAX_PAGES
             | InitFlags::FUSE_PARALLEL_DIROPS
+            // Without READDIRPLUS_AUTO every listing comes with attributes: one stat per entry
+            // in the daemon saves a LOOKUP round trip per entry for whoever stats, opens or
+            // reads what it listed (ls -l, git, grep, rm -rf), at some cost to a bare `find`.
             | InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_READDIRPLUS_AUTO
             | InitFlags::FUSE_CACHE_SYMLINKS
-            | InitFlags::FUSE_ATOMIC_O_TRUNC;
+            // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
+            // for security.capability before every write and for attributes before chown.
+            | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
+        // O_TRUNC comes with OPEN; without OPEN it must come as a truncate.
+        if !self.opts.no_open {
+            wanted |= InitFlags::FUSE_ATOMIC_O_TRUNC;
+        }
         let passthrough = self.opts.passthrough
             && cfg.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
             && cfg.set_max_stack_depth(1).is_ok();
@@ -141,6 +159,7 @@ impl AgentFs {
         }
         self.writeback.store(granted.contains(InitFlags::FUSE_WRITEBACK_CACHE), Ordering::Release);
         self.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
+        self.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
         let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
         let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
         let _ = cfg.set_max_background(64);

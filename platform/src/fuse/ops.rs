@@ -1,10 +1,13 @@
 //! fuser's `Filesystem` trait, answered by the engine.
 
 use super::AgentFs;
+use super::caller;
 use super::convert::{errno, file_attr, file_type, negative_attr, open_flags, set_time};
 use super::io_mode::Decision;
 use super::lseek::{Job, answer};
-use agentfs_core::{Caller, Errno, FallocMode, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags};
+use agentfs_core::{
+    Caller, Errno, FallocMode, NO_HANDLE, PrivilegeDrop, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags,
+};
 use fuser::BackingId;
 use fuser::{
     AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
@@ -99,6 +102,30 @@ impl AgentFs {
         }
     }
 
+    /// What a setattr takes away when the kernel left that to us (HANDLE_KILLPRIV_V2), as
+    /// Linux's chown and truncate do: chown always drops set-user-id; truncate drops the set-id
+    /// bits unless the caller may keep them (CAP_FSETID, which fuser does not pass on: root
+    /// stands in for it).
+    fn setattr_drop(&self, req: &Request, ino: u64, chown: bool, truncate: bool) -> PrivilegeDrop {
+        let privileged = req.uid() == 0;
+        if !self.killpriv.load(Ordering::Acquire) || !(chown || truncate) {
+            PrivilegeDrop::Nothing
+        } else if chown || !privileged {
+            PrivilegeDrop::CapabilitiesAndSetId { caller_in_group: privileged || self.caller_in_group(req, ino) }
+        } else {
+            PrivilegeDrop::Capabilities
+        }
+    }
+
+    /// Whether the caller belongs to the group of node `ino`; only asked for a set-group-id
+    /// bit without group execute, the one case where membership decides.
+    fn caller_in_group(&self, req: &Request, ino: u64) -> bool {
+        match self.engine.getattr(ino) {
+            Ok(a) if a.perm & 0o2010 == 0o2000 => caller::in_group(req.pid(), req.gid(), a.gid),
+            _ => true,
+        }
+    }
+
     fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
         match r {
             Ok(()) => reply.ok(),
@@ -136,7 +163,7 @@ impl Filesystem for AgentFs {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -164,6 +191,7 @@ impl Filesystem for AgentFs {
             atime: atime.map(set_time),
             mtime: mtime.map(set_time),
             ctime: ctime.map(Timestamp::from),
+            drop: self.setattr_drop(req, ino.0, uid.is_some() || gid.is_some(), size.is_some()),
         };
         match self.engine.setattr(ino.0, &set) {
             Ok(a) => reply.attr(&self.opts.attr_ttl, &file_attr(&a)),
@@ -230,12 +258,22 @@ impl Filesystem for AgentFs {
         self.reply_entry(reply, r, "link");
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if self.opts.no_open {
+            return reply.error(errno(Errno::ENOSYS));
+        }
         let flags = open_flags(flags.0, self.writeback.load(Ordering::Acquire));
         let fh = match self.engine.open(ino.0, flags) {
             Ok(fh) => fh,
             Err(e) => return reply.error(fail("open", e)),
         };
+        if flags.truncate {
+            // O_TRUNC came with the open (ATOMIC_O_TRUNC): it drops what a truncate drops.
+            if let Err(e) = self.engine.drop_privileges(ino.0, self.setattr_drop(req, ino.0, false, true)) {
+                let _ = self.engine.release(fh);
+                return reply.error(fail("open", e));
+            }
+        }
         match self.decide(ino.0, flags.write, |fd| reply.open_backing(fd)) {
             Decision::Cached => reply.opened(FileHandle(fh), self.open_flags()),
             Decision::Passthrough(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
@@ -250,7 +288,7 @@ impl Filesystem for AgentFs {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -262,7 +300,12 @@ impl Filesystem for AgentFs {
             if buf.len() < size as usize {
                 buf.resize(size as usize, 0);
             }
-            match self.engine.read(fh.0, offset, &mut buf[..size as usize]) {
+            let r = if fh.0 == NO_HANDLE {
+                self.engine.read_ino(ino.0, offset, &mut buf[..size as usize])
+            } else {
+                self.engine.read(fh.0, offset, &mut buf[..size as usize])
+            };
+            match r {
                 Ok(n) => reply.data(&buf[..n]),
                 Err(e) => reply.error(fail("read", e)),
             }
@@ -271,24 +314,43 @@ impl Filesystem for AgentFs {
 
     fn write(
         &self,
-        _req: &Request,
-        _ino: INodeNo,
+        req: &Request,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.engine.write(fh.0, offset, data) {
+        if self.killpriv.load(Ordering::Acquire) {
+            // The kernel sets the flag exactly when the writer lacks CAP_FSETID and the file has
+            // a set-id bit to lose.
+            let drop = if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+                PrivilegeDrop::CapabilitiesAndSetId { caller_in_group: self.caller_in_group(req, ino.0) }
+            } else {
+                PrivilegeDrop::Capabilities
+            };
+            if let Err(e) = self.engine.drop_privileges(ino.0, drop) {
+                return reply.error(fail("write", e));
+            }
+        }
+        let r = if fh.0 == NO_HANDLE {
+            self.engine.write_ino(ino.0, offset, data)
+        } else {
+            self.engine.write(fh.0, offset, data)
+        };
+        match r {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fail("write", e)),
         }
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
-        Self::reply_empty(reply, self.engine.flush(fh.0), "flush");
+    /// Nothing to do at close (the upper layer is volatile); ENOSYS makes the kernel stop
+    /// sending FLUSH, a round trip saved at every close (it still writes dirty pages back first).
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        reply.error(errno(Errno::ENOSYS));
     }
 
     fn release(
@@ -312,11 +374,10 @@ impl Filesystem for AgentFs {
         Self::reply_empty(reply, self.engine.fsync(fh.0, datasync), "fsync");
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.engine.opendir(ino.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(fail("opendir", e)),
-        }
+    /// Listing needs no open state (readdir works by inode and cookie); ENOSYS makes the kernel
+    /// stop sending OPENDIR and RELEASEDIR, two round trips saved per directory listed.
+    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        reply.error(errno(Errno::ENOSYS));
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
@@ -418,6 +479,11 @@ impl Filesystem for AgentFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        if self.opts.no_open {
+            // Without OPEN the kernel makes the file with MKNOD and opens it itself; a CREATE
+            // would hand out a handle it then has to RELEASE, one round trip more per file.
+            return reply.error(errno(Errno::ENOSYS));
+        }
         let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
         let (a, fh) = match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
             Ok(created) => created,
@@ -474,14 +540,20 @@ impl Filesystem for AgentFs {
     fn fallocate(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         length: u64,
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = FallocMode::from_linux(mode).and_then(|m| self.engine.fallocate(fh.0, offset, length, m));
+        let r = FallocMode::from_linux(mode).and_then(|m| {
+            if fh.0 == NO_HANDLE {
+                self.engine.fallocate_ino(ino.0, offset, length, m)
+            } else {
+                self.engine.fallocate(fh.0, offset, length, m)
+            }
+        });
         Self::reply_empty(reply, r, "fallocate");
     }
 
@@ -495,7 +567,9 @@ impl Filesystem for AgentFs {
             return reply.error(errno(Errno::ENXIO));
         };
         let job = Job { ino: ino.0, fh: fh.0, offset, whence, reply };
-        if self.writeback.load(Ordering::Acquire) && self.engine.has_writers(ino.0) {
+        // Without open tracking any file may have writers.
+        let may_have_writers = self.opts.no_open || self.engine.has_writers(ino.0);
+        if self.writeback.load(Ordering::Acquire) && may_have_writers {
             // Dirty pages may hold data the engine has not seen: flush them first.
             self.lseek.submit(job, &self.engine);
         } else {
@@ -506,17 +580,23 @@ impl Filesystem for AgentFs {
     fn copy_file_range(
         &self,
         _req: &Request,
-        _ino_in: INodeNo,
+        ino_in: INodeNo,
         fh_in: FileHandle,
         offset_in: u64,
-        _ino_out: INodeNo,
+        ino_out: INodeNo,
         fh_out: FileHandle,
         offset_out: u64,
         len: u64,
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        match self.engine.copy_file_range(fh_in.0, offset_in, fh_out.0, offset_out, len.min(MAX_COPY)) {
+        match self.engine.copy_file_range(
+            (ino_in.0, fh_in.0),
+            offset_in,
+            (ino_out.0, fh_out.0),
+            offset_out,
+            len.min(MAX_COPY),
+        ) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fail("copy_file_range", e)),
         }

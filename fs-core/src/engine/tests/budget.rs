@@ -17,7 +17,7 @@ fn writes_past_the_budget_fail_with_enospc_and_memory_comes_back() {
     // An overwrite in place still fits.
     e.write(fh, 0, &vec![3u8; 100_000]).unwrap();
     let used = e.statfs().used_bytes;
-    assert!(used >= 600_000 && used < 700_000, "used {used}");
+    assert!((600_000..700_000).contains(&used), "used {used}");
     assert!(e.statfs().bfree < (1 << 20) / 4096 - 140);
     // Unlinked but open: memory stays until the last close, which frees the data even while
     // the kernel still holds the node.

@@ -24,7 +24,7 @@ fn writes_past_4gib_leave_a_hole_that_reads_as_zeros() {
     assert_eq!(e.read(fh, 5 * GIB + 4, &mut buf).unwrap(), 0);
     assert_eq!(e.lseek(fh, 0, Whence::Data).unwrap(), 0);
     let hole = e.lseek(fh, 0, Whence::Hole).unwrap();
-    assert!(hole >= 4 && hole < GIB);
+    assert!((4..GIB).contains(&hole));
     let data = e.lseek(fh, hole, Whence::Data).unwrap();
     assert!(data > 4 * GIB && data <= 5 * GIB);
     assert_eq!(e.lseek(fh, 5 * GIB, Whence::Hole).unwrap(), 5 * GIB + 4);
@@ -141,12 +141,12 @@ fn copy_file_range_between_lower_and_upper_files() {
     let src = e.open(ino(&e, "README"), OpenFlags::RDONLY).unwrap();
     let dst_id = create_file(&e, ROOT_ID, "copy", b"");
     let dst = e.open(dst_id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(e.copy_file_range(src, 6, dst, 2, 100).unwrap(), 6);
+    assert_eq!(e.copy_file_range((0, src), 6, (dst_id, dst), 2, 100).unwrap(), 6);
     e.release(src).unwrap();
     e.release(dst).unwrap();
     assert_eq!(read_all(&e, dst_id), b"\0\0world\n");
     let same = e.open(dst_id, OpenFlags::RDWR).unwrap();
-    assert_eq!(e.copy_file_range(same, 0, same, 2, 4).unwrap_err(), Errno::EINVAL);
+    assert_eq!(e.copy_file_range((dst_id, same), 0, (dst_id, same), 2, 4).unwrap_err(), Errno::EINVAL);
     e.release(same).unwrap();
 }
 

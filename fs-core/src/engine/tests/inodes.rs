@@ -39,7 +39,7 @@ fn lower_objects_keep_their_lower_inode_numbers() {
     let (_l, e) = engine();
     assert_eq!(e.getattr(ROOT_ID).unwrap().ino, ROOT_ID);
     let readme = ino(&e, "README");
-    assert!(readme >= 100 && readme < 1000, "lower ino expected, got {readme}");
+    assert!((100..1000).contains(&readme), "lower ino expected, got {readme}");
     assert_ne!(readme, FAKE_ROOT_INO);
 }
 

@@ -35,7 +35,12 @@ pub(super) fn sample_lower() -> FakeLower {
 
 pub(super) fn engine_with(lower: FakeLower, budget: u64) -> (Arc<FakeLower>, Engine) {
     let lower = Arc::new(lower);
-    let e = Engine::new(lower.clone(), Arc::new(HeapStore), Config { budget_bytes: budget, lower_ttl: None }).unwrap();
+    let e = Engine::new(
+        lower.clone(),
+        Arc::new(HeapStore),
+        Config { budget_bytes: budget, lower_ttl: None, tracks_opens: true },
+    )
+    .unwrap();
     (lower, e)
 }
 
