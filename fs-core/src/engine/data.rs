@@ -223,7 +223,20 @@ impl Engine {
     fn read_node(&self, node: &Node, offset: u64, buf: &mut [u8]) -> Result<usize> {
         match self.source(node)? {
             Source::Upper(d) => d.read_at(buf, offset),
-            Source::Lower(file) => file.read_at(buf, offset),
+            Source::Lower(file) => {
+                // A pinned lower file's size is known and fixed: asking for no more than is
+                // there spares the read that would only find the end.
+                let len = match self.lower_ttl {
+                    None => buf
+                        .len()
+                        .min(usize::try_from(node.meta.lock().size.saturating_sub(offset)).unwrap_or(usize::MAX)),
+                    Some(_) => buf.len(),
+                };
+                if len == 0 {
+                    return Ok(0);
+                }
+                file.read_at(&mut buf[..len], offset)
+            }
         }
     }
 
