@@ -27,8 +27,15 @@ pub enum Command {
     Status(StatusArgs),
     /// List the live mounts
     List(ListArgs),
-    /// Clean up after crashed daemons: unmount their mounts, delete their pins and records
+    /// Clean up after crashed daemons and commits: unmount, delete pins, finish or roll back
     Gc,
+    /// Keep the current view of MNT as a read-only snapshot NAME (`snapshot rm NAME` deletes one);
+    /// `agentfs mount @NAME MNT2` starts a branch from it
+    Snapshot(SnapshotArgs),
+    /// List the snapshots
+    Snapshots(ListArgs),
+    /// Show what MNT changed: added, modified, deleted, renamed, metadata
+    Diff(DiffArgs),
     /// (internal) run the daemon of a mount
     #[command(name = "__serve", hide = true)]
     Serve(ServeArgs),
@@ -56,7 +63,7 @@ pub struct MountOptions {
 
 #[derive(Args, Debug)]
 pub struct MountArgs {
-    /// The directory to freeze (never written)
+    /// The directory to freeze (never written), or @NAME for a branch of the snapshot NAME
     pub src: PathBuf,
     /// An empty directory to mount on
     pub mnt: PathBuf,
@@ -92,6 +99,37 @@ pub struct ListArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub action: Option<SnapshotAction>,
+    /// The mount to snapshot
+    #[arg(required = true)]
+    pub mnt: Option<PathBuf>,
+    /// The snapshot's name: letters, digits, '.', '_', '-' (at most 64)
+    #[arg(required = true)]
+    pub name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotAction {
+    /// Delete the snapshot NAME (refused while a mount branches from it)
+    Rm { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The mount point
+    pub mnt: PathBuf,
+    /// Print a JSON array of {"path", "change", "type", ...}
+    #[arg(long)]
+    pub json: bool,
+    /// Print counts and sizes only (with --json: counts and the list)
+    #[arg(long)]
+    pub stat: bool,
 }
 
 #[derive(Args, Debug)]

@@ -17,6 +17,9 @@ fn main() {
             cli::Command::Status(a) => cmd::status::status(a),
             cli::Command::List(a) => cmd::status::list(a),
             cli::Command::Gc => cmd::gc::run(),
+            cli::Command::Snapshot(a) => cmd::snapshot::run(a),
+            cli::Command::Snapshots(a) => cmd::snapshot::list(a),
+            cli::Command::Diff(a) => cmd::diff::run(a),
             cli::Command::Serve(a) => cmd::serve::run(a),
         }
     };

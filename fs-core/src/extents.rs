@@ -77,6 +77,11 @@ impl Extents {
         out
     }
 
+    /// The covered ranges, in order.
+    pub fn ranges(&self) -> Vec<(u64, u64)> {
+        self.ranges.iter().map(|(s, e)| (*s, *e)).collect()
+    }
+
     /// Number of separate ranges.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -16,6 +16,7 @@
 //! - fsync succeeds without I/O: the upper layer is volatile by design.
 
 pub mod budget;
+pub mod changes;
 mod dir;
 pub mod engine;
 pub mod errno;
@@ -27,6 +28,6 @@ pub mod store;
 pub mod types;
 pub mod upper;
 
-pub use engine::{Config, Engine, EngineStats, NO_HANDLE, UpperState, XattrFlags};
+pub use engine::{Config, Engine, EngineStats, Frozen, NO_HANDLE, UpperState, XattrFlags};
 pub use errno::{Errno, Result};
 pub use types::*;

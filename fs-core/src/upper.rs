@@ -21,6 +21,16 @@ struct Base {
     written: Extents,
 }
 
+/// Where a file's upper data differs from the lower file it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Every byte is upper data.
+    Whole { len: u64 },
+    /// Below `limit`, the lower file's bytes except in the `written` ranges; from `limit` to
+    /// `len`, upper data.
+    Partial { len: u64, limit: u64, written: Vec<(u64, u64)> },
+}
+
 pub struct UpperFile {
     data: ChargedData,
     base: RwLock<Option<Base>>,
@@ -59,6 +69,15 @@ impl UpperFile {
     /// Whether some bytes still come from the lower file.
     pub fn is_partial(&self) -> bool {
         self.base.read().is_some()
+    }
+
+    /// Which bytes differ from the lower file this data was copied up from.
+    pub fn layout(&self) -> Layout {
+        let len = self.len();
+        match &*self.base.read() {
+            None => Layout::Whole { len },
+            Some(b) => Layout::Partial { len, limit: b.limit, written: b.written.ranges() },
+        }
     }
 
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {

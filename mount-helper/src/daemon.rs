@@ -172,8 +172,9 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         read_only: cfg.read_only,
         threads: threads(),
     };
-    let fs =
-        AgentFs::new(Arc::new(engine), opts).map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
+    let engine = Arc::new(engine);
+    let fs = AgentFs::new(Arc::clone(&engine), opts)
+        .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
     let mut session = agentfs_platform::fuse::mount(fs, &spec)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
@@ -233,6 +234,10 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         let _ = session.join();
         return Err(e);
     }
+    // Commands that read the upper layer (diff, snapshot, commit) ask through this socket.
+    if let Err(e) = crate::control::server::start(engine, &crate::control::socket_path(&id), rec.uid) {
+        tracing::warn!(%e, "no control socket: diff, snapshot and commit will not reach this mount");
+    }
     tracing::info!(pid = rec.pid, "serving");
     Ok(Running { id, session, log, pin: cfg.pin.clone() })
 }
@@ -253,6 +258,7 @@ impl Running {
             }
         };
         tracing::info!(clean, "unmounted");
+        let _ = fs::remove_file(crate::control::socket_path(&self.id));
         if let Err(e) = pin::remove(&self.pin) {
             tracing::error!(%e, "the pin stays for agentfs gc");
             return;

@@ -19,6 +19,12 @@ pub enum Error {
     /// The system refused (mount failed, the daemon died...).
     #[error("{0}")]
     System(String),
+    /// The command line does not say what to do.
+    #[error("{0}")]
+    Usage(String),
+    /// SRC changed since the mount's pin where the mount changed it too.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl Error {
@@ -30,6 +36,8 @@ impl Error {
             Error::Permission(_) => 4,
             Error::Busy(_) => 5,
             Error::NotMounted(_) => 6,
+            Error::Usage(_) => 2,
+            Error::Conflict(_) => 7,
         }
     }
 

@@ -4,10 +4,11 @@
 
 use crate::daemon::{self, MountConfig};
 use crate::error::{Error, Result};
-use crate::pin::{self, PinKind, PinRequest, Plan};
+use crate::pin::{self, Pin, PinKind, PinRequest, Plan};
 use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
+use crate::snapshot::{self, record::SnapshotRecord};
 use crate::{check, gc, launch, process};
 use agentfs_platform::tree_copy::Progress;
 use std::os::unix::ffi::OsStrExt;
@@ -47,9 +48,27 @@ fn notice(quiet: bool, msg: &str) {
 }
 
 /// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
+/// The snapshot `src` names, if it is `@NAME`.
+fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
+    let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) else {
+        return Ok(None);
+    };
+    let snap = snapshot::record::load(name)?.ok_or_else(|| {
+        Error::Input(format!(
+            "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with              '@' is written ./@{name})"
+        ))
+    })?;
+    if req != PinRequest::Auto {
+        return Err(Error::Input(format!("@{name} is a snapshot and needs no pin; drop --pin")));
+    }
+    Ok(Some(snap))
+}
+
 pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
-    let (source, mountpoint) = check::mount_paths(&req.src, &req.mnt)?;
+    let branch = branch_of(&req.src, req.pin)?;
+    let src = branch.as_ref().map_or_else(|| req.src.clone(), SnapshotRecord::root_path);
+    let (source, mountpoint) = check::mount_paths(&src, &req.mnt)?;
     if req.allow_other && !check::allow_other_permitted() {
         return Err(Error::Permission(
             "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
@@ -75,7 +94,10 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pid_start: process::own_start_time(),
         state: MountState::Pinning,
         uid: rustix::process::getuid().as_raw(),
-        source: source.as_os_str().as_bytes().to_vec(),
+        source: match &branch {
+            Some(s) => format!("@{}", s.name).into_bytes(),
+            None => source.as_os_str().as_bytes().to_vec(),
+        },
         mountpoint: mountpoint.as_os_str().as_bytes().to_vec(),
         started: now(),
         budget_bytes: req.budget_bytes,
@@ -90,8 +112,15 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     registry::save(&record)?;
     let progress = Arc::new(Progress::default());
     let created = {
-        let _bar = pin::progress::start(Arc::clone(&progress), req.quiet, format!("pinning {}", source.display()));
-        pin::create(&plan, req.pin, &progress)
+        match &branch {
+            // A snapshot is read-only already: it is the pin.
+            Some(s) => Ok((Pin::branch(&s.container_path(), &s.root_path()), None)),
+            None => {
+                let _bar =
+                    pin::progress::start(Arc::clone(&progress), req.quiet, format!("pinning {}", source.display()));
+                pin::create(&plan, req.pin, &progress)
+            }
+        }
     };
     let (pin, fallback) = match created {
         Ok(p) => p,
@@ -122,7 +151,11 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     };
     registry::save(&record).map_err(cleanup)?;
     let cfg = MountConfig {
-        source,
+        // What the mount shows as its source (/proc/mounts, status): a branch names its snapshot.
+        source: match &branch {
+            Some(s) => PathBuf::from(format!("@{}", s.name)),
+            None => source,
+        },
         mountpoint: mountpoint.clone(),
         budget_bytes: req.budget_bytes,
         allow_other: req.allow_other,

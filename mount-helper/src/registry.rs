@@ -6,10 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::{ensure_private_dir, records_dir};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use crate::sealed;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"AGFSREC3";
@@ -77,61 +76,21 @@ impl MountRecord {
     }
 }
 
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard()
-}
-
 fn record_path(id: &str) -> PathBuf {
     records_dir().join(format!("{id}.rec"))
 }
 
 /// Encodes a record with its magic and checksum.
 pub fn encode(rec: &MountRecord) -> Result<Vec<u8>> {
-    let payload = bincode::encode_to_vec(rec, config())
-        .map_err(|e| Error::System(format!("cannot encode a mount record: {e}")))?;
-    let mut out = Vec::with_capacity(8 + 32 + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(blake3::hash(&payload).as_bytes());
-    out.extend_from_slice(&payload);
-    Ok(out)
+    sealed::seal(MAGIC, rec)
 }
 
 /// Decodes a record, refusing anything whose magic or checksum is wrong.
 pub fn decode(bytes: &[u8]) -> std::result::Result<MountRecord, String> {
-    if bytes.len() < 40 || &bytes[..8] != MAGIC {
-        return Err("not a mount record (bad magic or truncated)".into());
-    }
-    let (sum, payload) = bytes[8..].split_at(32);
-    if blake3::hash(payload).as_bytes() != sum {
-        return Err("checksum mismatch (torn or corrupt record)".into());
-    }
-    let (rec, used) = bincode::decode_from_slice(payload, config()).map_err(|e| format!("undecodable record: {e}"))?;
-    if used != payload.len() {
-        return Err("trailing bytes after the record".into());
-    }
-    Ok(rec)
+    sealed::unseal(MAGIC, bytes)
 }
 
-/// Writes `bytes` to `path` atomically and durably.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::System(format!("{} has no parent directory", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io("cannot write", path, &e)
-    })
-}
+pub use sealed::write_atomic;
 
 /// Saves a record (replacing the one of the same id).
 pub fn save(rec: &MountRecord) -> Result<()> {
@@ -140,9 +99,10 @@ pub fn save(rec: &MountRecord) -> Result<()> {
     write_atomic(&record_path(&rec.id), &encode(rec)?)
 }
 
-/// Removes the record of `id`, if any.
+/// Removes the record of `id`, if any, and the control socket beside it.
 pub fn remove(id: &str) {
     let _ = fs::remove_file(record_path(id));
+    let _ = fs::remove_file(crate::control::socket_path(id));
 }
 
 /// The record of mount `id`: `Ok(None)` if there is none; a corrupt one is set aside and reported.

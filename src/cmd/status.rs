@@ -1,5 +1,6 @@
 //! `agentfs status [MNT]` and `agentfs list`: what the registry and the mounts say.
 
+use super::human_bytes;
 use crate::cli::{ListArgs, StatusArgs};
 use agentfs_mount_helper::registry::{self, MountRecord, MountState};
 use agentfs_mount_helper::runtime::mount_id;
@@ -44,17 +45,6 @@ fn to_json(rec: &MountRecord) -> Value {
     })
 }
 
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
-
 fn print_human(rec: &MountRecord) {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
     println!("{}", rec.mountpoint_path().display());
@@ -63,6 +53,11 @@ fn print_human(rec: &MountRecord) {
         agentfs_mount_helper::pin::PinKind::Live => {
             println!("  pin:    live (no pin: outside changes to the source may show through)")
         }
+        agentfs_mount_helper::pin::PinKind::Branch => println!(
+            "  pin:    branch of the snapshot {} at {}",
+            rec.pin.path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            rec.pin.lower_root().display()
+        ),
         k => println!(
             "  pin:    {} at {} ({} files, {} in {} ms)",
             k.name(),

@@ -24,6 +24,7 @@ impl Engine {
     /// mode, owner and times are metadata only and copy no data.
     pub fn setattr(&self, id: u64, set: &SetAttr) -> Result<Attr> {
         let node = self.node(id)?;
+        let _change = self.mutation();
         if let Some(size) = set.size {
             match node.kind {
                 FileKind::Regular => self.truncate(&node, size)?,
@@ -69,7 +70,9 @@ impl Engine {
 
     /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]).
     pub fn drop_privileges(&self, id: u64, drop: PrivilegeDrop) -> Result<()> {
-        self.drop_privileges_of(&self.node(id)?, drop)
+        let node = self.node(id)?;
+        let _change = self.mutation();
+        self.drop_privileges_of(&node, drop)
     }
 
     fn drop_privileges_of(&self, node: &Arc<Node>, drop: PrivilegeDrop) -> Result<()> {

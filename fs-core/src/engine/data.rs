@@ -70,6 +70,7 @@ impl Engine {
     /// (a frontend with a page cache often never asks).
     fn prepare_open(&self, node: &Arc<Node>, flags: OpenFlags) -> Result<()> {
         if flags.write && flags.truncate && matches!(node.body, Body::File(_)) {
+            let _change = self.mutation();
             return self.truncate(node, 0);
         }
         Ok(())
@@ -271,6 +272,7 @@ impl Engine {
             return Ok(0);
         }
         end_of(offset, buf.len() as u64)?;
+        let _change = self.mutation();
         let data = self.upper_data(&f.node, None)?;
         if f.flags.append {
             // Appends of one file are serialized so that none overwrites another.
@@ -362,6 +364,7 @@ impl Engine {
             return Err(Errno::EINVAL);
         }
         let end = end_of(offset, len)?;
+        let _change = self.mutation();
         let data = self.upper_data(&f.node, None)?;
         let size = data.len();
         match mode {

@@ -116,6 +116,7 @@ impl Engine {
         caller: &Caller,
     ) -> Result<Arc<Node>> {
         check_name(name)?;
+        let _change = self.mutation();
         let p = self.node(parent)?;
         let mut d = self.dir_write(&p)?;
         if d.removed {
@@ -174,6 +175,7 @@ impl Engine {
     /// Adds `newparent/newname` as another name of node `id` and counts a reference.
     pub fn link(&self, id: u64, newparent: u64, newname: &OsStr) -> Result<Attr> {
         check_name(newname)?;
+        let _change = self.mutation();
         let node = self.node(id)?;
         let np = self.node(newparent)?;
         {
@@ -207,6 +209,7 @@ impl Engine {
     /// Removes the name of a non-directory.
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         check_name(name)?;
+        let _change = self.mutation();
         let p = self.node(parent)?;
         let victim = {
             let mut d = self.dir_write(&p)?;
@@ -227,6 +230,7 @@ impl Engine {
 
     /// Removes an empty directory.
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let _change = self.mutation();
         match name.as_encoded_bytes() {
             b"." => return Err(Errno::EINVAL),
             b".." => return Err(Errno::ENOTEMPTY),

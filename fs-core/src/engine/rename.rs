@@ -48,6 +48,7 @@ impl Engine {
         if flags.noreplace && flags.exchange {
             return Err(Errno::EINVAL);
         }
+        let _change = self.mutation();
         let sp = self.node(parent)?;
         let dp = self.node(newparent)?;
         sp.dir()?;

@@ -78,6 +78,7 @@ impl Engine {
             return Err(Errno::E2BIG);
         }
         let node = self.node(id)?;
+        let _change = self.mutation();
         self.load_xattrs(&node)?;
         self.pin(&node)?;
         let budget = Arc::clone(self.budget());
@@ -101,6 +102,7 @@ impl Engine {
     pub fn removexattr(&self, id: u64, name: &OsStr) -> Result<()> {
         let key = check_xattr_name(name)?;
         let node = self.node(id)?;
+        let _change = self.mutation();
         self.load_xattrs(&node)?;
         self.pin(&node)?;
         let budget = Arc::clone(self.budget());

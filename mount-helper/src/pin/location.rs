@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
 pub const PINS_DIR_NAME: &str = ".agentfs-pins";
+/// The name of the directory holding snapshots (found through their records).
+pub const SNAPSHOTS_DIR_NAME: &str = ".agentfs-snapshots";
 
 pub struct Location {
     pub dir: PathBuf,
@@ -30,17 +32,28 @@ fn usable(dir: &Path) -> bool {
 
 /// The pins directory for `src` (canonical), creating it if needed; None if there is no place.
 pub fn pins_dir(src: &Path) -> Option<Location> {
+    place(src, PINS_DIR_NAME)
+}
+
+/// The snapshots directory for trees on `src`'s filesystem, creating it if needed.
+pub fn snapshots_dir(src: &Path) -> Option<Location> {
+    place(src, SNAPSHOTS_DIR_NAME)
+}
+
+/// A directory called `name` on `src`'s mount, as high up as we may write; inside `src` only if
+/// there is nothing above it.
+fn place(src: &Path, name: &str) -> Option<Location> {
     let mount = mountinfo::mount_containing(src)?;
     let mut candidates: Vec<&Path> = src.ancestors().skip(1).filter(|a| a.starts_with(&mount.mount_point)).collect();
     candidates.reverse();
     for a in candidates {
-        let dir = a.join(PINS_DIR_NAME);
+        let dir = a.join(name);
         if usable(&dir) {
             return Some(Location { dir, hide: None });
         }
     }
-    let dir = src.join(PINS_DIR_NAME);
-    usable(&dir).then(|| Location { dir, hide: Some(PINS_DIR_NAME.into()) })
+    let dir = src.join(name);
+    usable(&dir).then(|| Location { dir, hide: Some(name.into()) })
 }
 
 /// Whether files in `dir` can be cloned (FICLONE); the error says why not.

@@ -11,8 +11,8 @@
 
 pub mod location;
 pub mod progress;
-mod remove;
-mod snapshot;
+pub mod remove;
+pub mod snapshot;
 
 use crate::error::{Error, Result};
 use agentfs_platform::tree_copy::{self, DataMode, Progress};
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use location::PINS_DIR_NAME;
+pub use location::{PINS_DIR_NAME, SNAPSHOTS_DIR_NAME};
 pub use remove::remove;
 
 /// What pins the lower layer.
@@ -32,6 +32,9 @@ pub enum PinKind {
     Reflink,
     Copy,
     Live,
+    /// A snapshot made by `agentfs snapshot`, already read-only: used as it is, never removed
+    /// by the mount.
+    Branch,
 }
 
 impl PinKind {
@@ -41,6 +44,7 @@ impl PinKind {
             PinKind::Reflink => "reflink",
             PinKind::Copy => "copy",
             PinKind::Live => "live",
+            PinKind::Branch => "branch",
         }
     }
 }
@@ -124,6 +128,19 @@ impl Pin {
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| e.to_string()))
             .collect::<std::result::Result<Vec<u8>, String>>()?;
         bincode::decode_from_slice(&bytes, bincode::config::standard()).map(|(p, _)| p).map_err(|e| e.to_string())
+    }
+
+    /// The snapshot whose tree is `root` (inside `container`), as the pin of a branch.
+    pub fn branch(container: &Path, root: &Path) -> Pin {
+        Pin {
+            kind: PinKind::Branch,
+            path: container.as_os_str().as_bytes().to_vec(),
+            lower_root: root.as_os_str().as_bytes().to_vec(),
+            hide: Vec::new(),
+            files: 0,
+            bytes: 0,
+            millis: 0,
+        }
     }
 
     fn live(src: &Path) -> Pin {
@@ -225,6 +242,9 @@ pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<
     };
     match req {
         PinRequest::Exactly(PinKind::Live) => Ok((Pin::live(&plan.src), None)),
+        PinRequest::Exactly(PinKind::Branch) => {
+            Err(Error::Input("a branch is not a pin to make; mount a snapshot with `agentfs mount @NAME MNT`".into()))
+        }
         PinRequest::Exactly(PinKind::Snapshot) => {
             let dir = plan.pins_dir_or_err(PinKind::Snapshot)?;
             Ok((finish(snapshot::create(&plan.src, dir, &plan.id, &plan.hide)?), None))

@@ -13,11 +13,13 @@ use std::path::Path;
 /// too when it is left empty.
 pub fn remove(pin: &Pin) -> Result<()> {
     let path = pin.path();
-    if pin.kind == PinKind::Live || fs::symlink_metadata(&path).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+    if matches!(pin.kind, PinKind::Live | PinKind::Branch)
+        || fs::symlink_metadata(&path).is_err_and(|e| e.kind() == ErrorKind::NotFound)
+    {
         return Ok(());
     }
     let r = match pin.kind {
-        PinKind::Live => Ok(()),
+        PinKind::Live | PinKind::Branch => Ok(()),
         PinKind::Snapshot => remove_snapshot(&path),
         PinKind::Reflink | PinKind::Copy => remove_tree(&path),
     };
@@ -27,7 +29,7 @@ pub fn remove(pin: &Pin) -> Result<()> {
     r.map_err(|e| Error::System(format!("cannot remove the pin {}: {e}", path.display())))
 }
 
-fn remove_snapshot(path: &Path) -> std::io::Result<()> {
+pub fn remove_snapshot(path: &Path) -> std::io::Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(std::io::Error::other("bad snapshot path"));
     };

@@ -47,7 +47,14 @@ fn vol_args(fd: i64, flags: u64, name: &OsStr) -> io::Result<Box<VolArgsV2>> {
 /// Takes a read-only snapshot of the subvolume whose root directory is `subvol`, named `name`
 /// inside the directory `dest_dir` (on the same btrfs filesystem).
 pub fn snapshot_readonly(subvol: impl AsFd, dest_dir: impl AsFd, name: &OsStr) -> io::Result<()> {
-    let args = vol_args(i64::from(subvol.as_fd().as_raw_fd()), SUBVOL_RDONLY, name)?;
+    snapshot(subvol, dest_dir, name, true)
+}
+
+/// Takes a snapshot, writable unless `readonly`, of the subvolume whose root directory is
+/// `subvol`, named `name` inside the directory `dest_dir` (on the same btrfs filesystem).
+pub fn snapshot(subvol: impl AsFd, dest_dir: impl AsFd, name: &OsStr, readonly: bool) -> io::Result<()> {
+    let flags = if readonly { SUBVOL_RDONLY } else { 0 };
+    let args = vol_args(i64::from(subvol.as_fd().as_raw_fd()), flags, name)?;
     // SAFETY: `args` is a live, fully initialised btrfs_ioctl_vol_args_v2 of the size the ioctl
     // number encodes; the kernel only reads it. Both fds are open for the duration of the call.
     let rc = unsafe { libc::ioctl(dest_dir.as_fd().as_raw_fd(), IOC_SNAP_CREATE_V2, &*args as *const VolArgsV2) };
@@ -66,13 +73,22 @@ pub fn destroy_subvolume(parent_dir: impl AsFd, name: &OsStr) -> io::Result<()> 
 /// Makes the subvolume whose root is `subvol` writable (so its content can be removed by a user
 /// the kernel does not let destroy subvolumes).
 pub fn clear_readonly(subvol: impl AsFd) -> io::Result<()> {
+    set_readonly(subvol, false)
+}
+
+/// Sets or clears the read-only flag of the subvolume whose root is `subvol`.
+pub fn set_readonly(subvol: impl AsFd, readonly: bool) -> io::Result<()> {
     let fd = subvol.as_fd().as_raw_fd();
     let mut flags: u64 = 0;
     // SAFETY: GETFLAGS writes one u64 through the pointer, which points to a live u64.
     if unsafe { libc::ioctl(fd, IOC_SUBVOL_GETFLAGS, &mut flags as *mut u64) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    flags &= !SUBVOL_RDONLY;
+    if readonly {
+        flags |= SUBVOL_RDONLY;
+    } else {
+        flags &= !SUBVOL_RDONLY;
+    }
     // SAFETY: SETFLAGS reads one u64 through the pointer, which points to a live u64.
     if unsafe { libc::ioctl(fd, IOC_SUBVOL_SETFLAGS, &flags as *const u64) } < 0 {
         return Err(io::Error::last_os_error());

@@ -106,72 +106,69 @@ pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io:
                 sh.opts.progress.dirs.fetch_add(1, Ordering::Relaxed);
                 queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel });
             }
-            FileType::RegularFile => copy_file(sh, job, name, &st, rel)?,
+            FileType::RegularFile => copy_file(sh, job, name, &st, &rel)?,
             FileType::Symlink => {
-                let target = rustix::fs::readlinkat(&*job.src, name, Vec::new())?;
-                rustix::fs::symlinkat(target.as_c_str(), &*job.dst, name)?;
-                if sh.keep_owner {
-                    rustix::fs::chownat(
-                        &*job.dst,
-                        name,
-                        Some(rustix::fs::Uid::from_raw(st.st_uid)),
-                        Some(rustix::fs::Gid::from_raw(st.st_gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )?;
-                }
-                rustix::fs::utimensat(&*job.dst, name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)?;
+                copy_symlink_at(&job.src, name, &job.dst, name, &st, sh.keep_owner)?;
                 sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
             }
-            kind => {
-                // FIFOs, sockets and (for root) device nodes.
-                #[allow(clippy::unnecessary_cast)]
-                let made = rustix::fs::mknodat(&*job.dst, name, kind, mode_of(&st), st.st_rdev as _);
-                match made {
-                    Ok(()) => {
-                        if sh.keep_owner {
-                            rustix::fs::chownat(
-                                &*job.dst,
-                                name,
-                                Some(rustix::fs::Uid::from_raw(st.st_uid)),
-                                Some(rustix::fs::Gid::from_raw(st.st_gid)),
-                                AtFlags::SYMLINK_NOFOLLOW,
-                            )?;
-                        }
-                        rustix::fs::utimensat(&*job.dst, name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)?;
-                    }
-                    Err(rustix::io::Errno::PERM) => {
-                        tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            kind => copy_special_at(&job.dst, name, kind, &st, sh.keep_owner, &rel)?,
         }
     }
     Ok(())
 }
 
-fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: std::path::PathBuf) -> io::Result<()> {
+fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: &Path) -> io::Result<()> {
     #[allow(clippy::unnecessary_cast)]
     let key = (st.st_dev as u64, st.st_ino as u64);
     if st.st_nlink > 1 {
         let mut links = sh.links.lock();
         if links.contains_key(&key) {
             drop(links);
-            sh.late_links.lock().push((key, rel));
+            sh.late_links.lock().push((key, rel.to_path_buf()));
             return Ok(());
         }
-        links.insert(key, rel.clone());
+        links.insert(key, rel.to_path_buf());
     }
-    let src = open_ro(&job.src, name, OFlags::empty())?;
-    let dst = rustix::fs::openat(
-        &*job.dst,
+    let size = copy_file_at(&job.src, name, &job.dst, name, st, sh.opts.mode, sh.keep_owner, rel)?;
+    sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
+    sh.opts.progress.bytes.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}
+
+fn chown_at(dir: &OwnedFd, name: &OsStr, st: &Stat) -> io::Result<()> {
+    rustix::fs::chownat(
+        dir,
         name,
+        Some(rustix::fs::Uid::from_raw(st.st_uid)),
+        Some(rustix::fs::Gid::from_raw(st.st_gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}
+
+/// Copies the regular file `src_dir/src_name` (whose stat is `st`) to a new `dst_dir/dst_name`:
+/// data cloned or copied, then xattrs, owner (with `keep_owner`), mode and times. Returns its size.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_file_at(
+    src_dir: &OwnedFd,
+    src_name: &OsStr,
+    dst_dir: &OwnedFd,
+    dst_name: &OsStr,
+    st: &Stat,
+    mode: DataMode,
+    keep_owner: bool,
+    rel: &Path,
+) -> io::Result<u64> {
+    let src = open_ro(src_dir, src_name, OFlags::empty())?;
+    let dst = rustix::fs::openat(
+        dst_dir,
+        dst_name,
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o600),
     )?;
     #[allow(clippy::unnecessary_cast)]
     let size = st.st_size as u64;
-    match sh.opts.mode {
+    match mode {
         DataMode::Reflink => rustix::fs::ioctl_ficlone(&dst, &src).map_err(|e| {
             io::Error::new(
                 io::Error::from(e).kind(),
@@ -190,7 +187,7 @@ fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: std::p
         }
     }
     write_xattrs_fd(&dst, &read_xattrs_fd(&src));
-    if sh.keep_owner {
+    if keep_owner {
         rustix::fs::fchown(
             &dst,
             Some(rustix::fs::Uid::from_raw(st.st_uid)),
@@ -199,7 +196,49 @@ fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: std::p
     }
     rustix::fs::fchmod(&dst, mode_of(st))?;
     rustix::fs::futimens(&dst, &times(st))?;
-    sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
-    sh.opts.progress.bytes.fetch_add(size, Ordering::Relaxed);
+    Ok(size)
+}
+
+/// Copies the symlink `src_dir/src_name` to a new `dst_dir/dst_name`, with owner and times.
+pub fn copy_symlink_at(
+    src_dir: &OwnedFd,
+    src_name: &OsStr,
+    dst_dir: &OwnedFd,
+    dst_name: &OsStr,
+    st: &Stat,
+    keep_owner: bool,
+) -> io::Result<()> {
+    let target = rustix::fs::readlinkat(src_dir, src_name, Vec::new())?;
+    rustix::fs::symlinkat(target.as_c_str(), dst_dir, dst_name)?;
+    if keep_owner {
+        chown_at(dst_dir, dst_name, st)?;
+    }
+    rustix::fs::utimensat(dst_dir, dst_name, &times(st), AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(())
+}
+
+/// Makes a FIFO, socket or (for root) device node like `st` at `dst_dir/name`.
+pub fn copy_special_at(
+    dst_dir: &OwnedFd,
+    name: &OsStr,
+    kind: FileType,
+    st: &Stat,
+    keep_owner: bool,
+    rel: &Path,
+) -> io::Result<()> {
+    #[allow(clippy::unnecessary_cast)]
+    match rustix::fs::mknodat(dst_dir, name, kind, mode_of(st), st.st_rdev as _) {
+        Ok(()) => {
+            if keep_owner {
+                chown_at(dst_dir, name, st)?;
+            }
+            rustix::fs::utimensat(dst_dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok(())
+        }
+        Err(rustix::io::Errno::PERM) => {
+            tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

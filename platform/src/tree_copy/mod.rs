@@ -132,3 +132,34 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: &Options) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Copies one entry of any type from `src` to `dst` (which must not exist), as [`copy_tree`]
+/// copies entries: a directory with everything in it, a file cloned or copied, a symlink as a
+/// symlink (never followed).
+pub fn copy_entry(src: &Path, dst: &Path, mode: DataMode) -> io::Result<()> {
+    let (Some(src_parent), Some(src_name), Some(dst_parent), Some(dst_name)) =
+        (src.parent(), src.file_name(), dst.parent(), dst.file_name())
+    else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy_entry needs two named paths"));
+    };
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let src_dir = openat(rustix::fs::CWD, src_parent, dir_flags, Mode::empty())?;
+    let st = rustix::fs::statat(&src_dir, src_name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    let keep_owner = rustix::process::geteuid().is_root();
+    #[allow(clippy::unnecessary_cast)]
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode as _);
+    if kind == rustix::fs::FileType::Directory {
+        let opts = Options { mode, skip_top: Vec::new(), threads: 2, progress: Arc::new(Progress::default()) };
+        return copy_tree(src, dst, &opts);
+    }
+    let dst_dir = openat(rustix::fs::CWD, dst_parent, dir_flags, Mode::empty())?;
+    match kind {
+        rustix::fs::FileType::RegularFile => {
+            entry::copy_file_at(&src_dir, src_name, &dst_dir, dst_name, &st, mode, keep_owner, dst).map(|_| ())
+        }
+        rustix::fs::FileType::Symlink => {
+            entry::copy_symlink_at(&src_dir, src_name, &dst_dir, dst_name, &st, keep_owner)
+        }
+        other => entry::copy_special_at(&dst_dir, dst_name, other, &st, keep_owner, dst),
+    }
+}

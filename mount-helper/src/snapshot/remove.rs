@@ -1,0 +1,42 @@
+//! `agentfs snapshot rm NAME`.
+
+use super::create::remove_holder;
+use super::record;
+use crate::error::{Error, Result};
+use crate::pin::PinKind;
+use crate::registry;
+
+/// The mount points of live mounts branched from the snapshot held in `container`.
+pub fn users(container: &[u8]) -> Vec<std::path::PathBuf> {
+    registry::list()
+        .into_iter()
+        .filter(|r| r.pin.kind == PinKind::Branch && r.pin.path == container && r.owner_alive())
+        .map(|r| r.mountpoint_path())
+        .collect()
+}
+
+pub fn remove(name: &str) -> Result<()> {
+    let snap = record::load(name)?
+        .ok_or_else(|| Error::Input(format!("there is no snapshot named {name}; `agentfs snapshots` lists them")))?;
+    let me = rustix::process::getuid();
+    if !me.is_root() && snap.uid != me.as_raw() {
+        return Err(Error::Permission(format!(
+            "the snapshot {name} belongs to uid {}; only they or root can remove it",
+            snap.uid
+        )));
+    }
+    if let Some(m) = users(&snap.container).first() {
+        return Err(Error::Busy(format!(
+            "the snapshot {name} is in use by the mount at {}; unmount it first (agentfs unmount {})",
+            m.display(),
+            m.display()
+        )));
+    }
+    let container = snap.container_path();
+    remove_holder(&container, snap.holder, snap.sealed)
+        .map_err(|e| Error::System(format!("cannot remove the snapshot {name} at {}: {e}", container.display())))?;
+    if let Some(parent) = container.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+    record::remove(name)
+}

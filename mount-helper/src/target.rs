@@ -1,0 +1,49 @@
+//! Finding the agentfs mount a command names.
+
+use crate::error::{Error, Result};
+use crate::mountinfo;
+use crate::registry::{self, MountRecord, MountState};
+use crate::runtime::mount_id;
+use std::path::{Path, PathBuf};
+
+/// The live agentfs mount at `mnt`: its canonical path and its record.
+pub fn mounted(mnt: &Path) -> Result<(PathBuf, MountRecord)> {
+    let canon = std::fs::canonicalize(mnt).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::Input(format!("{} does not exist; give the mount point of an agentfs mount", mnt.display()))
+        }
+        _ => Error::io("cannot resolve", mnt, &e),
+    })?;
+    let not_mounted = || {
+        Error::NotMounted(format!(
+            "{} is not an agentfs mount; mount one with `agentfs mount SRC MNT`",
+            canon.display()
+        ))
+    };
+    if !mountinfo::mount_at(&canon).is_some_and(|m| mountinfo::is_agentfs(&m)) {
+        return Err(not_mounted());
+    }
+    let rec = registry::load(&mount_id(&canon))?.ok_or_else(not_mounted)?;
+    if rec.state != MountState::Mounted || !rec.owner_alive() {
+        return Err(Error::Busy(format!(
+            "the daemon of {} is gone; run `agentfs gc` to clean up, then mount again",
+            canon.display()
+        )));
+    }
+    let me = rustix::process::getuid();
+    if !me.is_root() && rec.uid != me.as_raw() {
+        return Err(Error::Permission(format!(
+            "{} was mounted by uid {}; only that user or root can do this",
+            canon.display(),
+            rec.uid
+        )));
+    }
+    Ok((canon, rec))
+}
+
+/// Flushes what the kernel still caches for the mount at `mnt` (its writeback cache) to the
+/// daemon, so the daemon's view is complete.
+pub fn flush(mnt: &Path) -> Result<()> {
+    let f = std::fs::File::open(mnt).map_err(|e| Error::io("cannot open", mnt, &e))?;
+    rustix::fs::syncfs(&f).map_err(|e| Error::io("cannot flush", mnt, &e.into()))
+}

@@ -1,0 +1,93 @@
+//! `agentfs snapshot MNT NAME`, `agentfs snapshot rm NAME`, `agentfs snapshots`.
+
+use super::human_bytes;
+use crate::cli::{ListArgs, SnapshotAction, SnapshotArgs};
+use agentfs_mount_helper::snapshot::{self, record};
+use agentfs_mount_helper::{Error, Result};
+use serde_json::{Value, json};
+
+pub fn run(a: SnapshotArgs) -> Result<()> {
+    if let Some(SnapshotAction::Rm { name }) = a.action {
+        snapshot::remove(&name)?;
+        println!("removed the snapshot {name}");
+        return Ok(());
+    }
+    let (Some(mnt), Some(name)) = (a.mnt, a.name) else {
+        return Err(Error::Usage("give the mount point and a name: agentfs snapshot MNT NAME".into()));
+    };
+    let s = snapshot::create(&mnt, &name)?;
+    println!(
+        "snapshot {name}: {} changed objects, {} of data, in {} ms, at {}",
+        s.changed_objects,
+        human_bytes(s.changed_bytes),
+        s.millis,
+        s.root_path().display()
+    );
+    Ok(())
+}
+
+fn to_json(s: &record::SnapshotRecord) -> Value {
+    json!({
+        "name": s.name,
+        "source": s.source_path(),
+        "created": s.created,
+        "path": s.root_path(),
+        "holder": match s.holder { record::Holder::Subvolume => "btrfs-subvolume", record::Holder::Tree => "tree" },
+        "read_only": s.sealed,
+        "changed_objects": s.changed_objects,
+        "changed_bytes": s.changed_bytes,
+        "millis": s.millis,
+        "used_by": snapshot::remove::users(&s.container),
+    })
+}
+
+pub fn list(a: ListArgs) -> Result<()> {
+    let all = record::list()?;
+    if a.json {
+        println!("{}", Value::Array(all.iter().map(to_json).collect()));
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!("no snapshots");
+        return Ok(());
+    }
+    println!("{:<24} {:<20} {:>10} {:>10}  SOURCE", "NAME", "CREATED (UTC)", "OBJECTS", "DATA");
+    for s in &all {
+        println!(
+            "{:<24} {:<20} {:>10} {:>10}  {}",
+            s.name,
+            utc(s.created),
+            s.changed_objects,
+            human_bytes(s.changed_bytes),
+            s.source_path().display()
+        );
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch as "YYYY-MM-DD HH:MM:SS" (UTC).
+fn utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc(1_795_241_605), "2026-11-21 06:13:25");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00");
+    }
+}
