@@ -79,7 +79,6 @@ fn run_one(
     let scratch = work.join(format!("upper-{}", imp.name));
     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    sh(&format!("mount -t tmpfs tmpfs {}", scratch.display()))?;
     let m = mnt.display().to_string();
     let mut r = Vec::new();
     let mut step = |name: &'static str, d: Duration| r.push((name, d.as_secs_f64()));
@@ -104,12 +103,11 @@ fn run_one(
         step("write new big", sh(&format!("dd if=/dev/zero of={m}/new bs=1M count={} status=none", sizes.big_mib))?);
         step("untar", sh(&format!("mkdir {m}/untar && tar xf {} -C {m}/untar", tarball.display()))?);
         step("rm -rf tree", sh(&format!("rm -rf {m}/tree"))?);
-        step("unmount", sh(&imp.unmount_cmd(&mnt))?);
+        step("unmount", sh(&imp.unmount_cmd(lower, &mnt, &scratch))?);
         Ok(())
     })();
-    let _ = sh(&format!("umount -l {m} 2>/dev/null; umount -l {} 2>/dev/null; true", scratch.display()));
-    if let Some(cmd) = imp.cleanup_cmd(lower) {
-        let _ = sh(&cmd);
+    if result.is_err() {
+        let _ = sh(&imp.cleanup_cmd(lower, &mnt, &scratch));
     }
     result?;
     let total = r.iter().filter(|(k, _)| !["mount", "unmount"].contains(k)).map(|(_, v)| v).sum();

@@ -17,10 +17,16 @@ pub struct Impl {
     pub kind: Kind,
 }
 
+/// Every implementation starts from nothing and ends with nothing, as agentfs does: mounting
+/// includes making the place writes go (a tmpfs for the upper layer, a snapshot for native), and
+/// unmounting includes throwing the writes away (unmounting that tmpfs, deleting the snapshot),
+/// which agentfs's unmount does with its RAM upper layer.
 impl Impl {
-    /// Shell command that mounts `lower` at `mnt`; `scratch` is an empty tmpfs for upper layers.
+    /// Shell command that mounts `lower` at `mnt`; `scratch` is an empty directory for upper
+    /// layers.
     pub fn mount_cmd(&self, lower: &Path, mnt: &Path, scratch: &Path) -> String {
         let (l, m, s) = (lower.display(), mnt.display(), scratch.display());
+        let tmpfs = format!("mount -t tmpfs tmpfs {s} && mkdir -p {s}/u {s}/w");
         match &self.kind {
             Kind::Native => {
                 let snap = native_snapshot(lower);
@@ -31,32 +37,34 @@ impl Impl {
                 )
             }
             Kind::Overlayfs => {
-                format!(
-                    "mkdir -p {s}/u {s}/w && mount -t overlay overlay -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}"
-                )
+                format!("{tmpfs} && mount -t overlay overlay -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}")
             }
             Kind::FuseOverlayfs(bin) => {
-                format!("mkdir -p {s}/u {s}/w && {} -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}", bin.display())
+                format!("{tmpfs} && {} -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}", bin.display())
             }
             Kind::Agentfs(bin) => format!("{} mount --quiet {l} {m}", bin.display()),
         }
     }
 
-    pub fn unmount_cmd(&self, mnt: &Path) -> String {
+    /// Shell command that unmounts `mnt` and throws away what was written.
+    pub fn unmount_cmd(&self, lower: &Path, mnt: &Path, scratch: &Path) -> String {
+        let (m, s) = (mnt.display(), scratch.display());
         match &self.kind {
-            Kind::Agentfs(bin) => format!("{} unmount {}", bin.display(), mnt.display()),
-            _ => format!("umount {}", mnt.display()),
+            Kind::Agentfs(bin) => format!("{} unmount {m}", bin.display()),
+            Kind::Native => {
+                format!("umount {m} && btrfs subvolume delete {} >/dev/null", native_snapshot(lower).display())
+            }
+            Kind::Overlayfs | Kind::FuseOverlayfs(_) => format!("umount {m} && umount {s}"),
         }
     }
 
-    /// Shell command that removes what mounting left beside the lower tree.
-    pub fn cleanup_cmd(&self, lower: &Path) -> Option<String> {
-        match self.kind {
-            Kind::Native => {
-                Some(format!("btrfs subvolume delete {} >/dev/null 2>&1", native_snapshot(lower).display()))
-            }
-            _ => None,
+    /// Shell command that removes whatever a failed run left behind.
+    pub fn cleanup_cmd(&self, lower: &Path, mnt: &Path, scratch: &Path) -> String {
+        let mut cmd = format!("umount -l {} 2>/dev/null; umount -l {} 2>/dev/null; ", mnt.display(), scratch.display());
+        if let Kind::Native = self.kind {
+            cmd += &format!("btrfs subvolume delete {} >/dev/null 2>&1; ", native_snapshot(lower).display());
         }
+        cmd + "true"
     }
 }
 

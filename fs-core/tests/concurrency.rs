@@ -65,7 +65,7 @@ fn engine(lower: &Path) -> Engine {
     Engine::new(
         Arc::new(DirLower::open(lower).unwrap()),
         Arc::new(MemStore::new(1000)),
-        Config { budget_bytes: 1 << 30, lower_ttl: None, tracks_opens: true },
+        Config { budget_bytes: 1 << 30, ..Config::default() },
     )
     .unwrap()
 }

@@ -187,7 +187,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let engine = Engine::new(
         Arc::new(DirLower::open(lower.path()).unwrap()),
         Arc::new(MemStore::new(64)),
-        Config { budget_bytes: 1 << 30, lower_ttl: None, tracks_opens: true },
+        Config { budget_bytes: 1 << 30, ..Config::default() },
     )
     .unwrap();
     prop_assert_eq!(snapshot_engine(&engine), snapshot_dir(reference.path()), "views differ before any operation");

@@ -23,6 +23,8 @@ use std::time::Duration;
 
 /// How long a live (unpinned) lower layer may be cached, by the kernel and by the engine.
 const LIVE_TTL: Duration = Duration::from_secs(1);
+/// Lower files read ahead of a reader walking a directory.
+const READ_AHEAD_FILES: usize = 16;
 
 /// Everything a mount needs to know; built by the CLI from checked input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,8 +159,14 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
     let lower = DirLower::open_hiding(&lower_root, cfg.pin.hidden_names())
         .map_err(|e| Error::io("cannot open the lower layer", &lower_root, &e))?;
     let opts = fuse_options(cfg, live);
-    let engine_cfg =
-        Config { budget_bytes: cfg.budget_bytes, lower_ttl: live.then_some(LIVE_TTL), tracks_opens: !opts.no_open };
+    let engine_cfg = Config {
+        budget_bytes: cfg.budget_bytes,
+        lower_ttl: live.then_some(LIVE_TTL),
+        tracks_opens: !opts.no_open,
+        // Without OPEN, every first read of a file waits for the daemon: read the next files
+        // of its directory ahead (see agentfs_core::engine::prefetch).
+        read_ahead_files: if opts.no_open { READ_AHEAD_FILES } else { 0 },
+    };
     let engine = Engine::new(Arc::new(lower), Arc::new(MemStore::for_fd_limit(nofile)), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;
 

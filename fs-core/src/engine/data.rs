@@ -225,6 +225,11 @@ impl Engine {
         match self.source(node)? {
             Source::Upper(d) => d.read_at(buf, offset),
             Source::Lower(file) => {
+                if offset == 0 {
+                    if let Some(p) = &self.prefetch {
+                        p.first_read(node.id);
+                    }
+                }
                 // A pinned lower file's size is known and fixed: asking for no more than is
                 // there spares the read that would only find the end.
                 let len = match self.lower_ttl {

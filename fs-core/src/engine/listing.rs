@@ -1,7 +1,7 @@
 //! opendir, readdir, readdirplus, releasedir.
 
 use super::{Engine, OpenFile};
-use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE};
+use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE, DirBody};
 use crate::errno::{Errno, Result};
 use crate::types::{Attr, DirEntry, FileKind, OpenFlags};
 use std::ffi::OsString;
@@ -32,6 +32,9 @@ impl Engine {
         if d.removed {
             return Err(Errno::ENOENT);
         }
+        if offset == 0 {
+            self.note_listing(&d);
+        }
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie && !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() })
             {
@@ -55,6 +58,9 @@ impl Engine {
         // Like Linux, a removed directory cannot be listed (its parent may be gone).
         if d.removed {
             return Err(Errno::ENOENT);
+        }
+        if offset == 0 {
+            self.note_listing(&d);
         }
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie {
@@ -80,6 +86,21 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Tells the read-ahead which lower files this directory lists, in order.
+    fn note_listing(&self, d: &DirBody) {
+        let Some(p) = &self.prefetch else { return };
+        let files = d
+            .after(0)
+            .filter(|(_, e)| e.kind == FileKind::Regular)
+            .filter_map(|(_, e)| {
+                let origin = e.origin.clone()?;
+                let size = self.nodes.get(&e.id).map_or(u64::MAX, |n| n.meta.lock().size);
+                Some((e.id, origin, size))
+            })
+            .collect();
+        p.listed(files);
     }
 
     fn dots(&self, id: u64, node: &crate::node::Node) -> [(u64, &'static str, u64); 2] {

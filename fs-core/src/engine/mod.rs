@@ -18,6 +18,7 @@ mod data;
 mod listing;
 mod lower_cache;
 mod names;
+mod prefetch;
 mod rename;
 mod xattr;
 
@@ -55,11 +56,14 @@ pub struct Config {
     /// in no-open mode does not: it reads and writes by inode, and an unlinked file may then be
     /// open without the engine knowing, so its data stays until the kernel forgets it.
     pub tracks_opens: bool,
+    /// When a lower file is first read, read this many of the files listed after it ahead
+    /// (0: never). Pays off when reads come without a handle and each waits for the daemon.
+    pub read_ahead_files: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { budget_bytes: 4 << 30, lower_ttl: None, tracks_opens: true }
+        Config { budget_bytes: 4 << 30, lower_ttl: None, tracks_opens: true, read_ahead_files: 0 }
     }
 }
 
@@ -106,7 +110,8 @@ pub struct Engine {
     lower_ttl: Option<std::time::Duration>,
     tracks_opens: bool,
     /// Lower files opened for reads that come without a handle.
-    lower_files: lower_cache::LowerFileCache,
+    lower_files: Arc<lower_cache::LowerFileCache>,
+    prefetch: Option<prefetch::Prefetcher>,
     /// Taken shared by every change, exclusively by [`Engine::freeze`]. Uncontended but for a
     /// freeze: one atomic add per change, no wait.
     gate: RwLock<()>,
@@ -126,6 +131,9 @@ impl Engine {
         root.lookups.store(1, Ordering::Release);
         let nodes = DashMap::new();
         nodes.insert(ROOT_ID, Arc::new(root));
+        let lower_files = Arc::new(lower_cache::LowerFileCache::new(128));
+        let prefetch =
+            prefetch::Prefetcher::start(config.read_ahead_files, Arc::clone(&lower), Arc::downgrade(&lower_files));
         Ok(Engine {
             lower,
             store,
@@ -137,7 +145,8 @@ impl Engine {
             rename_lock: Mutex::new(()),
             lower_ttl: config.lower_ttl,
             tracks_opens: config.tracks_opens,
-            lower_files: lower_cache::LowerFileCache::new(128),
+            prefetch,
+            lower_files,
             gate: RwLock::new(()),
         })
     }

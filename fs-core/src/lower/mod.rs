@@ -134,6 +134,9 @@ pub trait LowerFile: Send + Sync {
     fn seek_data(&self, offset: u64) -> Result<u64>;
     /// `SEEK_HOLE`: the first hole offset at or after `offset` (the size counts as a hole), or ENXIO.
     fn seek_hole(&self, offset: u64) -> Result<u64>;
+    /// Asks the lower filesystem to start reading the first `len` bytes into its cache, without
+    /// waiting (a hint: implementations may ignore it).
+    fn prefetch(&self, _len: u64) {}
     /// The file descriptor, for kernel passthrough.
     #[cfg(unix)]
     fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {

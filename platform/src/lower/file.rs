@@ -24,6 +24,12 @@ impl RealFile {
 }
 
 impl LowerFile for RealFile {
+    fn prefetch(&self, len: u64) {
+        if let Some(len) = std::num::NonZeroU64::new(len) {
+            let _ = rustix::fs::fadvise(&self.fd, 0, Some(len), rustix::fs::Advice::WillNeed);
+        }
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         let mut done = 0;
         while done < buf.len() {

@@ -5,6 +5,7 @@ mod copy_up;
 mod data;
 mod inodes;
 mod names;
+mod prefetch;
 mod readdir;
 mod rename;
 mod xattr;
@@ -35,12 +36,8 @@ pub(super) fn sample_lower() -> FakeLower {
 
 pub(super) fn engine_with(lower: FakeLower, budget: u64) -> (Arc<FakeLower>, Engine) {
     let lower = Arc::new(lower);
-    let e = Engine::new(
-        lower.clone(),
-        Arc::new(HeapStore),
-        Config { budget_bytes: budget, lower_ttl: None, tracks_opens: true },
-    )
-    .unwrap();
+    let e =
+        Engine::new(lower.clone(), Arc::new(HeapStore), Config { budget_bytes: budget, ..Config::default() }).unwrap();
     (lower, e)
 }
 
