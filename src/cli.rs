@@ -36,6 +36,10 @@ pub enum Command {
     Snapshots(ListArgs),
     /// Show what MNT changed: added, modified, deleted, renamed, metadata
     Diff(DiffArgs),
+    /// Keep what MNT changed: write it back into SRC (crash-safe), or the whole view to --to DIR
+    Commit(CommitArgs),
+    /// Run CMD in a throwaway frozen view of SRC; nothing it writes there is kept
+    Run(RunArgs),
     /// (internal) run the daemon of a mount
     #[command(name = "__serve", hide = true)]
     Serve(ServeArgs),
@@ -79,6 +83,11 @@ pub struct MountArgs {
     /// No progress bar, no notices
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+fn parse_owner(s: &str) -> Result<(u32, u64), String> {
+    let (pid, start) = s.split_once(':').ok_or("expected PID:START")?;
+    Ok((pid.parse().map_err(|_| "bad pid")?, start.parse().map_err(|_| "bad start time")?))
 }
 
 fn parse_pin(s: &str) -> Result<PinRequest, String> {
@@ -133,6 +142,39 @@ pub struct DiffArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// The mount point
+    pub mnt: PathBuf,
+    /// Write the whole current view as a new tree at DIR (new, or an empty directory) instead
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// Check for conflicts and print what would be done; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The directory to freeze
+    pub src: PathBuf,
+    /// Mount the view at PATH (created if missing) instead of over SRC in a private namespace
+    #[arg(long, value_name = "PATH")]
+    pub at: Option<PathBuf>,
+    /// What freezes SRC (as for mount)
+    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = parse_pin)]
+    pub pin: PinRequest,
+    /// RAM the command's writes may use
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    pub size: u64,
+    /// No notices
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// The command and its arguments, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
 pub struct UnmountArgs {
     /// The mount point
     pub mnt: PathBuf,
@@ -151,6 +193,12 @@ pub struct ServeArgs {
     /// The pin to serve (as `agentfs mount` made it)
     #[arg(long, value_name = "HEX")]
     pub pin_record: String,
+    /// The mount's record id
+    #[arg(long)]
+    pub id: String,
+    /// Unmount when this process (PID:START_TIME) exits
+    #[arg(long, value_name = "PID:START", value_parser = parse_owner)]
+    pub exit_with: Option<(u32, u64)>,
     pub src: PathBuf,
     pub mnt: PathBuf,
 }

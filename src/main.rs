@@ -20,6 +20,8 @@ fn main() {
             cli::Command::Snapshot(a) => cmd::snapshot::run(a),
             cli::Command::Snapshots(a) => cmd::snapshot::list(a),
             cli::Command::Diff(a) => cmd::diff::run(a),
+            cli::Command::Commit(a) => cmd::commit::run(a),
+            cli::Command::Run(a) => cmd::run::run(a),
             cli::Command::Serve(a) => cmd::serve::run(a),
         }
     };

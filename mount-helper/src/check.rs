@@ -49,6 +49,12 @@ pub fn mount_paths(src: &Path, mnt: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((src_c, mnt_c))
 }
 
+/// SRC, to be mounted over itself (in a private mount namespace, by `agentfs run`).
+pub fn mount_over(src: &Path) -> Result<(PathBuf, PathBuf)> {
+    let c = canonical_dir(src, "SRC", "give the directory to freeze")?;
+    Ok((c.clone(), c))
+}
+
 fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
     let c = match fs::canonicalize(p) {
         Ok(c) => c,

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::pin::{self, Pin, PinKind};
 use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
-use crate::runtime::{ensure_private_dir, log_path, logs_dir, mount_id};
+use crate::runtime::{ensure_private_dir, log_path, logs_dir};
 use agentfs_core::{Config, Engine, ROOT_ID};
 use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
 use agentfs_platform::lower::DirLower;
@@ -40,6 +40,10 @@ pub struct MountConfig {
     pub pin: Pin,
     /// Open large lower files through FUSE passthrough instead of serving pages from the daemon.
     pub passthrough: bool,
+    /// The record's id.
+    pub id: String,
+    /// Unmount when this process (pid, start time) exits.
+    pub exit_with: Option<(u32, u64)>,
 }
 
 impl MountConfig {
@@ -54,6 +58,12 @@ impl MountConfig {
         }
         if self.passthrough {
             a.push("--passthrough".into());
+        }
+        a.push("--id".into());
+        a.push(self.id.clone().into());
+        if let Some((pid, start)) = self.exit_with {
+            a.push("--exit-with".into());
+            a.push(format!("{pid}:{start}").into());
         }
         a.push("--pin-record".into());
         a.push(self.pin.to_hex().into());
@@ -74,6 +84,30 @@ struct Running {
 
 fn threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+}
+
+/// Ends the mount (as SIGTERM would) once process `pid` (started at `start`) exits: the mount of
+/// an `agentfs run` never outlives it, even when it is killed (also before this is called).
+fn watch_owner(pid: u32, start: u64) -> Result<()> {
+    let end = move || {
+        tracing::info!(pid, "the process that asked for this mount is gone: unmounting");
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM);
+    };
+    let pidfd = rustix::process::Pid::from_raw(pid as i32)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    let Some(pidfd) = pidfd.filter(|_| crate::process::alive(pid, start)) else {
+        end();
+        return Ok(());
+    };
+    std::thread::Builder::new()
+        .name("owner".into())
+        .spawn(move || {
+            let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+            while rustix::event::poll(&mut fds, None).is_err() {}
+            end();
+        })
+        .map_err(|e| Error::System(format!("cannot watch process {pid}: {e}")))?;
+    Ok(())
 }
 
 /// How the frontend talks to the kernel for this mount.
@@ -130,7 +164,7 @@ pub fn serve(cfg: &MountConfig, readiness: Readiness) -> Result<()> {
 }
 
 fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
-    let id = mount_id(&cfg.mountpoint);
+    let id = cfg.id.clone();
     let log = if readiness.is_background() {
         ensure_private_dir(&logs_dir())?;
         Some(log_path(&id))
@@ -206,6 +240,10 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
             }
         })
         .map_err(|e| Error::System(format!("cannot start the signal thread: {e}")))?;
+
+    if let Some((pid, start)) = cfg.exit_with {
+        watch_owner(pid, start)?;
+    }
 
     // The mount serves when its root answers with our root's inode number.
     match fs::metadata(&mnt) {

@@ -62,16 +62,52 @@ fn classify(client: &mut Client, set: &ChangeSet, lower: &Path) -> Result<Vec<En
                 out.push(entry(verdict, set.moved_away(from).then_some(from), changed, size(client)?));
             }
             What::Modified { data, meta } => {
-                let changed = *data && content_differs(client, item.id, &lower.join(&item.path))?;
+                let below = lower.join(&item.path);
+                let changed = *data && content_differs(client, item.id, &below)?;
                 if changed {
                     out.push(entry(Verdict::Modified, None, true, size(client)?));
-                } else if *meta {
+                } else if (*meta || *data) && meta_differs(client, item.id, item.kind, &below)? {
                     out.push(entry(Verdict::Metadata, None, false, size(client)?));
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// Whether node `id`'s mode, owner or xattrs differ from the lower object's at `lower`. Times
+/// are left out: every write moves them.
+fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(lower).map_err(|e| Error::io("cannot read the lower object", lower, &e))?;
+    let a = client.stat(id)?;
+    if a.uid != md.uid() || a.gid != md.gid() || (kind != FileKind::Symlink && u32::from(a.perm) != md.mode() & 0o7777)
+    {
+        return Ok(true);
+    }
+    if kind == FileKind::Symlink {
+        return Ok(false);
+    }
+    let mut now = client.xattrs(id)?;
+    now.sort();
+    Ok(now != lower_xattrs(lower))
+}
+
+/// The xattrs of `p`, sorted (none if it has none or cannot have any).
+fn lower_xattrs(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut list = vec![0u8; 64 * 1024];
+    let n = rustix::fs::llistxattr(p, &mut list[..]).unwrap_or(0);
+    let mut out = Vec::new();
+    for name in list[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let mut v = vec![0u8; 64 * 1024];
+        if let Ok(len) = rustix::fs::lgetxattr(p, std::ffi::OsStr::from_bytes(name), &mut v[..]) {
+            v.truncate(len);
+            out.push((name.to_vec(), v));
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Whether node `id`'s data differs from the lower file at `lower` (blake3 of both, over the

@@ -4,6 +4,7 @@
 
 pub mod changeset;
 pub mod check;
+pub mod commit;
 pub mod control;
 pub mod daemon;
 pub mod diff;
@@ -17,6 +18,7 @@ pub mod pin;
 pub mod process;
 pub mod readiness;
 pub mod registry;
+pub mod run;
 pub mod runtime;
 pub mod sealed;
 pub mod size;

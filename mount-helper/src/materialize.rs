@@ -195,7 +195,7 @@ impl Tree<'_> {
 }
 
 /// Makes `target`'s xattrs exactly `want` (removing what the lower object had and lost).
-fn set_xattrs(target: &Path, want: &[(Vec<u8>, Vec<u8>)]) -> std::io::Result<()> {
+pub fn set_xattrs(target: &Path, want: &[(Vec<u8>, Vec<u8>)]) -> std::io::Result<()> {
     let mut list = vec![0u8; 64 * 1024];
     let n = rustix::fs::llistxattr(target, &mut list[..]).unwrap_or(0);
     for name in list[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {

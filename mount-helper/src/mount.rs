@@ -30,6 +30,32 @@ pub struct MountRequest {
     pub quiet: bool,
     /// Open large lower files through FUSE passthrough (root only).
     pub passthrough: bool,
+    /// Mount over SRC itself (`agentfs run`, in a private mount namespace).
+    pub over_source: bool,
+    /// The record's id (default: derived from the mount point).
+    pub id: Option<String>,
+    /// The daemon unmounts when this process exits (`agentfs run`).
+    pub exit_with: Option<u32>,
+}
+
+impl MountRequest {
+    /// A request with the defaults: auto pin, 4 GiB, private, read-write, in the background.
+    pub fn new(src: PathBuf, mnt: PathBuf) -> MountRequest {
+        MountRequest {
+            src,
+            mnt,
+            pin: PinRequest::Auto,
+            budget_bytes: 4 << 30,
+            allow_other: false,
+            read_only: false,
+            foreground: false,
+            quiet: true,
+            passthrough: false,
+            over_source: false,
+            id: None,
+            exit_with: None,
+        }
+    }
 }
 
 /// A mount that serves.
@@ -68,7 +94,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
     let branch = branch_of(&req.src, req.pin)?;
     let src = branch.as_ref().map_or_else(|| req.src.clone(), SnapshotRecord::root_path);
-    let (source, mountpoint) = check::mount_paths(&src, &req.mnt)?;
+    let (source, mountpoint) =
+        if req.over_source { check::mount_over(&src)? } else { check::mount_paths(&src, &req.mnt)? };
     if req.allow_other && !check::allow_other_permitted() {
         return Err(Error::Permission(
             "--allow-other needs `user_allow_other` in /etc/fuse.conf; add it (as root) or mount without --allow-other"
@@ -86,7 +113,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
     }
 
-    let id = mount_id(&mountpoint);
+    let id = req.id.clone().unwrap_or_else(|| mount_id(&mountpoint));
     let plan = Plan::new(&source, &id, req.pin);
     let mut record = MountRecord {
         id: id.clone(),
@@ -162,6 +189,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         read_only: req.read_only,
         pin: pin.clone(),
         passthrough: req.passthrough,
+        id: id.clone(),
+        exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
     };
     if req.foreground {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;

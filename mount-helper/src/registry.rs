@@ -103,6 +103,7 @@ pub fn save(rec: &MountRecord) -> Result<()> {
 pub fn remove(id: &str) {
     let _ = fs::remove_file(record_path(id));
     let _ = fs::remove_file(crate::control::socket_path(id));
+    crate::commit::base::remove(id);
 }
 
 /// The record of mount `id`: `Ok(None)` if there is none; a corrupt one is set aside and reported.

@@ -34,6 +34,14 @@ pub fn detach(mnt: &Path) {
 pub fn unmount(mnt: &Path, lazy: bool) -> Result<Unmounted> {
     let mnt = canonical(mnt)?;
     let id = mount_id(&mnt);
+    unmount_record(&mnt, &id, lazy)
+}
+
+/// Unmounts the agentfs mount at `mnt` (canonical) whose record is `id`, and waits for its
+/// daemon to exit.
+pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
+    let mnt = mnt.to_path_buf();
+    let id = id.to_string();
     let record = registry::load(&id)?;
     let mounted = mountinfo::mount_at(&mnt).filter(mountinfo::is_agentfs);
     if mounted.is_none() {

@@ -3,7 +3,6 @@
 //! `ln -s "$(command -v agentfs)" /sbin/mount.fuse.agentfs`.
 
 use agentfs_mount_helper::mount::{MountRequest, mount};
-use agentfs_mount_helper::pin::PinRequest;
 use agentfs_mount_helper::size::parse_size;
 use agentfs_mount_helper::{Error, Result};
 use std::ffi::OsString;
@@ -31,17 +30,7 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
         }
     }
     let [src, mnt] = <[PathBuf; 2]>::try_from(positional).map_err(|_| usage())?;
-    let mut req = MountRequest {
-        src,
-        mnt,
-        pin: PinRequest::Auto,
-        budget_bytes: 4 << 30,
-        allow_other: false,
-        read_only: false,
-        foreground: false,
-        quiet: true,
-        passthrough: false,
-    };
+    let mut req = MountRequest::new(src, mnt);
     for opt in options.split(',').filter(|o| !o.is_empty()) {
         let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
         match key {

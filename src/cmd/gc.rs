@@ -3,8 +3,12 @@
 use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
+    let commits = agentfs_mount_helper::commit::recover()?;
+    for line in &commits {
+        println!("{line}");
+    }
     let recovered = gc::collect();
-    if recovered.is_empty() {
+    if recovered.is_empty() && commits.is_empty() {
         println!("nothing to clean up");
         return Ok(());
     }

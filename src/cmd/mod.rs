@@ -1,9 +1,11 @@
 //! One module per command.
 
+pub mod commit;
 pub mod diff;
 pub mod fstab;
 pub mod gc;
 pub mod mount;
+pub mod run;
 pub mod serve;
 pub mod snapshot;
 pub mod status;

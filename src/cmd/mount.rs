@@ -11,8 +11,6 @@ pub fn agentfs_exe() -> Result<PathBuf> {
 
 pub fn run(a: MountArgs) -> Result<()> {
     let req = MountRequest {
-        src: a.src,
-        mnt: a.mnt,
         pin: a.pin,
         budget_bytes: a.options.size,
         allow_other: a.options.allow_other,
@@ -20,6 +18,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         foreground: a.foreground,
         quiet: a.quiet,
         passthrough: a.options.passthrough,
+        ..MountRequest::new(a.src, a.mnt)
     };
     mount(&req, &agentfs_exe()?).map(|_| ())
 }

@@ -15,6 +15,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         read_only: a.options.read_only,
         pin,
         passthrough: a.options.passthrough,
+        id: a.id,
+        exit_with: a.exit_with,
     };
     if a.detach {
         return launch::detach(&super::mount::agentfs_exe()?, &cfg);

@@ -26,9 +26,17 @@ pub fn fuse_available() -> bool {
     ok
 }
 
-/// Runs `agentfs` with `args`, isolated to `runtime` as its runtime directory.
+/// Runs `agentfs` with `args`, isolated to `runtime` as its runtime directory (and the state
+/// directory beside it).
 pub fn agentfs(runtime: &Path, args: &[&OsStr]) -> Output {
-    Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", runtime).output().expect("run agentfs")
+    agentfs_cmd(runtime).args(args).output().expect("run agentfs")
+}
+
+/// The `agentfs` command, isolated like [`agentfs`].
+pub fn agentfs_cmd(runtime: &Path) -> Command {
+    let mut c = Command::new(AGENTFS);
+    c.env("AGENTFS_RUNTIME_DIR", runtime).env("AGENTFS_STATE_DIR", runtime.with_file_name("state"));
+    c
 }
 
 pub fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
@@ -223,4 +231,40 @@ pub fn user_id(name: &str) -> Option<u32> {
         return None;
     }
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// What a person sees of a tree: types, contents, symlink targets, modes, owners, file times
+/// and link counts (not inode numbers, ctimes or directory times).
+pub fn view(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let md = fs::symlink_metadata(&p).unwrap();
+            let what = if md.is_dir() {
+                format!("dir {:o} {}:{}", md.mode() & 0o7777, md.uid(), md.gid())
+            } else if md.file_type().is_symlink() {
+                format!("symlink -> {} mtime={}", fs::read_link(&p).unwrap().display(), md.mtime())
+            } else if md.is_file() {
+                format!(
+                    "file {:o} {}:{} nlink={} mtime={}.{} {}",
+                    md.mode() & 0o7777,
+                    md.uid(),
+                    md.gid(),
+                    md.nlink(),
+                    md.mtime(),
+                    md.mtime_nsec(),
+                    blake3::hash(&fs::read(&p).unwrap()).to_hex()
+                )
+            } else {
+                format!("special {:o} rdev={}", md.mode(), md.rdev())
+            };
+            out.insert(p.strip_prefix(root).unwrap().to_path_buf(), what);
+            if md.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
 }

@@ -288,7 +288,7 @@ impl Engine {
         } else {
             data.write_at(buf, offset)?;
         }
-        f.node.meta.lock().touch_modified();
+        self.data_changed(&f.node);
         Ok(buf.len())
     }
 
@@ -391,8 +391,15 @@ impl Engine {
                 }
             }
         }
-        f.node.meta.lock().touch_modified();
+        self.data_changed(&f.node);
         Ok(())
+    }
+
+    /// Stamps a data change with the time, unless the frontend keeps the times itself.
+    fn data_changed(&self, node: &Node) {
+        if !self.frontend_keeps_mtime.load(Ordering::Acquire) {
+            node.meta.lock().touch_modified();
+        }
     }
 
     /// SEEK_DATA / SEEK_HOLE.

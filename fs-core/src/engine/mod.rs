@@ -36,7 +36,7 @@ use crate::types::{Attr, FileKind, OpenFlags, ROOT_ID};
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use changes::{Frozen, display_path};
 pub use data::NO_HANDLE;
@@ -109,6 +109,8 @@ pub struct Engine {
     rename_lock: Mutex<()>,
     lower_ttl: Option<std::time::Duration>,
     tracks_opens: bool,
+    /// See [`Engine::set_frontend_keeps_mtime`].
+    frontend_keeps_mtime: AtomicBool,
     /// Lower files opened for reads that come without a handle.
     lower_files: Arc<lower_cache::LowerFileCache>,
     prefetch: Option<prefetch::Prefetcher>,
@@ -145,10 +147,18 @@ impl Engine {
             rename_lock: Mutex::new(()),
             lower_ttl: config.lower_ttl,
             tracks_opens: config.tracks_opens,
+            frontend_keeps_mtime: AtomicBool::new(false),
             prefetch,
             lower_files,
             gate: RwLock::new(()),
         })
+    }
+
+    /// Tells the engine that the frontend keeps the modification times of regular files itself
+    /// and sets them with `setattr` (a FUSE writeback cache): writes then leave them alone, or
+    /// the time a write reaches the engine would overwrite the time it was made.
+    pub fn set_frontend_keeps_mtime(&self, on: bool) {
+        self.frontend_keeps_mtime.store(on, Ordering::Release);
     }
 
     pub fn stats(&self) -> EngineStats {

@@ -21,8 +21,9 @@ use std::sync::{Arc, Weak};
 /// Bytes asked for at the start of each file read ahead (large files get the kernel's own
 /// readahead once they are read).
 const HEAD: u64 = 256 << 10;
-/// Listings remembered.
-const LISTINGS: usize = 64;
+/// Files of listings remembered, at most (about 64 bytes each); the oldest listings go first.
+/// Enough for trees listed long before they are read (find, then grep).
+const FILES: usize = 1 << 18;
 /// Files waiting to be read ahead, at most.
 const QUEUE: usize = 256;
 
@@ -45,7 +46,8 @@ pub(super) struct Prefetcher {
     jobs: SyncSender<Job>,
     /// File id -> its listing and place in it.
     by_file: DashMap<u64, (Arc<Listing>, usize)>,
-    recent: Mutex<VecDeque<Arc<Listing>>>,
+    /// Listings remembered, oldest first, and how many files they hold.
+    recent: Mutex<(VecDeque<Arc<Listing>>, usize)>,
 }
 
 impl Prefetcher {
@@ -57,7 +59,9 @@ impl Prefetcher {
         let (jobs, rx) = sync_channel(QUEUE);
         let spawned = std::thread::Builder::new().name("read-ahead".into()).spawn(move || work(&rx, &*lower, &cache));
         match spawned {
-            Ok(_) => Some(Prefetcher { depth, jobs, by_file: DashMap::new(), recent: Mutex::new(VecDeque::new()) }),
+            Ok(_) => {
+                Some(Prefetcher { depth, jobs, by_file: DashMap::new(), recent: Mutex::new((VecDeque::new(), 0)) })
+            }
             Err(e) => {
                 tracing::warn!(%e, "no read-ahead thread");
                 None
@@ -75,12 +79,13 @@ impl Prefetcher {
             self.by_file.insert(*id, (Arc::clone(&listing), i));
         }
         let mut recent = self.recent.lock();
-        recent.push_back(listing);
-        while recent.len() > LISTINGS {
-            if let Some(old) = recent.pop_front() {
-                for (id, _, _) in &old.files {
-                    self.by_file.remove_if(id, |_, (l, _)| Arc::ptr_eq(l, &old));
-                }
+        recent.1 += listing.files.len();
+        recent.0.push_back(listing);
+        while recent.1 > FILES {
+            let Some(old) = recent.0.pop_front() else { break };
+            recent.1 -= old.files.len();
+            for (id, _, _) in &old.files {
+                self.by_file.remove_if(id, |_, (l, _)| Arc::ptr_eq(l, &old));
             }
         }
     }

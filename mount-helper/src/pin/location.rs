@@ -42,9 +42,21 @@ pub fn snapshots_dir(src: &Path) -> Option<Location> {
 
 /// A directory called `name` on `src`'s mount, as high up as we may write; inside `src` only if
 /// there is nothing above it.
-fn place(src: &Path, name: &str) -> Option<Location> {
+pub fn place(src: &Path, name: &str) -> Option<Location> {
+    place_where(src, name, |_| true)
+}
+
+/// Like [`place`], but on the very device of `src` (a btrfs subvolume is a device of its own,
+/// and rename(2) does not cross them): for what is renamed into `src`.
+pub fn place_for_rename(src: &Path, name: &str) -> Option<Location> {
+    let dev = fs::metadata(src).ok()?.dev();
+    place_where(src, name, |a| fs::metadata(a).is_ok_and(|m| m.dev() == dev))
+}
+
+fn place_where(src: &Path, name: &str, fits: impl Fn(&Path) -> bool) -> Option<Location> {
     let mount = mountinfo::mount_containing(src)?;
-    let mut candidates: Vec<&Path> = src.ancestors().skip(1).filter(|a| a.starts_with(&mount.mount_point)).collect();
+    let mut candidates: Vec<&Path> =
+        src.ancestors().skip(1).filter(|a| a.starts_with(&mount.mount_point) && fits(a)).collect();
     candidates.reverse();
     for a in candidates {
         let dir = a.join(name);

@@ -140,21 +140,21 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
     client.thaw()?;
     drop(client);
 
-    // 3. Read-only, durable, in place.
+    // 3. In place, read-only, durable.
+    std::fs::rename(&part, &final_path).map_err(fail("move the snapshot into place"))?;
+    guard.path = final_path.clone();
     let sealed = match holder {
-        Holder::Subvolume => true,
+        Holder::Subvolume => {
+            btrfs::set_readonly(open_dir(&final_path).map_err(fail("open the snapshot"))?, true)
+                .map_err(fail("make the snapshot read-only"))?;
+            true
+        }
         Holder::Tree if rustix::process::geteuid().is_root() => {
-            seal::set_immutable(&part, true).map_err(fail("make the tree immutable"))?;
+            seal::set_immutable(&final_path, true).map_err(fail("make the tree immutable"))?;
             true
         }
         Holder::Tree => false,
     };
-    std::fs::rename(&part, &final_path).map_err(fail("move the snapshot into place"))?;
-    guard.path = final_path.clone();
-    if holder == Holder::Subvolume {
-        btrfs::set_readonly(open_dir(&final_path).map_err(fail("open the snapshot"))?, true)
-            .map_err(fail("make the snapshot read-only"))?;
-    }
     let dir = std::fs::File::open(&loc.dir).map_err(fail("open the snapshots directory"))?;
     rustix::fs::syncfs(&dir).map_err(|e| fail("sync the snapshot")(e.into()))?;
     let snap = SnapshotRecord {

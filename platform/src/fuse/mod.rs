@@ -157,7 +157,10 @@ impl AgentFs {
         if cfg.add_capabilities(granted).is_err() {
             tracing::warn!("the kernel refused capabilities it announced");
         }
-        self.writeback.store(granted.contains(InitFlags::FUSE_WRITEBACK_CACHE), Ordering::Release);
+        let writeback = granted.contains(InitFlags::FUSE_WRITEBACK_CACHE);
+        self.writeback.store(writeback, Ordering::Release);
+        // With the writeback cache the kernel keeps file times and sends them with SETATTR.
+        self.engine.set_frontend_keeps_mtime(writeback);
         self.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
         self.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
         let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));

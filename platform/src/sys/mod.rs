@@ -3,5 +3,9 @@
 
 #[cfg(target_os = "linux")]
 pub mod btrfs;
+#[cfg(target_os = "linux")]
+pub mod child;
+#[cfg(target_os = "linux")]
+pub mod namespace;
 #[cfg(unix)]
 pub mod signals;

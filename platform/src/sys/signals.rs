@@ -5,6 +5,9 @@ use std::mem::MaybeUninit;
 
 /// The signals that end a daemon cleanly.
 pub const TERMINATION: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+/// The signals `agentfs run` passes on to its command.
+pub const FORWARDED: [i32; 6] =
+    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
 
 /// A set of blocked signals to wait for.
 pub struct SignalSet(libc::sigset_t);
@@ -44,6 +47,28 @@ impl SignalSet {
             return Err(io::Error::from_raw_os_error(rc));
         }
         Ok(sig)
+    }
+}
+
+impl SignalSet {
+    /// Waits until one of the signals arrives; returns its number and whether the kernel sent
+    /// it (a terminal's ^C, which reaches the whole foreground process group) rather than a
+    /// process (kill).
+    pub fn wait_info(&self) -> io::Result<(i32, bool)> {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        loop {
+            // SAFETY: the set is initialised; `info` is valid for writes of a siginfo_t.
+            let sig = unsafe { libc::sigwaitinfo(&self.0, info.as_mut_ptr()) };
+            if sig >= 0 {
+                // SAFETY: sigwaitinfo filled `info` (it was zeroed before, too).
+                let code = unsafe { info.assume_init_ref() }.si_code;
+                return Ok((sig, code == libc::SI_KERNEL));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
     }
 }
 

@@ -175,16 +175,7 @@ pub fn copy_file_at(
                 format!("cannot clone {} ({e}); this filesystem may not support reflinks", rel.display()),
             )
         })?,
-        DataMode::Copy => {
-            let mut left = size;
-            while left > 0 {
-                let n = rustix::fs::copy_file_range(&src, None, &dst, None, left.min(1 << 30) as usize)?;
-                if n == 0 {
-                    break;
-                }
-                left -= n as u64;
-            }
-        }
+        DataMode::Copy => copy_data(&src, &dst, size)?,
     }
     write_xattrs_fd(&dst, &read_xattrs_fd(&src));
     if keep_owner {
@@ -197,6 +188,40 @@ pub fn copy_file_at(
     rustix::fs::fchmod(&dst, mode_of(st))?;
     rustix::fs::futimens(&dst, &times(st))?;
     Ok(size)
+}
+
+/// Copies `size` bytes from `src` to `dst`: in the kernel (copy_file_range), or by reading and
+/// writing where the kernel cannot (between some filesystems).
+fn copy_data(src: &OwnedFd, dst: &OwnedFd, size: u64) -> io::Result<()> {
+    let mut left = size;
+    while left > 0 {
+        match rustix::fs::copy_file_range(src, None, dst, None, left.min(1 << 30) as usize) {
+            Ok(0) => return Ok(()),
+            Ok(n) => left -= n as u64,
+            Err(
+                rustix::io::Errno::XDEV
+                | rustix::io::Errno::INVAL
+                | rustix::io::Errno::OPNOTSUPP
+                | rustix::io::Errno::NOSYS,
+            ) if left == size => {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut off = 0u64;
+                loop {
+                    let n = rustix::io::pread(src, &mut buf, off)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    let mut done = 0;
+                    while done < n {
+                        done += rustix::io::pwrite(dst, &buf[done..n], off + done as u64)?;
+                    }
+                    off += n as u64;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Copies the symlink `src_dir/src_name` to a new `dst_dir/dst_name`, with owner and times.

@@ -1,0 +1,48 @@
+//! The Rust API: a guard that mounts a frozen view and unmounts it when dropped.
+
+mod common;
+
+use common::*;
+use std::fs;
+
+#[test]
+fn a_guard_freezes_a_directory_for_its_lifetime() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(|src| fs::write(src.join("fixture.txt"), b"pristine").unwrap());
+    let before = fingerprint(&f.src);
+    let view_path;
+    {
+        let frozen =
+            agentfs::Freeze::new(&f.src).exe(AGENTFS).size(64 << 20).pin(agentfs::PinKind::Copy).mount().unwrap();
+        view_path = frozen.path().to_path_buf();
+        assert_eq!(fs::read(view_path.join("fixture.txt")).unwrap(), b"pristine");
+        fs::write(view_path.join("fixture.txt"), b"changed by the test").unwrap();
+        fs::write(view_path.join("new.txt"), b"new").unwrap();
+        let changes = frozen.diff().unwrap();
+        let names: Vec<(String, &str)> =
+            changes.iter().map(|c| (c.path.display().to_string(), c.verdict.name())).collect();
+        assert!(names.contains(&("fixture.txt".into(), "modified")), "{names:?}");
+        assert!(names.contains(&("new.txt".into(), "added")), "{names:?}");
+    }
+    assert!(!view_path.exists(), "the temporary mount point goes with the guard");
+    assert_eq!(fingerprint(&f.src), before, "the source never changed");
+    let table = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!table.contains(view_path.to_str().unwrap()));
+}
+
+#[test]
+fn a_guard_can_mount_where_asked_and_commit() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::new(|src| fs::write(src.join("a"), b"1").unwrap());
+    let frozen = agentfs::Freeze::new(&f.src).exe(AGENTFS).pin(agentfs::PinKind::Copy).at(&f.mnt).mount().unwrap();
+    assert_eq!(frozen.path(), f.mnt);
+    fs::write(f.mnt.join("a"), b"2").unwrap();
+    frozen.commit().unwrap();
+    assert_eq!(fs::read(f.src.join("a")).unwrap(), b"2");
+    frozen.unmount().unwrap();
+    assert!(!f.is_mounted());
+}
