@@ -79,7 +79,7 @@ fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
     let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) else {
         return Ok(None);
     };
-    let snap = snapshot::record::load(name)?.ok_or_else(|| {
+    let snap = snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
         Error::Input(format!(
             "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with              '@' is written ./@{name})"
         ))

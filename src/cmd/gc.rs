@@ -3,7 +3,8 @@
 use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
-    let commits = agentfs_mount_helper::commit::recover()?;
+    let mut commits = agentfs_mount_helper::commit::recover()?;
+    commits.extend(agentfs_mount_helper::snapshot::collect());
     for line in &commits {
         println!("{line}");
     }

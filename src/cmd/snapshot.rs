@@ -42,7 +42,7 @@ fn to_json(s: &record::SnapshotRecord) -> Value {
 }
 
 pub fn list(a: ListArgs) -> Result<()> {
-    let all = record::list()?;
+    let all: Vec<_> = record::list()?.into_iter().filter(|s| s.complete()).collect();
     if a.json {
         println!("{}", Value::Array(all.iter().map(to_json).collect()));
         return Ok(());

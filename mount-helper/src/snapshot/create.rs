@@ -58,6 +58,20 @@ impl Drop for Partial {
     }
 }
 
+/// The record of a snapshot being made, removed unless it was completed.
+struct PendingRecord<'a> {
+    name: &'a str,
+    done: bool,
+}
+
+impl Drop for PendingRecord<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = record::remove(self.name);
+        }
+    }
+}
+
 /// Deletes a snapshot's container (clearing immutable flags first when `sealed`).
 pub fn remove_holder(path: &Path, holder: Holder, sealed: bool) -> std::io::Result<()> {
     match holder {
@@ -97,6 +111,29 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
     }
     let part_name = format!("{name}.part-{}", std::process::id());
     let part = loc.dir.join(&part_name);
+    let mut snap = SnapshotRecord {
+        name: name.to_string(),
+        uid: rustix::process::getuid().as_raw(),
+        source: rec.source.clone(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        holder: Holder::Tree,
+        container: part.as_os_str().as_bytes().to_vec(),
+        root: part.as_os_str().as_bytes().to_vec(),
+        changed_objects: 0,
+        changed_bytes: 0,
+        millis: 0,
+        sealed: false,
+        maker: (std::process::id(), crate::process::own_start_time()),
+    };
+    // Recorded first: if this process dies, `gc` finds what it left.
+    if subvolume_of(&rec.pin).is_some() {
+        snap.holder = Holder::Subvolume;
+    }
+    record::save(&snap)?;
+    let mut pending = PendingRecord { name, done: false };
 
     // 1. A copy of the lower layer.
     let fail = |what: &str| {
@@ -157,23 +194,16 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
     };
     let dir = std::fs::File::open(&loc.dir).map_err(fail("open the snapshots directory"))?;
     rustix::fs::syncfs(&dir).map_err(|e| fail("sync the snapshot")(e.into()))?;
-    let snap = SnapshotRecord {
-        name: name.to_string(),
-        uid: rustix::process::getuid().as_raw(),
-        source: rec.source.clone(),
-        created: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-        holder,
-        container: final_path.as_os_str().as_bytes().to_vec(),
-        root: final_path.join(&rel).as_os_str().as_bytes().to_vec(),
-        changed_objects: written.objects,
-        changed_bytes: written.bytes,
-        millis: started.elapsed().as_millis() as u64,
-        sealed,
-    };
+    snap.holder = holder;
+    snap.container = final_path.as_os_str().as_bytes().to_vec();
+    snap.root = final_path.join(&rel).as_os_str().as_bytes().to_vec();
+    snap.changed_objects = written.objects;
+    snap.changed_bytes = written.bytes;
+    snap.millis = started.elapsed().as_millis() as u64;
+    snap.sealed = sealed;
+    snap.maker = (0, 0);
     record::save(&snap)?;
+    pending.done = true;
     guard.done = true;
     tracing::info!(name, millis = snap.millis, objects = written.objects, bytes = written.bytes, "snapshot taken");
     Ok(snap)

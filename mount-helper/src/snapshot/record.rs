@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSSNP1";
+const MAGIC: &[u8; 8] = b"AGFSSNP2";
 
 /// How a snapshot's tree is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -40,6 +40,9 @@ pub struct SnapshotRecord {
     pub millis: u64,
     /// Whether its entries are immutable (a tree made by root; a subvolume always is).
     pub sealed: bool,
+    /// While it is being made: the process making it (and its start time); `gc` removes what
+    /// a dead one left. (0, 0) once complete.
+    pub maker: (u32, u64),
 }
 
 fn path(b: &[u8]) -> PathBuf {
@@ -55,6 +58,11 @@ impl SnapshotRecord {
     }
     pub fn root_path(&self) -> PathBuf {
         path(&self.root)
+    }
+
+    /// Whether it is complete (not being made, nor left half made by a dead process).
+    pub fn complete(&self) -> bool {
+        self.maker == (0, 0)
     }
 }
 

@@ -25,6 +25,9 @@ pub fn remove(name: &str) -> Result<()> {
             snap.uid
         )));
     }
+    if !snap.complete() && crate::process::alive(snap.maker.0, snap.maker.1) {
+        return Err(Error::Busy(format!("the snapshot {name} is being made (by pid {}); wait for it", snap.maker.0)));
+    }
     if let Some(m) = users(&snap.container).first() {
         return Err(Error::Busy(format!(
             "the snapshot {name} is in use by the mount at {}; unmount it first (agentfs unmount {})",

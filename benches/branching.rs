@@ -1,0 +1,138 @@
+//! Branching benchmark: on a 50k-file tree with 100 files changed through the mount, the time of
+//! `agentfs diff`, `agentfs snapshot`, a branch (`agentfs mount @NAME`, and its unmount) and
+//! `agentfs commit`, per filesystem and pin kind, median of 3 runs.
+//!
+//!     sudo cargo bench --bench branching
+
+#[path = "../tests/common/loopfs.rs"]
+#[allow(dead_code)]
+mod loopfs;
+#[path = "common/tree.rs"]
+mod tree;
+
+use loopfs::LoopFs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const AGENTFS: &str = env!("CARGO_BIN_EXE_agentfs");
+const RUNS: usize = 3;
+const CHANGED: usize = 100;
+
+struct Env<'a> {
+    runtime: &'a Path,
+    state: &'a Path,
+}
+
+impl Env<'_> {
+    fn agentfs(&self, args: &[&str]) -> Duration {
+        let t = Instant::now();
+        let out = Command::new(AGENTFS)
+            .args(args)
+            .env("AGENTFS_RUNTIME_DIR", self.runtime)
+            .env("AGENTFS_STATE_DIR", self.state)
+            .output()
+            .expect("run agentfs");
+        let took = t.elapsed();
+        assert!(out.status.success(), "agentfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        took
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Appends a line to the first `CHANGED` files under `root`, through the mount.
+fn change(root: &Path) {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+            } else if n < CHANGED {
+                let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+                std::io::Write::write_all(&mut f, b"// changed\n").unwrap();
+                n += 1;
+            }
+        }
+    }
+}
+
+struct Row {
+    fs: &'static str,
+    pin: &'static str,
+    diff: Duration,
+    snapshot: Duration,
+    branch_mount: Duration,
+    branch_unmount: Duration,
+    commit: Duration,
+}
+
+fn measure(fs: &'static str, pin: &'static str, src: &Path, env: &Env<'_>) -> Row {
+    let mnt = tempfile::tempdir().unwrap();
+    let branch = tempfile::tempdir().unwrap();
+    let (m, b, s) = (mnt.path().to_str().unwrap(), branch.path().to_str().unwrap(), src.to_str().unwrap());
+    let mut r: [Vec<Duration>; 5] = Default::default();
+    for run in 0..RUNS {
+        env.agentfs(&["mount", "--quiet", "--pin", pin, s, m]);
+        change(mnt.path());
+        r[0].push(env.agentfs(&["diff", "--stat", m]));
+        let name = format!("bench-{fs}-{run}");
+        r[1].push(env.agentfs(&["snapshot", m, &name]));
+        r[2].push(env.agentfs(&["mount", "--quiet", &format!("@{name}"), b]));
+        r[3].push(env.agentfs(&["unmount", b]));
+        env.agentfs(&["snapshot", "rm", &name]);
+        r[4].push(env.agentfs(&["commit", m]));
+        env.agentfs(&["unmount", m]);
+    }
+    let [diff, snapshot, branch_mount, branch_unmount, commit] = r.map(median);
+    Row { fs, pin, diff, snapshot, branch_mount, branch_unmount, commit }
+}
+
+fn main() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("the branching benchmark needs root (loop images, mounts)");
+        std::process::exit(1);
+    }
+    let runtime = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let env = Env { runtime: runtime.path(), state: state.path() };
+    let files = 50_000;
+    let b = LoopFs::new("btrfs", 4096).expect("btrfs");
+    b.subvolume(&b.root.join("vol"));
+    let x = LoopFs::new("xfs", 4096).expect("xfs");
+    let e = LoopFs::new("ext4", 4096).expect("ext4");
+    for root in [&b.root.join("vol/tree"), &x.root.join("tree"), &e.root.join("tree")] {
+        tree::generate(root, files, 42);
+    }
+    let _ = Command::new("sync").status();
+    eprintln!("tree: {files} files; {CHANGED} of them changed through the mount");
+    let rows = [
+        measure("btrfs", "snapshot", &b.root.join("vol/tree"), &env),
+        measure("xfs", "reflink", &x.root.join("tree"), &env),
+        measure("ext4", "copy", &e.root.join("tree"), &env),
+    ];
+    println!("| filesystem | pin | diff | snapshot | branch mount | branch unmount | commit |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.fs,
+            r.pin,
+            ms(r.diff),
+            ms(r.snapshot),
+            ms(r.branch_mount),
+            ms(r.branch_unmount),
+            ms(r.commit)
+        );
+    }
+}
