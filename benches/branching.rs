@@ -2,7 +2,7 @@
 //! `agentfs diff`, `agentfs snapshot`, a branch (`agentfs mount @NAME`, and its unmount) and
 //! `agentfs commit`, per filesystem and pin kind, median of 3 runs.
 //!
-//!     sudo cargo bench --bench branching
+//!     sudo cargo bench --bench branching [-- --only btrfs,xfs,ext4]
 
 #[path = "../tests/common/loopfs.rs"]
 #[allow(dead_code)]
@@ -103,6 +103,14 @@ fn main() {
         eprintln!("the branching benchmark needs root (loop images, mounts)");
         std::process::exit(1);
     }
+    // --only btrfs,xfs: measure those filesystems only.
+    let args: Vec<String> = std::env::args().collect();
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(String::from).collect());
+    let only: Option<Vec<&str>> = only.as_ref().map(|o| o.iter().map(String::as_str).collect());
     let runtime = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let env = Env { runtime: runtime.path(), state: state.path() };
@@ -110,20 +118,24 @@ fn main() {
     let b = LoopFs::new("btrfs", 4096).expect("btrfs");
     b.subvolume(&b.root.join("vol"));
     let x = LoopFs::new("xfs", 4096).expect("xfs");
-    let e = LoopFs::new("ext4", 4096).expect("ext4");
+    // ext4 holds the tree, a copy pin and a copied snapshot.
+    let e = LoopFs::new("ext4", 8192).expect("ext4");
     for root in [&b.root.join("vol/tree"), &x.root.join("tree"), &e.root.join("tree")] {
         tree::generate(root, files, 42);
     }
     let _ = Command::new("sync").status();
     eprintln!("tree: {files} files; {CHANGED} of them changed through the mount");
-    let rows = [
-        measure("btrfs", "snapshot", &b.root.join("vol/tree"), &env),
-        measure("xfs", "reflink", &x.root.join("tree"), &env),
-        measure("ext4", "copy", &e.root.join("tree"), &env),
-    ];
     println!("| filesystem | pin | diff | snapshot | branch mount | branch unmount | commit |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for r in &rows {
+    for (fs, pin, src) in [
+        ("btrfs", "snapshot", b.root.join("vol/tree")),
+        ("xfs", "reflink", x.root.join("tree")),
+        ("ext4", "copy", e.root.join("tree")),
+    ] {
+        if only.as_ref().is_some_and(|o| !o.contains(&fs)) {
+            continue;
+        }
+        let r = measure(fs, pin, &src, &env);
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.fs,

@@ -62,6 +62,15 @@ impl Samples {
         (base > 0.0).then(|| self.median(imp, workload).map(|v| v / base)).flatten()
     }
 
+    /// "seconds (ratio)" of one implementation and workload.
+    fn cell(&self, imp: &str, workload: &str) -> String {
+        match (self.median(imp, workload), self.ratio(imp, workload)) {
+            (Some(v), Some(r)) => format!("{v:.3} ({r:.2}x)"),
+            (Some(v), None) => format!("{v:.3}"),
+            _ => "-".into(),
+        }
+    }
+
     /// Plain text: median seconds and (ratio to overlayfs).
     pub fn table(&self) -> String {
         let mut t = format!("{:<22}", "median seconds");
@@ -72,12 +81,7 @@ impl Samples {
         for w in WORKLOADS {
             let _ = write!(t, "{w:<22}");
             for n in &self.order {
-                let cell = match (self.median(n, w), self.ratio(n, w)) {
-                    (Some(v), Some(r)) => format!("{v:.3} ({r:.2}x)"),
-                    (Some(v), None) => format!("{v:.3}"),
-                    _ => "-".into(),
-                };
-                let _ = write!(t, "{cell:>20}");
+                let _ = write!(t, "{:>20}", self.cell(n, w));
             }
             t.push('\n');
         }
@@ -100,12 +104,7 @@ impl Samples {
         for w in WORKLOADS {
             let _ = write!(t, "| {w} |");
             for n in &self.order {
-                let cell = match (self.median(n, w), self.ratio(n, w)) {
-                    (Some(v), Some(r)) => format!("{v:.3} ({r:.2}x)"),
-                    (Some(v), None) => format!("{v:.3}"),
-                    _ => "-".into(),
-                };
-                let _ = write!(t, " {cell} |");
+                let _ = write!(t, " {} |", self.cell(n, w));
             }
             t.push('\n');
         }

@@ -81,6 +81,11 @@ impl DirBody {
         self.loaded
     }
 
+    /// Whether an entry was added, removed or pointed elsewhere since the lower listing was read.
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
     /// The lower directory still to be read, if not loaded yet.
     pub fn pending_lower(&self) -> Option<&LowerPath> {
         if self.loaded { None } else { self.lower.as_ref() }

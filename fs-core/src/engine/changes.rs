@@ -53,17 +53,52 @@ impl Engine {
         (node.upper_data().is_some(), node.meta.lock().changed)
     }
 
+    /// The changes inside a directory whose listing is still the lower one: every entry is the
+    /// lower object at its place, and only those holding upper state (or directories, for what
+    /// is below them) need a look. The common case, kept cheap: most of a big tree is like this.
+    fn walk_unchanged_listing(
+        &self,
+        entries: &BTreeMap<Name, Entry>,
+        path: &Path,
+        out: &mut Vec<Change>,
+    ) -> Result<()> {
+        for (name, e) in entries {
+            let Some(node) = self.nodes.get(&e.id).map(|n| Arc::clone(&n)) else { continue };
+            let is_dir = node.kind == FileKind::Directory;
+            if !is_dir && !node.pinned.load(std::sync::atomic::Ordering::Acquire) {
+                continue;
+            }
+            let here = path.join(&**name);
+            let (data, meta) = Self::node_changes(&node);
+            if data || meta {
+                out.push(Change {
+                    path: here.clone(),
+                    kind: node.kind,
+                    id: e.id,
+                    what: ChangeKind::Modified { data, meta },
+                });
+            }
+            if is_dir {
+                self.walk_changes(&node, &here, e.origin.clone(), out)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The changes inside directory `dir`, shown at `path`, whose content started as the lower
     /// directory `base` (`None`: started empty).
     fn walk_changes(&self, dir: &Arc<Node>, path: &Path, base: Option<LowerPath>, out: &mut Vec<Change>) -> Result<()> {
-        let entries: BTreeMap<Name, Entry> = {
+        let (entries, listing_changed): (BTreeMap<Name, Entry>, bool) = {
             let body = dir.dir()?.read();
             // Never listed: nothing below it was ever reached, so nothing there changed.
             if !body.is_loaded() {
                 return Ok(());
             }
-            body.after(0).map(|(n, e)| (Arc::clone(n), e.clone())).collect()
+            (body.after(0).map(|(n, e)| (Arc::clone(n), e.clone())).collect(), body.is_changed())
         };
+        if base.is_some() && !listing_changed {
+            return self.walk_unchanged_listing(&entries, path, out);
+        }
         let lower: BTreeMap<OsString, FileKind> = match &base {
             Some(b) => self.lower.read_dir(b)?.into_iter().map(|e| (e.name, e.kind)).collect(),
             None => BTreeMap::new(),

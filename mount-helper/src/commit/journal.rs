@@ -97,6 +97,23 @@ fn file_of(id: &str) -> PathBuf {
 }
 
 impl Journal {
+    /// Starts the journal of a commit into `target`, staging in `staging` (written durably
+    /// before anything is staged).
+    pub fn begin(id: String, target: &Path, staging: &Path, whole_tree: bool) -> Result<Journal> {
+        let j = Journal {
+            id,
+            pid: std::process::id(),
+            pid_start: crate::process::own_start_time(),
+            phase: Phase::Staging,
+            target: bytes(target),
+            staging: bytes(staging),
+            whole_tree,
+            ops: Vec::new(),
+        };
+        j.save()?;
+        Ok(j)
+    }
+
     /// Writes the journal durably (replacing its previous state).
     pub fn save(&self) -> Result<()> {
         ensure_private_dir(&journals_dir())?;

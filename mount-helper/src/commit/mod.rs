@@ -100,30 +100,13 @@ fn commit_back(
     })?;
     let id = new_id();
     let staging = place.dir.join(&id);
-    let mut j = Journal {
-        id,
-        pid: std::process::id(),
-        pid_start: crate::process::own_start_time(),
-        phase: Phase::Staging,
-        target: bytes(src),
-        staging: bytes(&staging),
-        whole_tree: false,
-        ops: Vec::new(),
-    };
-    j.save()?;
-    let staged = (|| {
+    let mut j = Journal::begin(id, src, &staging, false)?;
+    let plan = or_roll_back(&j, || {
         std::fs::create_dir(&staging).map_err(|e| Error::io("cannot create", &staging, &e))?;
         let plan = plan::Planner::new(client, set, src, lower, &base, Some(&staging)).build()?;
         sync(&staging)?;
-        Ok::<_, Error>(plan)
-    })();
-    let plan = match staged {
-        Ok(p) => p,
-        Err(e) => {
-            roll_back(&j);
-            return Err(e);
-        }
-    };
+        Ok(plan)
+    })?;
     client.thaw()?;
     let (lines, staged_bytes) = (plan.lines.clone(), plan.staged_bytes);
     j.ops = plan.into_ops();
@@ -186,18 +169,8 @@ fn commit_tree(
     }
     let id = new_id();
     let staging = parent.join(format!(".{}.agentfs-{id}", name.to_string_lossy()));
-    let mut j = Journal {
-        id,
-        pid: std::process::id(),
-        pid_start: crate::process::own_start_time(),
-        phase: Phase::Staging,
-        target: bytes(&dir),
-        staging: bytes(&staging),
-        whole_tree: true,
-        ops: Vec::new(),
-    };
-    j.save()?;
-    let built = (|| {
+    let mut j = Journal::begin(id, &dir, &staging, true)?;
+    let written = or_roll_back(&j, || {
         let mode = if probe_reflink(&parent).is_ok() { DataMode::Reflink } else { DataMode::Copy };
         let opts = tree_copy::Options {
             mode,
@@ -209,15 +182,8 @@ fn commit_tree(
             .map_err(|e| Error::io("cannot copy the lower layer to", &staging, &e))?;
         let w = Tree { client, lower, root: &staging, data_mode: mode }.apply(set)?;
         sync(&staging)?;
-        Ok::<_, Error>(w)
-    })();
-    let written = match built {
-        Ok(w) => w,
-        Err(e) => {
-            roll_back(&j);
-            return Err(e);
-        }
-    };
+        Ok(w)
+    })?;
     client.thaw()?;
     if let Some(md) = existing {
         use std::os::unix::fs::MetadataExt;
@@ -262,6 +228,11 @@ fn finish(j: &Journal) -> Result<()> {
         }
     }
     j.finish()
+}
+
+/// Runs the staging `work` of journal `j`, rolling the commit back if it fails.
+fn or_roll_back<T>(j: &Journal, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    work().inspect_err(|_| roll_back(j))
 }
 
 /// Forgets a commit that never reached its commit point: SRC was not touched.

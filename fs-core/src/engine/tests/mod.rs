@@ -1,6 +1,7 @@
 //! Unit tests of the engine's semantics over the fake lower layer and the heap store.
 
 mod budget;
+mod changes;
 mod copy_up;
 mod data;
 mod inodes;
