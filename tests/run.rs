@@ -150,3 +150,38 @@ fn bad_input_is_one_clear_sentence() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(records(&f), 0);
 }
+
+/// `run` on a btrfs subvolume (snapshot pin) and on XFS (reflink pin): the command writes
+/// through its view, SRC keeps nothing, and the pin goes with the run.
+fn on_a_real_pin(kind: &str, pin: &str) {
+    if !fuse_available() {
+        return;
+    }
+    let Some(lfs) = common::loopfs::LoopFs::new(kind, 512) else { return };
+    let parent = lfs.root.join("home");
+    fs::create_dir(&parent).unwrap();
+    if kind == "btrfs" {
+        lfs.subvolume(&parent.join("vol"));
+    }
+    let f = Fixture::with_src(&parent.join("vol/src"), tree);
+    let src = f.src.to_str().unwrap();
+    let script = format!("echo changed > {src}/file && cat {src}/file && rm {src}/sub/deep && ls {src}/sub | wc -l");
+    let out = run(&f, &f.src, &[src, "--pin", pin, "--", "sh", "-c", &script]);
+    assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "changed\n0\n");
+    assert_eq!(fs::read_to_string(f.src.join("file")).unwrap(), "original\n");
+    assert!(f.src.join("sub/deep").exists());
+    assert_eq!(records(&f), 0);
+    let pins = lfs.root.join(".agentfs-pins");
+    assert!(!pins.exists() || fs::read_dir(&pins).unwrap().count() == 0, "{kind}: the pin is gone");
+}
+
+#[test]
+fn run_on_btrfs_with_a_snapshot_pin() {
+    on_a_real_pin("btrfs", "snapshot");
+}
+
+#[test]
+fn run_on_xfs_with_a_reflink_pin() {
+    on_a_real_pin("xfs", "reflink");
+}

@@ -24,7 +24,10 @@ impl RealFile {
 }
 
 impl LowerFile for RealFile {
+    // macOS has no posix_fadvise (its F_RDADVISE is left for the macOS frontend): a no-op there.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     fn prefetch(&self, len: u64) {
+        #[cfg(target_os = "linux")]
         if let Some(len) = std::num::NonZeroU64::new(len) {
             let _ = rustix::fs::fadvise(&self.fd, 0, Some(len), rustix::fs::Advice::WillNeed);
         }

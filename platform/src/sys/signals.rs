@@ -50,6 +50,7 @@ impl SignalSet {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl SignalSet {
     /// Waits until one of the signals arrives; returns its number and whether the kernel sent
     /// it (a terminal's ^C, which reaches the whole foreground process group) rather than a
