@@ -155,7 +155,13 @@ fn corrupt_records_are_reported_and_set_aside() {
     let f = Fixture::new(tree);
     f.mount(&[]);
     let dir = f.runtime.join("mounts");
-    let rec = fs::read_dir(&dir).unwrap().flatten().next().unwrap().path();
+    // The mounts directory also holds the mount's control socket and base record.
+    let rec = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "rec"))
+        .unwrap();
     let mut bytes = fs::read(&rec).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
