@@ -199,3 +199,38 @@ fn by_default_every_byte_goes_through_the_daemon_and_writers_never_wait() {
     drop(reader);
     f.unmount();
 }
+
+/// A program running from the mount keeps its file: opening it for writing or with O_TRUNC is
+/// ETXTBSY and leaves it whole. (With ATOMIC_O_TRUNC the daemon would truncate during OPEN,
+/// before the kernel checks for a running executable.)
+fn a_running_program_keeps_its_file(opts: &[&str]) {
+    let Some(f) = mounted(opts) else { return };
+    let exe = f.mnt.join("sleeper");
+    let original = fs::read("/bin/sleep").unwrap();
+    fs::write(&exe, &original).unwrap();
+    fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(&exe).arg("10").spawn().unwrap();
+        for (write, truncate) in [(true, false), (true, true), (false, true)] {
+            let mut o = OpenOptions::new();
+            o.read(true).write(write);
+            if truncate {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.custom_flags(libc::O_TRUNC);
+            }
+            let Err(err) = o.open(&exe) else { panic!("{opts:?}: opened a running program (trunc={truncate})") };
+            assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{opts:?} write={write} trunc={truncate}");
+        }
+        assert_eq!(child.try_wait().unwrap(), None, "{opts:?}: the program still runs");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(fs::read(&exe).unwrap() == original, "{opts:?}: the program's file is whole");
+    }
+    f.unmount();
+}
+
+#[test]
+fn a_running_program_keeps_its_file_in_either_io_mode() {
+    a_running_program_keeps_its_file(&["--pin", "copy"]);
+    a_running_program_keeps_its_file(&["--pin", "copy", "--passthrough"]);
+}

@@ -138,10 +138,9 @@ impl AgentFs {
             // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
             // for security.capability before every write and for attributes before chown.
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
-        // O_TRUNC comes with OPEN; without OPEN it must come as a truncate.
-        if !self.opts.no_open {
-            wanted |= InitFlags::FUSE_ATOMIC_O_TRUNC;
-        }
+        // No FUSE_ATOMIC_O_TRUNC: with it the daemon truncates during OPEN, before the kernel
+        // checks for a running executable (ETXTBSY), so `open(prog, O_RDONLY|O_TRUNC)` would
+        // empty a running program's file. O_TRUNC comes as a SETATTR after that check instead.
         let passthrough = self.opts.passthrough
             && cfg.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
             && cfg.set_max_stack_depth(1).is_ok();

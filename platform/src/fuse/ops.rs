@@ -258,7 +258,7 @@ impl Filesystem for AgentFs {
         self.reply_entry(reply, r, "link");
     }
 
-    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         if self.opts.no_open {
             return reply.error(errno(Errno::ENOSYS));
         }
@@ -267,13 +267,6 @@ impl Filesystem for AgentFs {
             Ok(fh) => fh,
             Err(e) => return reply.error(fail("open", e)),
         };
-        if flags.truncate {
-            // O_TRUNC came with the open (ATOMIC_O_TRUNC): it drops what a truncate drops.
-            if let Err(e) = self.engine.drop_privileges(ino.0, self.setattr_drop(req, ino.0, false, true)) {
-                let _ = self.engine.release(fh);
-                return reply.error(fail("open", e));
-            }
-        }
         match self.decide(ino.0, flags.write, |fd| reply.open_backing(fd)) {
             Decision::Cached => reply.opened(FileHandle(fh), self.open_flags()),
             Decision::Passthrough(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
