@@ -8,28 +8,21 @@
 #[path = "../tests/common/loopfs.rs"]
 #[allow(dead_code)]
 mod loopfs;
+#[path = "common/timed.rs"]
+mod timed;
 #[path = "common/tree.rs"]
 mod tree;
 
 use loopfs::LoopFs;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use timed::median;
 
-const AGENTFS: &str = env!("CARGO_BIN_EXE_agentfs");
 const RUNS: usize = 3;
 
 fn agentfs(runtime: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let out = Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", runtime).output().expect("run agentfs");
-    let took = t.elapsed();
-    assert!(out.status.success(), "agentfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    took
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+    timed::agentfs(&[("AGENTFS_RUNTIME_DIR", runtime)], args)
 }
 
 struct Row {

@@ -9,6 +9,8 @@
 
 #[cfg(unix)]
 pub mod errno;
+#[cfg(unix)]
+pub mod fd_io;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse;
 #[cfg(unix)]

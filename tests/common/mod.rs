@@ -98,12 +98,7 @@ impl Fixture {
 
     /// Mounts with extra `opts`; panics with the daemon's message if that fails.
     pub fn mount(&self, opts: &[&str]) {
-        let mut args: Vec<&OsStr> = vec![os("mount")];
-        args.extend(opts.iter().map(os));
-        args.push(self.src.as_os_str());
-        args.push(self.mnt.as_os_str());
-        let out = self.run(&args);
-        assert!(out.status.success(), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
+        self.mount_stderr(opts);
     }
 
     pub fn unmount(&self) {

@@ -3,7 +3,9 @@
 use super::{Engine, OpenFile};
 use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE, DirBody};
 use crate::errno::{Errno, Result};
+use crate::node::Node;
 use crate::types::{Attr, DirEntry, FileKind, OpenFlags};
+use parking_lot::RwLockReadGuard;
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -27,14 +29,7 @@ impl Engine {
     /// entry and returns false when it cannot take more; listing stops there.
     pub fn readdir(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry) -> bool) -> Result<()> {
         let node = self.node(id)?;
-        let d = self.dir_read(&node)?;
-        // Like Linux, a removed directory cannot be listed (its parent may be gone).
-        if d.removed {
-            return Err(Errno::ENOENT);
-        }
-        if offset == 0 {
-            self.note_listing(&d);
-        }
+        let d = self.listing(&node, offset)?;
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie && !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() })
             {
@@ -54,14 +49,7 @@ impl Engine {
     /// counts one reference to its node, as a lookup does.
     pub fn readdirplus(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry, &Attr) -> bool) -> Result<()> {
         let node = self.node(id)?;
-        let d = self.dir_read(&node)?;
-        // Like Linux, a removed directory cannot be listed (its parent may be gone).
-        if d.removed {
-            return Err(Errno::ENOENT);
-        }
-        if offset == 0 {
-            self.note_listing(&d);
-        }
+        let d = self.listing(&node, offset)?;
         for (cookie, name, ino) in self.dots(id, &node) {
             if offset < cookie {
                 let attr = self.node(ino)?.attr();
@@ -89,6 +77,19 @@ impl Engine {
     }
 
     /// Tells the read-ahead which lower files this directory lists, in order.
+    /// The loaded listing of directory `node`, for a readdir from cookie `offset`.
+    fn listing<'a>(&self, node: &'a Node, offset: u64) -> Result<RwLockReadGuard<'a, DirBody>> {
+        let d = self.dir_read(node)?;
+        // Like Linux, a removed directory cannot be listed (its parent may be gone).
+        if d.removed {
+            return Err(Errno::ENOENT);
+        }
+        if offset == 0 {
+            self.note_listing(&d);
+        }
+        Ok(d)
+    }
+
     fn note_listing(&self, d: &DirBody) {
         let Some(p) = &self.prefetch else { return };
         let files = d

@@ -99,17 +99,23 @@ impl Pin {
         self.hide.iter().map(|h| OsString::from_vec(h.clone())).collect()
     }
 
-    /// No pin yet (a record in the pinning state; `gc` then looks for every possible kind).
-    pub fn pending() -> Pin {
+    /// A pin of `kind` removed through `path` and read at `lower_root`, hiding nothing, with no
+    /// pinning statistics yet.
+    pub fn new(kind: PinKind, path: &Path, lower_root: &Path) -> Pin {
         Pin {
-            kind: PinKind::Live,
-            path: Vec::new(),
-            lower_root: Vec::new(),
+            kind,
+            path: path.as_os_str().as_bytes().to_vec(),
+            lower_root: lower_root.as_os_str().as_bytes().to_vec(),
             hide: Vec::new(),
             files: 0,
             bytes: 0,
             millis: 0,
         }
+    }
+
+    /// No pin yet (a record in the pinning state; `gc` then looks for every possible kind).
+    pub fn pending() -> Pin {
+        Pin::new(PinKind::Live, Path::new(""), Path::new(""))
     }
 
     /// Encodes the pin for the daemon's command line.
@@ -132,27 +138,11 @@ impl Pin {
 
     /// The snapshot whose tree is `root` (inside `container`), as the pin of a branch.
     pub fn branch(container: &Path, root: &Path) -> Pin {
-        Pin {
-            kind: PinKind::Branch,
-            path: container.as_os_str().as_bytes().to_vec(),
-            lower_root: root.as_os_str().as_bytes().to_vec(),
-            hide: Vec::new(),
-            files: 0,
-            bytes: 0,
-            millis: 0,
-        }
+        Pin::new(PinKind::Branch, container, root)
     }
 
     fn live(src: &Path) -> Pin {
-        Pin {
-            kind: PinKind::Live,
-            path: Vec::new(),
-            lower_root: src.as_os_str().as_bytes().to_vec(),
-            hide: Vec::new(),
-            files: 0,
-            bytes: 0,
-            millis: 0,
-        }
+        Pin::new(PinKind::Live, Path::new(""), src)
     }
 }
 
@@ -165,15 +155,7 @@ pub fn possible_pins(pins_dir: &Path, id: &str) -> Vec<Pin> {
         .into_iter()
         .map(|kind| {
             let path = pins_dir.join(format!("{id}.{}", kind.name()));
-            Pin {
-                kind,
-                path: path.as_os_str().as_bytes().to_vec(),
-                lower_root: path.as_os_str().as_bytes().to_vec(),
-                hide: Vec::new(),
-                files: 0,
-                bytes: 0,
-                millis: 0,
-            }
+            Pin::new(kind, &path, &path)
         })
         .collect()
 }
@@ -284,15 +266,7 @@ fn clone(plan: &Plan, dir: &Path, kind: PinKind, progress: &Arc<Progress>) -> Re
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
         progress: Arc::clone(progress),
     };
-    let pin = Pin {
-        kind,
-        path: path.as_os_str().as_bytes().to_vec(),
-        lower_root: path.as_os_str().as_bytes().to_vec(),
-        hide: Vec::new(),
-        files: 0,
-        bytes: 0,
-        millis: 0,
-    };
+    let pin = Pin::new(kind, &path, &path);
     if let Err(e) = tree_copy::copy_tree(&plan.src, &path, &opts) {
         let _ = remove(&pin);
         return Err(Error::System(format!("cannot make a {} pin of {}: {e}", kind.name(), plan.src.display())));

@@ -53,13 +53,5 @@ pub fn create(src: &Path, pins_dir: &Path, id: &str, hide: &[OsString]) -> Resul
     .map_err(fail)?;
     let path = pins_dir.join(&name);
     let lower = path.join(rel);
-    Ok(Pin {
-        kind: PinKind::Snapshot,
-        path: path.as_os_str().as_bytes().to_vec(),
-        lower_root: lower.as_os_str().as_bytes().to_vec(),
-        hide: hide.iter().map(|h| h.as_bytes().to_vec()).collect(),
-        files: 0,
-        bytes: 0,
-        millis: 0,
-    })
+    Ok(Pin { hide: hide.iter().map(|h| h.as_bytes().to_vec()).collect(), ..Pin::new(PinKind::Snapshot, &path, &lower) })
 }

@@ -1,10 +1,10 @@
 //! An open lower regular file.
 
 use crate::errno::from_rustix;
+use crate::fd_io::pread_full;
 use agentfs_core::lower::LowerFile;
 use agentfs_core::{Errno, Result};
 use rustix::fs::{FileType, SeekFrom, fstat, seek};
-use rustix::io::pread;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 pub struct RealFile {
@@ -34,16 +34,7 @@ impl LowerFile for RealFile {
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match pread(&self.fd, &mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(from_rustix(e)),
-            }
-        }
-        Ok(done)
+        pread_full(&self.fd, buf, offset)
     }
 
     fn seek_data(&self, offset: u64) -> Result<u64> {

@@ -1,10 +1,11 @@
 //! One memfd as file data.
 
 use crate::errno::from_rustix;
+use crate::fd_io::pread_full;
 use agentfs_core::store::FileData;
 use agentfs_core::{Errno, Result};
 use rustix::fs::{FallocateFlags, MemfdFlags, SeekFrom, fallocate, fstat, ftruncate, memfd_create, seek};
-use rustix::io::{pread, pwrite};
+use rustix::io::pwrite;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// tmpfs allocates whole pages.
@@ -35,16 +36,7 @@ impl FileData for Memfd {
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match pread(&self.fd, &mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(from_rustix(e)),
-            }
-        }
-        Ok(done)
+        pread_full(&self.fd, buf, offset)
     }
 
     fn write_at(&self, data: &[u8], offset: u64) -> Result<()> {
