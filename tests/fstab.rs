@@ -86,9 +86,11 @@ fn mount_t_fuse_agentfs_and_an_fstab_line_work_and_umount_removes_the_pin() {
     let st = f.status();
     assert_eq!((st["pin"]["kind"].as_str(), st["read_only"].as_bool()), (Some("live"), Some(true)));
     assert_eq!(fs::read(f.mnt.join("a/file")).unwrap(), b"lower");
+    let pid = f.daemon_pid();
     assert!(Command::new("umount").arg(&f.mnt).status().unwrap().success());
     assert!(wait_until(Duration::from_secs(10), || f.daemon_pid().is_none()));
-    f.assert_gone(None);
+    // The daemon drops its record, then its log, then exits: wait for the exit.
+    f.assert_gone(pid);
     assert_eq!(fingerprint(&f.src), before);
 
     let out = Command::new("mount")
