@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod loopfs;
+mod modes;
+
+pub use modes::Mode;
 
 use agentfs_mount_helper::{registry, runtime::mount_id};
 use std::collections::BTreeMap;
@@ -49,6 +52,8 @@ pub struct Fixture {
     pub src: PathBuf,
     pub mnt: PathBuf,
     pub runtime: PathBuf,
+    /// The I/O mode every mount of this fixture asks for (none: the defaults).
+    pub mode: Option<Mode>,
 }
 
 impl Fixture {
@@ -60,7 +65,14 @@ impl Fixture {
         fs::create_dir(&src).unwrap();
         fs::create_dir(&mnt).unwrap();
         populate(&src);
-        Fixture { dir, src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime }
+        Fixture { dir, src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime, mode: None }
+    }
+
+    /// A fixture whose mounts run in `mode`.
+    pub fn in_mode(mode: Mode, populate: impl FnOnce(&Path)) -> Fixture {
+        let mut f = Fixture::new(populate);
+        f.mode = Some(mode);
+        f
     }
 
     /// A fixture whose SRC is `src` (made by `populate`, e.g. on a loop filesystem).
@@ -71,7 +83,7 @@ impl Fixture {
         fs::create_dir_all(src).unwrap();
         populate(src);
         let runtime = dir.path().join("run");
-        Fixture { src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime, dir }
+        Fixture { src: src.canonicalize().unwrap(), mnt: mnt.canonicalize().unwrap(), runtime, dir, mode: None }
     }
 
     /// `agentfs status --json` of this mount.
@@ -81,9 +93,10 @@ impl Fixture {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// Mounts; returns stderr (notices, warnings).
+    /// Mounts (in the fixture's mode, then `opts`); returns stderr (notices, warnings).
     pub fn mount_stderr(&self, opts: &[&str]) -> String {
         let mut args: Vec<&OsStr> = vec![os("mount")];
+        args.extend(self.mode.map_or(&[][..], Mode::mount_args).iter().map(os));
         args.extend(opts.iter().map(os));
         args.push(self.src.as_os_str());
         args.push(self.mnt.as_os_str());
