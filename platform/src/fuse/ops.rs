@@ -126,6 +126,21 @@ impl AgentFs {
         }
     }
 
+    /// Takes set-id bits and capabilities away as a write does; when that changed the mode, the
+    /// kernel's cached attributes are dropped (they would otherwise show the old mode for as
+    /// long as they may be cached, which pinned is forever). Only attributes are invalidated,
+    /// which takes no lock a request in progress could hold.
+    fn drop_privileges(&self, ino: u64, drop: PrivilegeDrop) -> agentfs_core::Result<()> {
+        if self.engine.drop_privileges(ino, drop)? {
+            if let Some(n) = self.notifier.get() {
+                if let Err(e) = n.inval_inode(INodeNo(ino), -1, 0) {
+                    tracing::debug!(ino, %e, "could not drop the kernel's attributes after a privilege drop");
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
         match r {
             Ok(()) => reply.ok(),
@@ -320,7 +335,7 @@ impl Filesystem for AgentFs {
             } else {
                 PrivilegeDrop::Capabilities
             };
-            if let Err(e) = self.engine.drop_privileges(ino.0, drop) {
+            if let Err(e) = self.drop_privileges(ino.0, drop) {
                 return reply.error(fail("write", e));
             }
         }
@@ -541,7 +556,7 @@ impl Filesystem for AgentFs {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -549,8 +564,19 @@ impl Filesystem for AgentFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = FallocMode::from_linux(mode)
-            .and_then(|m| self.engine.fallocate(FileRef::new(ino.0, fh.0), offset, length, m));
+        let r = FallocMode::from_linux(mode).and_then(|m| {
+            // Linux takes set-id bits and capabilities away on fallocate as on write; the kernel
+            // leaves that to us here (HANDLE_KILLPRIV_V2) without saying who may keep them.
+            if self.killpriv.load(Ordering::Acquire) {
+                let drop = if req.uid() == 0 {
+                    PrivilegeDrop::Capabilities
+                } else {
+                    PrivilegeDrop::CapabilitiesAndSetId { caller_in_group: self.caller_in_group(req, ino.0) }
+                };
+                self.drop_privileges(ino.0, drop)?;
+            }
+            self.engine.fallocate(FileRef::new(ino.0, fh.0), offset, length, m)
+        });
         Self::reply_empty(reply, r, "fallocate");
     }
 
