@@ -82,11 +82,7 @@ impl Inner {
     /// when `on`, or every page touching `[s, e)` when clearing.
     fn set_punched(&mut self, i: u64, s: usize, e: usize, on: bool) {
         let (s, e) = (s as u64, e as u64);
-        let mask = if on {
-            page_mask(s.div_ceil(PAGE), e / PAGE)
-        } else {
-            page_mask(s / PAGE, e.div_ceil(PAGE))
-        };
+        let mask = if on { page_mask(s.div_ceil(PAGE), e / PAGE) } else { page_mask(s / PAGE, e.div_ceil(PAGE)) };
         if mask == 0 {
             return;
         }
