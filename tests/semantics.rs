@@ -20,6 +20,7 @@ per_mode!(
     many_threads_at_once,
     a_hundred_thousand_files_meet_no_fd_limit,
     renaming_every_entry_while_listing_ends,
+    reading_updates_access_times_as_relatime_says_but_never_in_src,
 );
 
 fn populate(src: &Path) {
@@ -295,5 +296,32 @@ fn renaming_every_entry_while_listing_ends(mode: Mode) {
     }
     assert!(listed >= N, "every entry present all along was listed: {listed}");
     assert_eq!(fs::read_dir(&d).unwrap().count(), N);
+    f.unmount();
+}
+
+/// A read that reaches the daemon updates the access time as relatime says (once, then not while
+/// the access time is newer than the last change); SRC's own access times never move. (Reads
+/// the kernel serves from its page cache reach no daemon: FUSE inodes are S_NOATIME.)
+fn reading_updates_access_times_as_relatime_says_but_never_in_src(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, |src| {
+        fs::write(src.join("old"), b"read me").unwrap();
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        File::options()
+            .write(true)
+            .open(src.join("old"))
+            .unwrap()
+            .set_times(fs::FileTimes::new().set_accessed(t))
+            .unwrap();
+    });
+    f.mount(&[]);
+    let before = fs::metadata(f.src.join("old")).unwrap().atime();
+    assert_eq!(fs::metadata(f.mnt.join("old")).unwrap().atime(), 1_000_000_000);
+    assert_eq!(fs::read(f.mnt.join("old")).unwrap(), b"read me");
+    let after = fs::metadata(f.mnt.join("old")).unwrap().atime();
+    assert!(after > 1_000_000_000, "a read renews a day-old access time ({mode})");
+    assert_eq!(fs::metadata(f.src.join("old")).unwrap().atime(), before, "SRC is read without touching atime");
     f.unmount();
 }

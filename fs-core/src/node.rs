@@ -68,7 +68,10 @@ impl Meta {
     /// Takes fresh lower attributes (live lower layer; the node holds no upper state).
     pub fn refresh_from_lower(&mut self, a: &LowerAttr) {
         let keep = (self.xattrs.take(), self.charge.take());
+        // An access recorded through the mount stays (the lower file is read without one).
+        let atime = self.atime.max(a.atime);
         *self = Meta::from_lower(a);
+        self.atime = atime;
         // Xattrs are re-read on next use.
         self.charge = keep.1;
     }

@@ -262,6 +262,18 @@ impl FileRef {
     }
 }
 
+/// When an access (a read of a file, a listing of a directory) updates the access time: the
+/// mount's `noatime`, `relatime` (Linux's default) or `strictatime`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AtimePolicy {
+    Never,
+    /// Only when the access time is not newer than the modification or change time, or is a day
+    /// old.
+    #[default]
+    Relative,
+    Always,
+}
+
 /// Flags of `rename`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenameFlags {

@@ -200,6 +200,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         // Without OPEN, every first read of a file waits for the daemon: read the next files
         // of its directory ahead (see agentfs_core::engine::prefetch).
         read_ahead_files: if opts.no_open { READ_AHEAD_FILES } else { 0 },
+        ..Config::default()
     };
     let engine = Engine::new(Arc::new(lower), Arc::new(MemStore::for_fd_limit(nofile)), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;

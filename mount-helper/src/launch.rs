@@ -7,7 +7,7 @@
 
 use crate::daemon::MountConfig;
 use crate::error::{Error, Result};
-use crate::readiness::read_report;
+use crate::readiness::{is_report, parse_report, read_report};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,6 +34,11 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
     let mut reader = BufReader::new(out);
     let mut first = String::new();
     let _ = reader.read_line(&mut first);
+    // The daemon shares the pipe and may report before the launcher has written its pid line.
+    let early_report = is_report(first.trim_end()).then(|| std::mem::take(&mut first));
+    if early_report.is_some() {
+        let _ = reader.read_line(&mut first);
+    }
     let _ = launcher.wait();
     let pid: u32 = match first.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()) {
         Some(pid) => pid,
@@ -41,7 +46,11 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
             return Err(Error::System(format!("the daemon could not be started: {}", first.trim())));
         }
     };
-    match read_report(reader, READY_TIMEOUT) {
+    let report = match early_report {
+        Some(line) => parse_report(line.trim_end()),
+        None => read_report(reader, READY_TIMEOUT),
+    };
+    match report {
         Ok(()) => Ok(pid),
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.

@@ -73,7 +73,12 @@ pub fn read_report(pipe: impl Read + Send + 'static, timeout: Duration) -> Resul
     parse_report(line.trim_end())
 }
 
-fn parse_report(line: &str) -> Result<()> {
+/// Whether `line` is a daemon's report (rather than the launcher's pid line).
+pub fn is_report(line: &str) -> bool {
+    line == "ok" || line.starts_with("err ")
+}
+
+pub fn parse_report(line: &str) -> Result<()> {
     if line == "ok" {
         return Ok(());
     }

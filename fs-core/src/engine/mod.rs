@@ -32,7 +32,7 @@ use crate::ids::IdMap;
 use crate::lower::{Lower, LowerPath};
 use crate::node::Node;
 use crate::store::DataStore;
-use crate::types::{Attr, FileKind, OpenFlags, ROOT_ID};
+use crate::types::{AtimePolicy, Attr, FileKind, OpenFlags, ROOT_ID};
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
@@ -59,11 +59,21 @@ pub struct Config {
     /// When a lower file is first read, read this many of the files listed after it ahead
     /// (0: never). Pays off when reads come without a handle and each waits for the daemon.
     pub read_ahead_files: usize,
+    /// When accesses update access times, for files and (`dir_atime`) directories.
+    pub atime: AtimePolicy,
+    pub dir_atime: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { budget_bytes: 4 << 30, lower_ttl: None, tracks_opens: true, read_ahead_files: 0 }
+        Config {
+            budget_bytes: 4 << 30,
+            lower_ttl: None,
+            tracks_opens: true,
+            read_ahead_files: 0,
+            atime: AtimePolicy::Relative,
+            dir_atime: true,
+        }
     }
 }
 
@@ -109,6 +119,8 @@ pub struct Engine {
     rename_lock: Mutex<()>,
     lower_ttl: Option<std::time::Duration>,
     tracks_opens: bool,
+    atime: AtimePolicy,
+    dir_atime: bool,
     /// See [`Engine::set_frontend_keeps_mtime`].
     frontend_keeps_mtime: AtomicBool,
     /// Lower files opened for reads that come without a handle.
@@ -147,6 +159,8 @@ impl Engine {
             rename_lock: Mutex::new(()),
             lower_ttl: config.lower_ttl,
             tracks_opens: config.tracks_opens,
+            atime: config.atime,
+            dir_atime: config.dir_atime,
             frontend_keeps_mtime: AtomicBool::new(false),
             prefetch,
             lower_files,

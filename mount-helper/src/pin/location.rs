@@ -30,6 +30,11 @@ fn usable(dir: &Path) -> bool {
     }
 }
 
+/// Makes `dir` (a pins or snapshots directory found by [`place`]) again if it was removed since.
+pub fn ensure_dir(dir: &Path) {
+    let _ = fs::DirBuilder::new().mode(0o700).create(dir);
+}
+
 /// The pins directory for `src` (canonical), creating it if needed; None if there is no place.
 pub fn pins_dir(src: &Path) -> Option<Location> {
     place(src, PINS_DIR_NAME)

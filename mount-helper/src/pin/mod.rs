@@ -214,7 +214,28 @@ pub struct Fallback(pub String);
 
 /// Makes the pin `req` asks for. With `Auto`: a snapshot if SRC is in a btrfs subvolume we may
 /// snapshot, else a reflink clone if the filesystem clones, else live (with the reason).
+///
+/// The pins directory is shared by every mount of the filesystem and removed with its last pin,
+/// so another mount's unmount can remove it between our finding it and our pin's first entry:
+/// then it is made again and the pin tried again.
 pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<(Pin, Option<Fallback>)> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 1;
+    loop {
+        if let Some(dir) = &plan.pins_dir {
+            location::ensure_dir(dir);
+        }
+        let r = create_once(plan, req, progress);
+        let vanished = plan.pins_dir.as_deref().is_some_and(|d| !d.exists());
+        if r.is_ok() || !vanished || attempt == ATTEMPTS {
+            return r;
+        }
+        tracing::info!(attempt, "the pins directory was removed while pinning; trying again");
+        attempt += 1;
+    }
+}
+
+fn create_once(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<(Pin, Option<Fallback>)> {
     let started = Instant::now();
     let finish = |mut pin: Pin| {
         pin.files = progress.files.load(std::sync::atomic::Ordering::Relaxed);

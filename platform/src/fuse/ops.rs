@@ -128,17 +128,30 @@ impl AgentFs {
 
     /// Takes set-id bits and capabilities away as a write does; when that changed the mode, the
     /// kernel's cached attributes are dropped (they would otherwise show the old mode for as
-    /// long as they may be cached, which pinned is forever). Only attributes are invalidated,
-    /// which takes no lock a request in progress could hold.
+    /// long as they may be cached, which pinned is forever).
     fn drop_privileges(&self, ino: u64, drop: PrivilegeDrop) -> agentfs_core::Result<()> {
         if self.engine.drop_privileges(ino, drop)? {
-            if let Some(n) = self.notifier.get() {
-                if let Err(e) = n.inval_inode(INodeNo(ino), -1, 0) {
-                    tracing::debug!(ino, %e, "could not drop the kernel's attributes after a privilege drop");
-                }
-            }
+            self.attributes_changed(ino);
         }
         Ok(())
+    }
+
+    /// Records an access to `ino` (its access time, as the mount's atime policy says).
+    fn accessed(&self, ino: u64) {
+        if self.engine.accessed(ino) {
+            self.attributes_changed(ino);
+        }
+    }
+
+    /// Tells the kernel that attributes of `ino` changed without a request that replied with
+    /// them: only its cached attributes are dropped, which takes no lock a request in progress
+    /// could hold.
+    fn attributes_changed(&self, ino: u64) {
+        if let Some(n) = self.notifier.get() {
+            if let Err(e) = n.inval_inode(INodeNo(ino), -1, 0) {
+                tracing::debug!(ino, %e, "could not drop the kernel's cached attributes");
+            }
+        }
     }
 
     fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
@@ -309,7 +322,11 @@ impl Filesystem for AgentFs {
                 buf.resize(size as usize, 0);
             }
             match self.engine.read(FileRef::new(ino.0, fh.0), offset, &mut buf[..size as usize]) {
-                Ok(n) => reply.data(&buf[..n]),
+                Ok(n) => {
+                    // Before the reply, so that a stat after the read sees the new access time.
+                    self.accessed(ino.0);
+                    reply.data(&buf[..n]);
+                }
                 Err(e) => reply.error(fail("read", e)),
             }
         });
@@ -382,7 +399,12 @@ impl Filesystem for AgentFs {
         let r =
             self.engine.readdir(ino.0, offset, |e| !reply.add(INodeNo(e.ino), e.offset, file_type(e.kind), &e.name));
         match r {
-            Ok(()) => reply.ok(),
+            Ok(()) => {
+                if offset == 0 {
+                    self.accessed(ino.0);
+                }
+                reply.ok();
+            }
             Err(e) => reply.error(fail("readdir", e)),
         }
     }
@@ -393,7 +415,12 @@ impl Filesystem for AgentFs {
             .engine
             .readdirplus(ino.0, offset, |e, a| !reply.add(INodeNo(e.ino), e.offset, &e.name, &ttl, &file_attr(a), GEN));
         match r {
-            Ok(()) => reply.ok(),
+            Ok(()) => {
+                if offset == 0 {
+                    self.accessed(ino.0);
+                }
+                reply.ok();
+            }
             Err(e) => reply.error(fail("readdirplus", e)),
         }
     }

@@ -96,3 +96,32 @@ fn upper_hardlinks_share_data_and_count_links() {
     assert_eq!(e.link(ino(&e, "src"), ROOT_ID, os("d")).unwrap_err(), Errno::EPERM);
     assert_eq!(e.link(id, ROOT_ID, os("b")).unwrap_err(), Errno::EEXIST);
 }
+
+#[test]
+fn accesses_update_access_times_as_the_policy_says() {
+    use crate::types::{AtimePolicy, SetAttr, SetTime, Timestamp};
+    let make = |atime| {
+        let lower = Arc::new(sample_lower());
+        Engine::new(lower, Arc::new(HeapStore), Config { atime, ..Config::default() }).unwrap()
+    };
+    let old = Timestamp::new(1_000_000_000, 0);
+    let set_old = SetAttr { atime: Some(SetTime::At(old)), ..SetAttr::default() };
+    // relatime: once after a change, then not again until the next change or a day passes.
+    let e = make(AtimePolicy::Relative);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    assert!(e.accessed(id), "first access after creation");
+    assert!(!e.accessed(id), "atime is newer than mtime and ctime now");
+    e.setattr(id, &set_old).unwrap();
+    assert!(e.accessed(id), "a day-old access time is renewed");
+    assert!(e.getattr(id).unwrap().atime > old);
+    // noatime never, strictatime always.
+    let e = make(AtimePolicy::Never);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    assert!(!e.accessed(id));
+    let e = make(AtimePolicy::Always);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    e.setattr(id, &set_old).unwrap();
+    assert!(e.accessed(id));
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert!(e.accessed(id), "strictatime updates every access");
+}
