@@ -166,6 +166,9 @@ pub struct RunArgs {
     /// RAM the command's writes may use
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     pub size: u64,
+    /// Open large lower files through FUSE passthrough (root only; as for mount)
+    #[arg(long)]
+    pub passthrough: bool,
     /// No notices
     #[arg(long, short = 'q')]
     pub quiet: bool,

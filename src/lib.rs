@@ -61,6 +61,12 @@ impl Freeze {
         self
     }
 
+    /// Opens large lower files through FUSE passthrough (root only; see `agentfs mount --passthrough`).
+    pub fn passthrough(mut self) -> Freeze {
+        self.req.passthrough = true;
+        self
+    }
+
     /// The `agentfs` executable that serves the mount.
     pub fn exe(mut self, exe: impl Into<PathBuf>) -> Freeze {
         self.exe = Some(exe.into());

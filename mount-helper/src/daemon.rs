@@ -164,6 +164,11 @@ pub fn serve(cfg: &MountConfig, readiness: Readiness) -> Result<()> {
 }
 
 fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
+    // Block termination signals before any thread exists (the engine starts its read-ahead
+    // thread), so that only the signal thread gets them: a signal taken by any other thread
+    // would kill the daemon and leave its mount behind.
+    let sigs =
+        signals::block(&signals::TERMINATION).map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
     let id = cfg.id.clone();
     let log = if readiness.is_background() {
         ensure_private_dir(&logs_dir())?;
@@ -205,9 +210,6 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
     let engine = Engine::new(Arc::new(lower), Arc::new(MemStore::for_fd_limit(nofile)), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;
 
-    // Block termination signals before any thread exists, so only the signal thread gets them.
-    let sigs =
-        signals::block(&signals::TERMINATION).map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
     let spec = MountSpec {
         mountpoint: &cfg.mountpoint,
         fsname: cfg.source.to_string_lossy().into_owned(),

@@ -23,6 +23,7 @@ pub struct RunRequest {
     pub at: Option<PathBuf>,
     pub pin: PinRequest,
     pub budget_bytes: u64,
+    pub passthrough: bool,
     pub cmd: Vec<OsString>,
     pub quiet: bool,
 }
@@ -64,6 +65,7 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
         &MountRequest {
             pin: req.pin,
             budget_bytes: req.budget_bytes,
+            passthrough: req.passthrough,
             quiet: req.quiet,
             over_source: req.at.is_none(),
             id: Some(id.clone()),
