@@ -36,14 +36,16 @@ pub(super) enum NewKind<'a> {
 
 impl Engine {
     /// Looks up `name` in directory `parent` and counts a reference to the node found.
+    ///
+    /// `.` names `parent` itself, of any kind, and `..` the directory holding it: that is how a
+    /// kernel asks for a node a file handle names once it has forgotten it (FUSE export
+    /// support, for open_by_handle_at and NFS).
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        if name.as_encoded_bytes() == b"." {
+            return self.lookup_id(parent);
+        }
         let p = self.node(parent)?;
         match name.as_encoded_bytes() {
-            b"." => {
-                p.dir()?;
-                p.lookups.fetch_add(1, Ordering::AcqRel);
-                return Ok(p.attr());
-            }
             b".." => {
                 if self.dir_read(&p)?.removed {
                     return Err(Errno::ENOENT);
@@ -60,6 +62,33 @@ impl Engine {
             self.resolve(parent, e, true, false)?
         };
         Ok(self.fresh_attr(&node))
+    }
+
+    /// The node with id `id`, counting a reference. A node in memory is found at once; a lower
+    /// node that was dropped from memory (only non-directories without upper state are) is
+    /// found again through the loaded directory listing that names it. ESTALE if it is gone.
+    pub fn lookup_id(&self, id: u64) -> Result<Attr> {
+        if let Some(node) = self.nodes.get(&id).map(|n| Arc::clone(&n)) {
+            if node.dead.load(Ordering::Acquire) {
+                return Err(Errno::ESTALE);
+            }
+            node.lookups.fetch_add(1, Ordering::AcqRel);
+            return Ok(self.fresh_attr(&node));
+        }
+        let dirs: Vec<Arc<Node>> =
+            self.nodes.iter().filter(|n| n.kind == FileKind::Directory).map(|n| Arc::clone(&n)).collect();
+        for dir in dirs {
+            let Ok(lock) = dir.dir() else { continue };
+            let body = lock.read();
+            if !body.is_loaded() {
+                continue;
+            }
+            if let Some((_, e)) = body.entries().find(|(_, e)| e.id == id) {
+                let node = self.resolve(dir.id, e, true, false)?;
+                return Ok(self.fresh_attr(&node));
+            }
+        }
+        Err(Errno::ESTALE)
     }
 
     /// Gives back `n` references to node `id`.

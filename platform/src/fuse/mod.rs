@@ -135,6 +135,8 @@ impl AgentFs {
             // reads what it listed (ls -l, git, grep, rm -rf), at some cost to a bare `find`.
             | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_CACHE_SYMLINKS
+            // LOOKUP of "." and ".." for nodes the kernel forgot: open_by_handle_at, NFS export.
+            | InitFlags::FUSE_EXPORT_SUPPORT
             // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
             // for security.capability before every write and for attributes before chown.
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2;

@@ -125,3 +125,26 @@ fn accesses_update_access_times_as_the_policy_says() {
     std::thread::sleep(std::time::Duration::from_millis(2));
     assert!(e.accessed(id), "strictatime updates every access");
 }
+
+/// A file handle names a node by id: found again after the node left memory, ESTALE once gone.
+#[test]
+fn nodes_are_found_by_id_after_they_left_memory() {
+    let (_l, e) = engine();
+    let readme = lookup(&e, "README").unwrap().ino;
+    let src = lookup(&e, "src").unwrap().ino;
+    let main = lookup(&e, "src/main.rs").unwrap().ino;
+    for id in [readme, main] {
+        e.forget(id, 1);
+        assert!(e.upper_state(id).is_none(), "a lower file nobody refers to leaves memory");
+    }
+    assert_eq!(e.lookup(main, os(".")).unwrap().ino, main);
+    assert_eq!(e.lookup_id(readme).unwrap().ino, readme);
+    assert_eq!(e.lookup(src, os("..")).unwrap().ino, ROOT_ID);
+    let new = create_file(&e, ROOT_ID, "new", b"x");
+    e.unlink(ROOT_ID, os("new")).unwrap();
+    e.forget(new, 1);
+    assert_eq!(e.lookup_id(new), Err(Errno::ESTALE));
+    e.unlink(ROOT_ID, os("README")).unwrap();
+    assert_eq!(e.lookup_id(readme), Err(Errno::ESTALE), "a deleted lower file is stale");
+    assert_eq!(e.lookup_id(1 << 50), Err(Errno::ESTALE));
+}
