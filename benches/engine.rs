@@ -64,7 +64,7 @@ fn names(c: &mut Criterion) {
     });
     c.bench_function("getattr", |b| b.iter(|| black_box(e.getattr(held).unwrap())));
     c.bench_function("create and unlink", |b| {
-        let who = Caller { uid: 0, gid: 0, pid: 0 };
+        let who = Caller::ROOT;
         b.iter(|| {
             let a = e.mknod(dir, OsStr::new("new.tmp"), 0o100644, 0, &who).unwrap();
             e.forget(a.ino, 1);
@@ -112,7 +112,7 @@ fn data(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     populate(tmp.path());
     let e = engine(tmp.path());
-    let who = Caller { uid: 0, gid: 0, pid: 0 };
+    let who = Caller::ROOT;
     let file = e.mknod(ROOT_ID, OsStr::new("upper"), 0o100644, 0, &who).unwrap().ino;
     let block = vec![0x5au8; 4096];
     let mut g = c.benchmark_group("4 KiB writes");

@@ -15,6 +15,7 @@
 //! - a RAM budget: past it, ENOSPC; memory comes back when files are deleted and closed;
 //! - fsync succeeds without I/O: the upper layer is volatile by design.
 
+pub mod acl;
 pub mod budget;
 pub mod changes;
 mod dir;

@@ -179,13 +179,16 @@ pub struct Caller {
     pub uid: u32,
     pub gid: u32,
     pub pid: u32,
+    /// The caller's umask, for the engine to apply to new objects where no default ACL
+    /// applies instead (0 when the frontend's kernel already applied it).
+    pub umask: u32,
 }
 
 impl Caller {
-    pub const ROOT: Caller = Caller { uid: 0, gid: 0, pid: 0 };
+    pub const ROOT: Caller = Caller { uid: 0, gid: 0, pid: 0, umask: 0 };
 
     pub fn new(uid: u32, gid: u32) -> Caller {
-        Caller { uid, gid, pid: 0 }
+        Caller { uid, gid, pid: 0, umask: 0 }
     }
 
     /// Whether the caller has the privileges of the superuser (device nodes, any owner).

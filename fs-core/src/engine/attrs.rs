@@ -1,6 +1,7 @@
 //! getattr, setattr, readlink, statfs.
 
 use super::Engine;
+use crate::acl::{self, Acl};
 use crate::errno::{Errno, Result};
 use crate::node::{Body, Node};
 use crate::types::{
@@ -43,6 +44,10 @@ impl Engine {
             || set.mtime.is_some()
             || set.ctime.is_some();
         if meta_change {
+            if set.mode.is_some() {
+                // chmod changes an access ACL too.
+                self.load_xattrs(&node)?;
+            }
             self.pin(&node)?;
             let now = Timestamp::now();
             let resolve = |t: SetTime| match t {
@@ -52,6 +57,13 @@ impl Engine {
             let mut m = node.meta.lock();
             if let Some(mode) = set.mode {
                 m.perm = (mode & u32::from(PERM_MASK)) as u16;
+                let perm = m.perm;
+                if let Some(value) = m.xattrs.as_mut().and_then(|x| x.get_mut(acl::ACCESS_XATTR)) {
+                    if let Ok(mut a) = Acl::parse(value) {
+                        a.chmod(perm);
+                        *value = a.to_bytes();
+                    }
+                }
             }
             if let Some(uid) = set.uid {
                 m.uid = uid;

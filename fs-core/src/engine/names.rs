@@ -1,6 +1,8 @@
 //! Operations on names: lookup, forget, creating nodes, links, unlink and rmdir.
 
 use super::Engine;
+use super::xattr::put_xattr;
+use crate::acl::{self, Acl};
 use crate::budget::ChargedData;
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
@@ -91,6 +93,35 @@ impl Engine {
         Err(Errno::ESTALE)
     }
 
+    /// The permission bits and ACL attributes of a new object in directory `parent`: with a
+    /// default ACL there, the object inherits it (a directory also as its own default ACL) and
+    /// the umask does not apply; otherwise the caller's umask does. Symlinks have neither.
+    fn new_mode_and_acls(
+        &self,
+        parent: &Node,
+        kind: FileKind,
+        perm: u16,
+        caller: &Caller,
+    ) -> Result<(u16, Vec<(&'static [u8], Vec<u8>)>)> {
+        if kind == FileKind::Symlink {
+            return Ok((perm, Vec::new()));
+        }
+        self.load_xattrs(parent)?;
+        let default = parent.meta.lock().xattrs.as_ref().and_then(|x| x.get(acl::DEFAULT_XATTR).cloned());
+        let Some(default) = default.and_then(|v| Acl::parse(&v).ok()).filter(|a| !a.is_empty()) else {
+            return Ok((perm & !(caller.umask as u16 & 0o777), Vec::new()));
+        };
+        let (perm, access) = default.inherit(perm);
+        let mut acls = Vec::new();
+        if let Some(a) = access {
+            acls.push((acl::ACCESS_XATTR, a.to_bytes()));
+        }
+        if kind == FileKind::Directory {
+            acls.push((acl::DEFAULT_XATTR, default.to_bytes()));
+        }
+        Ok((perm, acls))
+    }
+
     /// Gives back `n` references to node `id`.
     pub fn forget(&self, id: u64, n: u64) {
         let Some(node) = self.nodes.get(&id).map(|r| Arc::clone(&r)) else {
@@ -160,7 +191,7 @@ impl Engine {
             NewKind::Symlink(_) => (FileKind::Symlink, 0, 1),
             NewKind::Special(k, r) => (k, r, 1),
         };
-        let mut perm = (mode & u32::from(PERM_MASK)) as u16;
+        let (mut perm, acls) = self.new_mode_and_acls(&p, kind, (mode & u32::from(PERM_MASK)) as u16, caller)?;
         let mut gid = caller.gid;
         {
             // A set-group-id directory hands its group down, and its bit to subdirectories.
@@ -190,6 +221,12 @@ impl Engine {
         let dir_parent = if kind == FileKind::Directory { parent } else { 0 };
         let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
         let node = Arc::new(Node::new_upper(id, dir_parent, kind, meta, body, self.budget())?);
+        {
+            let mut m = node.meta.lock();
+            for (key, value) in acls {
+                put_xattr(&mut m, self.budget(), key, Some(value))?;
+            }
+        }
         node.lookups.store(1, Ordering::Release);
         self.nodes.insert(id, Arc::clone(&node));
         d.insert(Name::from(name), id, kind, None);

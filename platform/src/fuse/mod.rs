@@ -96,6 +96,12 @@ pub struct AgentFs {
     /// Whether the kernel left dropping set-id bits and capabilities on write, truncate and
     /// chown to us (HANDLE_KILLPRIV_V2).
     killpriv: AtomicBool,
+    /// Whether the kernel passes POSIX ACLs through to us (FUSE_POSIX_ACL): without it, ACL
+    /// attributes are refused, so tools fall back to mode bits instead of storing ACLs that
+    /// would change nothing.
+    posix_acl: AtomicBool,
+    /// Whether the kernel leaves the umask to us (FUSE_DONT_MASK).
+    dont_mask: AtomicBool,
     /// Whether the kernel granted passthrough (shared, so the daemon can report it).
     passthrough: Arc<AtomicBool>,
     io: io_mode::IoModes,
@@ -113,6 +119,8 @@ impl AgentFs {
             opts,
             writeback: AtomicBool::new(false),
             killpriv: AtomicBool::new(false),
+            posix_acl: AtomicBool::new(false),
+            dont_mask: AtomicBool::new(false),
             passthrough: Arc::new(AtomicBool::new(false)),
             io: io_mode::IoModes::default(),
             notifier,
@@ -137,6 +145,10 @@ impl AgentFs {
             | InitFlags::FUSE_CACHE_SYMLINKS
             // LOOKUP of "." and ".." for nodes the kernel forgot: open_by_handle_at, NFS export.
             | InitFlags::FUSE_EXPORT_SUPPORT
+            // POSIX ACLs: the kernel checks them, we keep them and make the mode follow; new
+            // objects inherit default ACLs, which replace the umask, so we apply the umask.
+            | InitFlags::FUSE_POSIX_ACL
+            | InitFlags::FUSE_DONT_MASK
             // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
             // for security.capability before every write and for attributes before chown.
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
@@ -164,6 +176,8 @@ impl AgentFs {
         self.engine.set_frontend_keeps_mtime(writeback);
         self.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
         self.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
+        self.posix_acl.store(granted.contains(InitFlags::FUSE_POSIX_ACL), Ordering::Release);
+        self.dont_mask.store(granted.contains(InitFlags::FUSE_DONT_MASK), Ordering::Release);
         let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
         let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
         let _ = cfg.set_max_background(64);

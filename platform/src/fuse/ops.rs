@@ -34,7 +34,7 @@ thread_local! {
 }
 
 fn caller(req: &Request) -> Caller {
-    Caller { uid: req.uid(), gid: req.gid(), pid: req.pid() }
+    Caller { uid: req.uid(), gid: req.gid(), pid: req.pid(), umask: 0 }
 }
 
 /// Logs what should never happen (EIO means a lower I/O failure or an engine bug).
@@ -47,9 +47,7 @@ fn fail(op: &str, e: Errno) -> fuser::Errno {
     errno(e)
 }
 
-/// POSIX ACLs are not supported: without FUSE_POSIX_ACL the kernel would pass them through as
-/// plain xattrs that change nothing, and tools (cp -a) would then skip their chmod. Refusing
-/// them makes those tools fall back to the mode bits, as on a filesystem without ACLs.
+/// Whether `name` is a POSIX ACL attribute.
 fn is_acl(name: &OsStr) -> bool {
     matches!(name.as_bytes(), b"system.posix_acl_access" | b"system.posix_acl_default")
 }
@@ -154,6 +152,13 @@ impl AgentFs {
         }
     }
 
+    /// Who creates an object, with the umask the engine must apply: the kernel leaves it to us
+    /// when it passes POSIX ACLs through (a default ACL replaces the umask).
+    fn creator(&self, req: &Request, umask: u32) -> Caller {
+        let umask = if self.dont_mask.load(Ordering::Acquire) { umask } else { 0 };
+        Caller { umask, ..caller(req) }
+    }
+
     fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
         match r {
             Ok(()) => reply.ok(),
@@ -234,22 +239,13 @@ impl Filesystem for AgentFs {
         }
     }
 
-    fn mknod(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        let r = self.engine.mknod(parent.0, name, mode, u64::from(rdev), &caller(req));
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        let r = self.engine.mknod(parent.0, name, mode, u64::from(rdev), &self.creator(req, umask));
         self.reply_entry(reply, r, "mknod");
     }
 
-    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
-        let r = self.engine.mkdir(parent.0, name, mode, &caller(req));
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        let r = self.engine.mkdir(parent.0, name, mode, &self.creator(req, umask));
         self.reply_entry(reply, r, "mkdir");
     }
 
@@ -451,7 +447,7 @@ impl Filesystem for AgentFs {
         if position != 0 {
             return reply.error(errno(Errno::EINVAL));
         }
-        if is_acl(name) {
+        if is_acl(name) && !self.posix_acl.load(Ordering::Acquire) {
             return reply.error(errno(Errno::EOPNOTSUPP));
         }
         let r = XattrFlags::from_linux(flags).and_then(|f| self.engine.setxattr(ino.0, name, value, f));
@@ -459,7 +455,7 @@ impl Filesystem for AgentFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        if is_acl(name) {
+        if is_acl(name) && !self.posix_acl.load(Ordering::Acquire) {
             return reply.error(errno(Errno::EOPNOTSUPP));
         }
         match self.engine.getxattr(ino.0, name) {
@@ -472,7 +468,8 @@ impl Filesystem for AgentFs {
         match self.engine.listxattr(ino.0) {
             Ok(names) => {
                 let mut list = Vec::new();
-                for n in names.iter().filter(|n| !is_acl(OsStr::from_bytes(n))) {
+                let acls = self.posix_acl.load(Ordering::Acquire);
+                for n in names.iter().filter(|n| acls || !is_acl(OsStr::from_bytes(n))) {
                     list.extend_from_slice(n);
                     list.push(0);
                 }
@@ -483,7 +480,7 @@ impl Filesystem for AgentFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        if is_acl(name) {
+        if is_acl(name) && !self.posix_acl.load(Ordering::Acquire) {
             return reply.error(errno(Errno::EOPNOTSUPP));
         }
         Self::reply_empty(reply, self.engine.removexattr(ino.0, name), "removexattr");
@@ -500,7 +497,7 @@ impl Filesystem for AgentFs {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         flags: i32,
         reply: ReplyCreate,
     ) {
@@ -510,7 +507,7 @@ impl Filesystem for AgentFs {
             return reply.error(errno(Errno::ENOSYS));
         }
         let flags = open_flags(flags, self.writeback.load(Ordering::Acquire));
-        let (a, fh) = match self.engine.create(parent.0, name, mode, flags, &caller(req)) {
+        let (a, fh) = match self.engine.create(parent.0, name, mode, flags, &self.creator(req, umask)) {
             Ok(created) => created,
             Err(e) => return reply.error(fail("create", e)),
         };
