@@ -28,6 +28,9 @@ pub(super) fn dec_dir_links(m: &mut Meta) {
     }
 }
 
+/// An extended attribute a new node starts with.
+type NewXattr = (&'static [u8], Vec<u8>);
+
 /// What kind of node to create.
 pub(super) enum NewKind<'a> {
     File,
@@ -102,7 +105,7 @@ impl Engine {
         kind: FileKind,
         perm: u16,
         caller: &Caller,
-    ) -> Result<(u16, Vec<(&'static [u8], Vec<u8>)>)> {
+    ) -> Result<(u16, Vec<NewXattr>)> {
         if kind == FileKind::Symlink {
             return Ok((perm, Vec::new()));
         }
