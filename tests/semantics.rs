@@ -22,6 +22,7 @@ per_mode!(
     renaming_every_entry_while_listing_ends,
     reading_updates_access_times_as_relatime_says_but_never_in_src,
     file_handles_open_files_after_the_kernel_forgot_them,
+    rename_whiteout_leaves_a_whiteout,
 );
 
 fn populate(src: &Path) {
@@ -361,6 +362,24 @@ for path, h in zip(paths, handles):
 os.unlink("upper.txt")
 fd = libc.open_by_handle_at(root, ctypes.byref(handles[2]), os.O_RDONLY)
 assert fd < 0 and ctypes.get_errno() == 116, "a deleted file's handle is stale"
+print("ok")
+"#;
+    assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok", "{mode}");
+    f.unmount();
+}
+
+/// renameat2(RENAME_WHITEOUT) (overlayfs's own way of deleting a name) leaves a 0:0 character
+/// device where the source was.
+fn rename_whiteout_leaves_a_whiteout(mode: Mode) {
+    let Some(f) = mounted(mode) else { return };
+    let script = r#"
+import ctypes, os, stat, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, b"proj/README", -100, b"moved", 4) != 0:
+    sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+st = os.lstat("proj/README")
+assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0, st
+assert open("moved").read() == "readme\n"
 print("ok")
 "#;
     assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok", "{mode}");

@@ -284,20 +284,28 @@ pub struct RenameFlags {
     pub noreplace: bool,
     /// Atomically swap source and target; both must exist.
     pub exchange: bool,
+    /// Leave a whiteout (a character device 0:0, overlayfs's mark of a deleted name) in the
+    /// source's place, in the same step.
+    pub whiteout: bool,
 }
 
 impl RenameFlags {
-    pub const NOREPLACE: RenameFlags = RenameFlags { noreplace: true, exchange: false };
-    pub const EXCHANGE: RenameFlags = RenameFlags { noreplace: false, exchange: true };
+    pub const NOREPLACE: RenameFlags = RenameFlags { noreplace: true, exchange: false, whiteout: false };
+    pub const EXCHANGE: RenameFlags = RenameFlags { noreplace: false, exchange: true, whiteout: false };
 
-    /// Translates Linux `renameat2` flags; RENAME_WHITEOUT and unknown bits are EINVAL.
+    /// Translates Linux `renameat2` flags; unknown bits are EINVAL.
     pub fn from_linux(flags: u32) -> Result<RenameFlags> {
         const NOREPLACE: u32 = 1;
         const EXCHANGE: u32 = 2;
-        if flags & !(NOREPLACE | EXCHANGE) != 0 {
+        const WHITEOUT: u32 = 4;
+        if flags & !(NOREPLACE | EXCHANGE | WHITEOUT) != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(RenameFlags { noreplace: flags & NOREPLACE != 0, exchange: flags & EXCHANGE != 0 })
+        Ok(RenameFlags {
+            noreplace: flags & NOREPLACE != 0,
+            exchange: flags & EXCHANGE != 0,
+            whiteout: flags & WHITEOUT != 0,
+        })
     }
 }
 
@@ -395,7 +403,8 @@ mod tests {
         let f = OpenFlags::from_linux(0o2 | 0o2000 | 0o1000);
         assert!(f.read && f.write && f.append && f.truncate && !f.exclusive);
         assert_eq!(OpenFlags::from_linux(0), OpenFlags::RDONLY);
-        assert_eq!(RenameFlags::from_linux(4), Err(Errno::EINVAL));
+        assert_eq!(RenameFlags::from_linux(8), Err(Errno::EINVAL));
+        assert!(RenameFlags::from_linux(4).unwrap().whiteout);
         assert_eq!(FallocMode::from_linux(2), Err(Errno::EINVAL));
         assert_eq!(FallocMode::from_linux(3), Ok(FallocMode::PunchHole));
     }

@@ -188,13 +188,22 @@ impl Engine {
         if d.get(name).is_some() {
             return Err(Errno::EEXIST);
         }
+        let node = self.new_node(&p, new, mode, caller)?;
+        node.lookups.store(1, Ordering::Release);
+        self.link_new(&mut d, &p, name, &node);
+        Ok(node)
+    }
+
+    /// A new node of the upper layer, to become an entry of directory `p` (whose body the
+    /// caller has locked): its mode, owner, group and ACLs follow from `p` and the caller.
+    pub(super) fn new_node(&self, p: &Node, new: NewKind<'_>, mode: u32, caller: &Caller) -> Result<Arc<Node>> {
         let (kind, rdev, nlink) = match new {
             NewKind::File => (FileKind::Regular, 0, 1),
             NewKind::Dir => (FileKind::Directory, 0, 2),
             NewKind::Symlink(_) => (FileKind::Symlink, 0, 1),
             NewKind::Special(k, r) => (k, r, 1),
         };
-        let (mut perm, acls) = self.new_mode_and_acls(&p, kind, (mode & u32::from(PERM_MASK)) as u16, caller)?;
+        let (mut perm, acls) = self.new_mode_and_acls(p, kind, (mode & u32::from(PERM_MASK)) as u16, caller)?;
         let mut gid = caller.gid;
         {
             // A set-group-id directory hands its group down, and its bit to subdirectories.
@@ -221,24 +230,26 @@ impl Engine {
             NewKind::Special(..) => Body::Special,
         };
         let id = self.ids.upper();
-        let dir_parent = if kind == FileKind::Directory { parent } else { 0 };
+        let dir_parent = if kind == FileKind::Directory { p.id } else { 0 };
         let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
         let node = Arc::new(Node::new_upper(id, dir_parent, kind, meta, body, self.budget())?);
-        {
-            let mut m = node.meta.lock();
-            for (key, value) in acls {
-                put_xattr(&mut m, self.budget(), key, Some(value))?;
-            }
+        let mut m = node.meta.lock();
+        for (key, value) in acls {
+            put_xattr(&mut m, self.budget(), key, Some(value))?;
         }
-        node.lookups.store(1, Ordering::Release);
-        self.nodes.insert(id, Arc::clone(&node));
-        d.insert(Name::from(name), id, kind, None);
+        drop(m);
+        Ok(node)
+    }
+
+    /// Enters a node made by [`Engine::new_node`] as `name` in `d`, the locked body of `p`.
+    pub(super) fn link_new(&self, d: &mut DirBody, p: &Node, name: &OsStr, node: &Arc<Node>) {
+        self.nodes.insert(node.id, Arc::clone(node));
+        d.insert(Name::from(name), node.id, node.kind, None);
         let mut pm = p.meta.lock();
         pm.touch_modified();
-        if kind == FileKind::Directory {
+        if node.kind == FileKind::Directory {
             inc_dir_links(&mut pm);
         }
-        Ok(node)
     }
 
     /// Adds `newparent/newname` as another name of node `id` and counts a reference.

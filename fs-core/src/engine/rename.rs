@@ -1,15 +1,15 @@
-//! rename, RENAME_NOREPLACE and RENAME_EXCHANGE.
+//! rename, RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT.
 //!
 //! Renaming is a change of two directory maps, whatever is renamed: a lower directory with lower
 //! and upper children moves as one node and keeps its content, so there is no EXDEV and no copy,
 //! and the cost does not depend on what the directory holds.
 
 use super::Engine;
-use super::names::{dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
+use super::names::{NewKind, dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::Node;
-use crate::types::{FileKind, ROOT_ID, RenameFlags, check_name};
+use crate::types::{Caller, FileKind, ROOT_ID, RenameFlags, check_name};
 use parking_lot::RwLockWriteGuard;
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -40,14 +40,38 @@ impl Dirs<'_> {
     }
 }
 
+/// One rename: the names, the flags, and who it is done for (the owner of a whiteout).
+struct Move<'a> {
+    name: &'a OsStr,
+    newname: &'a OsStr,
+    flags: RenameFlags,
+    caller: &'a Caller,
+    /// Between two directories.
+    cross: bool,
+}
+
 impl Engine {
-    /// Renames `parent/name` to `newparent/newname`.
+    /// Renames `parent/name` to `newparent/newname` (a whiteout, if asked for, is root's).
     pub fn rename(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr, flags: RenameFlags) -> Result<()> {
+        self.rename_as(parent, name, newparent, newname, flags, &Caller::ROOT)
+    }
+
+    /// Renames `parent/name` to `newparent/newname` for `caller`.
+    pub fn rename_as(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: RenameFlags,
+        caller: &Caller,
+    ) -> Result<()> {
         check_name(name)?;
         check_name(newname)?;
-        if flags.noreplace && flags.exchange {
+        if flags.exchange && (flags.noreplace || flags.whiteout) {
             return Err(Errno::EINVAL);
         }
+        let mv = Move { name, newname, flags, caller, cross: parent != newparent };
         let _change = self.mutation();
         let sp = self.node(parent)?;
         let dp = self.node(newparent)?;
@@ -60,7 +84,7 @@ impl Engine {
                 return Ok(());
             }
             let dirs = Dirs::One(self.dir_write(&sp)?);
-            self.rename_locked(dirs, &sp, name, &dp, newname, flags, false)?
+            self.rename_locked(dirs, &sp, &dp, &mv)?
         } else {
             let _cross = self.rename_lock.lock();
             // Lock an ancestor before its descendant, unrelated directories by id; ancestry
@@ -76,7 +100,7 @@ impl Engine {
                 let src = self.dir_write(&sp)?;
                 Dirs::Two { src, dst }
             };
-            self.rename_locked(dirs, &sp, name, &dp, newname, flags, true)?
+            self.rename_locked(dirs, &sp, &dp, &mv)?
         };
         if let Some(v) = victims {
             self.reclaim_if_unreachable(&v);
@@ -86,17 +110,14 @@ impl Engine {
     }
 
     /// The rename itself, with the directories locked. Returns a replaced node, to evict.
-    #[allow(clippy::too_many_arguments)]
     fn rename_locked(
         &self,
         mut dirs: Dirs<'_>,
         sp: &Arc<Node>,
-        name: &OsStr,
         dp: &Arc<Node>,
-        newname: &OsStr,
-        flags: RenameFlags,
-        cross: bool,
+        mv: &Move<'_>,
     ) -> Result<Option<Arc<Node>>> {
+        let Move { name, newname, flags, cross, .. } = *mv;
         if dirs.dst().removed {
             return Err(Errno::ENOENT);
         }
@@ -148,9 +169,17 @@ impl Engine {
                 (false, false) => drop_link(dn),
             }
         }
+        // Made before anything changes, so that a failure (no budget) changes nothing.
+        let whiteout = match flags.whiteout {
+            true => Some(self.new_node(sp, NewKind::Special(FileKind::CharDevice, 0), 0, mv.caller)?),
+            false => None,
+        };
         dirs.src().remove(name);
         dirs.dst().insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
         self.after_move(&snode, sp, dp);
+        if let Some(w) = whiteout {
+            self.link_new(dirs.src(), sp, name, &w);
+        }
         Ok(dnode)
     }
 

@@ -264,7 +264,7 @@ impl Filesystem for AgentFs {
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -273,7 +273,7 @@ impl Filesystem for AgentFs {
         reply: ReplyEmpty,
     ) {
         let r = RenameFlags::from_linux(flags.bits())
-            .and_then(|f| self.engine.rename(parent.0, name, newparent.0, newname, f));
+            .and_then(|f| self.engine.rename_as(parent.0, name, newparent.0, newname, f, &caller(req)));
         Self::reply_empty(reply, r, "rename");
     }
 
