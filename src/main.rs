@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd;
+mod quote;
 
 use clap::Parser;
 

@@ -4,24 +4,24 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-/// One line of mountinfo.
+/// One line of mountinfo. Paths are bytes: any user can make a mount point whose name is not
+/// UTF-8, and one such line must not hide the others.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountEntry {
     pub mount_point: PathBuf,
     pub fstype: String,
-    pub source: String,
+    pub source: OsString,
     /// "major:minor" of the mounted filesystem.
     pub device: String,
 }
 
 /// Undoes the octal escapes of mountinfo (\040 for a space...).
-fn unescape(field: &str) -> Vec<u8> {
-    let b = field.as_bytes();
+fn unescape(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            out.push((b[i + 1] - b'0').wrapping_mul(64).wrapping_add((b[i + 2] - b'0') * 8).wrapping_add(b[i + 3] - b'0'));
             i += 4;
         } else {
             out.push(b[i]);
@@ -31,26 +31,33 @@ fn unescape(field: &str) -> Vec<u8> {
     out
 }
 
-/// Parses the text of a mountinfo file; malformed lines are skipped.
-pub fn parse(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let l: Vec<&str> = left.split(' ').collect();
-            let r: Vec<&str> = right.split(' ').collect();
-            Some(MountEntry {
-                mount_point: PathBuf::from(OsString::from_vec(unescape(l.get(4)?))),
-                device: (*l.get(2)?).to_string(),
-                fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
-                source: String::from_utf8_lossy(&unescape(r.get(1)?)).into_owned(),
-            })
-        })
-        .collect()
+/// Parses one line; None if it is malformed.
+fn parse_line(line: &[u8]) -> Option<MountEntry> {
+    let sep = line.windows(3).position(|w| w == b" - ")?;
+    let l: Vec<&[u8]> = line[..sep].split(|b| *b == b' ').collect();
+    let r: Vec<&[u8]> = line[sep + 3..].split(|b| *b == b' ').collect();
+    Some(MountEntry {
+        mount_point: PathBuf::from(OsString::from_vec(unescape(l.get(4)?))),
+        device: String::from_utf8_lossy(l.get(2)?).into_owned(),
+        fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
+        source: OsString::from_vec(unescape(r.get(1)?)),
+    })
+}
+
+/// Parses the bytes of a mountinfo file; malformed lines are skipped.
+pub fn parse(text: &[u8]) -> Vec<MountEntry> {
+    text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(parse_line).collect()
 }
 
 /// The current mount table.
 pub fn mounts() -> Vec<MountEntry> {
-    std::fs::read_to_string("/proc/self/mountinfo").map(|t| parse(&t)).unwrap_or_default()
+    match std::fs::read("/proc/self/mountinfo") {
+        Ok(t) => parse(&t),
+        Err(e) => {
+            tracing::warn!(%e, "cannot read /proc/self/mountinfo");
+            Vec::new()
+        }
+    }
 }
 
 /// The topmost mount at `path` (which must be canonical).
@@ -75,10 +82,11 @@ pub fn is_agentfs(entry: &MountEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn parses_lines_with_escapes_and_optional_fields() {
-        let text = "36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 - fuse.agentfs /src\\040dir rw,user_id=0\n\
+        let text = b"36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 - fuse.agentfs /src\\040dir rw,user_id=0\n\
                     37 35 0:51 / /tmp rw shared:2 - tmpfs tmpfs rw\n\
                     garbage line\n";
         let m = parse(text);
@@ -88,5 +96,17 @@ mod tests {
         assert_eq!(m[0].source, "/src dir");
         assert_eq!(m[0].device, "98:0");
         assert!(is_agentfs(&m[0]) && !is_agentfs(&m[1]));
+    }
+
+    /// A mount point that is not UTF-8 is one entry like any other, and hides nothing.
+    #[test]
+    fn names_that_are_not_utf8_are_kept_as_bytes() {
+        let mut text = b"36 35 0:52 / /tmp/bad\xff\\012name rw - fuse.agentfs /src\xfe rw\n".to_vec();
+        text.extend_from_slice(b"37 35 0:51 / /tmp/good rw - fuse.agentfs /src rw\n");
+        let m = parse(&text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].mount_point.as_os_str().as_bytes(), b"/tmp/bad\xff\nname");
+        assert_eq!(m[0].source.as_bytes(), b"/src\xfe");
+        assert_eq!(m[1].mount_point, PathBuf::from("/tmp/good"));
     }
 }

@@ -1,5 +1,6 @@
 //! `agentfs gc`.
 
+use crate::quote;
 use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
@@ -20,12 +21,12 @@ pub fn run() -> Result<()> {
             what.push("unmounted".to_string());
         }
         if let Some(p) = &r.pin {
-            what.push(format!("removed the pin {}", p.display()));
+            what.push(format!("removed the pin {}", quote::text(p)));
         }
         if what.is_empty() {
             what.push("dropped its record".into());
         }
-        println!("{}: {}", r.mountpoint.display(), what.join(", "));
+        println!("{}: {}", quote::text(&r.mountpoint), what.join(", "));
         failed.extend(r.errors);
     }
     if failed.is_empty() { Ok(()) } else { Err(Error::System(failed.join("; "))) }
