@@ -13,7 +13,7 @@ use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 pub type Xattrs = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -135,7 +135,8 @@ pub enum FileBody {
 }
 
 pub enum Body {
-    Dir(RwLock<DirBody>),
+    /// Boxed: most nodes are files, and a directory body is large.
+    Dir(Box<RwLock<DirBody>>),
     File(RwLock<FileBody>),
     Symlink(Mutex<Option<Arc<[u8]>>>),
     Special,
@@ -146,8 +147,12 @@ pub struct Node {
     pub kind: FileKind,
     /// The lower object this node shows, if it came from the lower layer.
     pub origin: Option<LowerPath>,
-    /// For directories: the id of the directory holding it.
+    /// The id of the directory holding it (for a file with several names, the one it was
+    /// reached through).
     pub parent: AtomicU64,
+    /// Nodes in memory whose `parent` is this directory: while there are any, it stays in
+    /// memory (so every resident node's parent chain is resident too).
+    pub children: AtomicU32,
     /// References the kernel holds (lookup replies not yet forgotten).
     pub lookups: AtomicU64,
     /// Open file handles.
@@ -166,7 +171,7 @@ impl Node {
     /// A node showing the lower object at `origin`.
     pub fn from_lower(id: u64, parent: u64, origin: LowerPath, attr: &LowerAttr) -> Node {
         let body = match attr.kind {
-            FileKind::Directory => Body::Dir(RwLock::new(DirBody::from_lower(origin.clone()))),
+            FileKind::Directory => Body::Dir(Box::new(RwLock::new(DirBody::from_lower(origin.clone())))),
             FileKind::Regular => Body::File(RwLock::new(FileBody::Lower { file: None })),
             FileKind::Symlink => Body::Symlink(Mutex::new(None)),
             _ => Body::Special,
@@ -176,6 +181,7 @@ impl Node {
             kind: attr.kind,
             origin: Some(origin),
             parent: AtomicU64::new(parent),
+            children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
             opens: AtomicU64::new(0),
             writers: AtomicU64::new(0),
@@ -205,6 +211,7 @@ impl Node {
             kind,
             origin: None,
             parent: AtomicU64::new(parent),
+            children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
             opens: AtomicU64::new(0),
             writers: AtomicU64::new(0),
@@ -268,13 +275,19 @@ impl Node {
         }
     }
 
-    /// Whether the node may leave memory: nobody refers to it and it holds nothing the lower
-    /// layer could not rebuild, or it is gone from the tree anyway. Live directories always stay,
-    /// so that every directory's parent chain is in memory (rename's ancestry check walks it).
+    /// Whether the node may leave memory: nobody refers to it, and it holds nothing the lower
+    /// layer could not rebuild (or it is gone from the tree anyway). A directory also needs
+    /// no child in memory; whether its listing is still the lower one is checked by the caller,
+    /// with the listing locked.
     pub fn evictable(&self) -> bool {
-        let dead = self.dead.load(Ordering::Acquire);
-        self.lookups.load(Ordering::Acquire) == 0
-            && self.opens.load(Ordering::Acquire) == 0
-            && (dead || (!self.pinned.load(Ordering::Acquire) && self.kind != FileKind::Directory))
+        let unreferenced = self.lookups.load(Ordering::Acquire) == 0 && self.opens.load(Ordering::Acquire) == 0;
+        if !unreferenced {
+            return false;
+        }
+        if self.dead.load(Ordering::Acquire) {
+            return true;
+        }
+        !self.pinned.load(Ordering::Acquire)
+            && (self.kind != FileKind::Directory || self.children.load(Ordering::Acquire) == 0)
     }
 }

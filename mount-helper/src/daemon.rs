@@ -218,6 +218,9 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         threads: threads(),
     };
     let engine = Arc::new(engine);
+    if let Err(e) = crate::trim::start(Arc::downgrade(&engine)) {
+        tracing::warn!(%e, "memory freed by the engine will not be given back to the system");
+    }
     let fs = AgentFs::new(Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();

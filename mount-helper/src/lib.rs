@@ -25,6 +25,7 @@ pub mod size;
 pub mod snapshot;
 pub mod state;
 pub mod target;
+pub mod trim;
 pub mod unmount;
 
 pub use daemon::MountConfig;

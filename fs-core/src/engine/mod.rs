@@ -242,20 +242,66 @@ impl Engine {
             return Err(Errno::EIO);
         };
         let attr = self.lower.stat(origin)?;
-        let parent = if attr.kind == FileKind::Directory { dir_id } else { 0 };
-        let node = Arc::new(Node::from_lower(entry.id, parent, origin.clone(), &attr));
-        let n = self.nodes.entry(entry.id).or_insert(node);
+        let node = Arc::new(Node::from_lower(entry.id, dir_id, origin.clone(), &attr));
+        let mut added = false;
+        let n = Arc::clone(&self.nodes.entry(entry.id).or_insert_with(|| {
+            added = true;
+            node
+        }));
+        if added {
+            self.adopt(dir_id);
+        }
         Ok(take(&n))
     }
 
-    /// Drops `node` from memory if nothing refers to it and it holds nothing worth keeping.
+    /// Counts a new resident child of directory `dir_id`. Called with the directory's listing
+    /// locked (as every lookup through it is), so it cannot be leaving memory meanwhile.
+    fn adopt(&self, dir_id: u64) {
+        match self.nodes.get(&dir_id) {
+            Some(d) => {
+                d.children.fetch_add(1, Ordering::AcqRel);
+            }
+            None => tracing::error!(dir = dir_id, "a node was reached through a directory not in memory"),
+        }
+    }
+
+    /// Drops `node` from memory if nothing refers to it and it holds nothing worth keeping,
+    /// then tries its directory, which may have been kept only for it, and so on up.
     fn maybe_evict(&self, node: &Arc<Node>) {
-        if node.id == ROOT_ID || !node.evictable() {
-            return;
+        let mut next = Some(Arc::clone(node));
+        while let Some(n) = next.take() {
+            if n.id == ROOT_ID || !self.evict(&n) {
+                return;
+            }
+            let parent = n.parent.load(Ordering::Acquire);
+            if let Some(p) = self.nodes.get(&parent).map(|p| Arc::clone(&p)) {
+                let _ = p.children.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+                next = Some(p);
+            }
         }
-        if self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable()).is_some() {
-            self.lower_files.remove(node.id);
+    }
+
+    /// Removes `n` from the node table if it may go; returns whether it went. A directory goes
+    /// with its listing, which must still be the lower one (or the directory was removed); its
+    /// listing is locked meanwhile, so no child is being reached through it.
+    fn evict(&self, n: &Arc<Node>) -> bool {
+        if !n.evictable() {
+            return false;
         }
+        let gone = match &n.body {
+            crate::node::Body::Dir(d) => {
+                let Some(body) = d.try_write() else { return false };
+                if body.is_changed() && !n.dead.load(Ordering::Acquire) {
+                    return false;
+                }
+                self.nodes.remove_if(&n.id, |_, x| Arc::ptr_eq(x, n) && x.evictable()).is_some()
+            }
+            _ => self.nodes.remove_if(&n.id, |_, x| Arc::ptr_eq(x, n) && x.evictable()).is_some(),
+        };
+        if gone {
+            self.lower_files.remove(n.id);
+        }
+        gone
     }
 
     /// The lower listing at `path`, as directory entries.

@@ -7,7 +7,7 @@ use crate::budget::ChargedData;
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::{Body, FileBody, Meta, Node};
-use crate::types::{Attr, Caller, FileKind, PERM_MASK, S_ISGID, SYMLINK_MAX, check_name};
+use crate::types::{Attr, Caller, FileKind, PERM_MASK, ROOT_ID, S_ISGID, SYMLINK_MAX, check_name};
 use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::ffi::OsStr;
@@ -85,7 +85,9 @@ impl Engine {
         for dir in dirs {
             let Ok(lock) = dir.dir() else { continue };
             let body = lock.read();
-            if !body.is_loaded() {
+            // Still in memory (it cannot leave while its listing is locked), and listed.
+            let resident = self.nodes.get(&dir.id).is_some_and(|n| Arc::ptr_eq(&n, &dir));
+            if !resident || !body.is_loaded() {
                 continue;
             }
             if let Some((_, e)) = body.entries().find(|(_, e)| e.id == id) {
@@ -93,7 +95,41 @@ impl Engine {
                 return Ok(self.fresh_attr(&node));
             }
         }
-        Err(Errno::ESTALE)
+        self.find_in_view(id)
+    }
+
+    /// Finds node `id` by walking the whole view from the root, listing directories as needed
+    /// (a handle of a file whose directory left memory too); then lets go of the directories
+    /// the walk alone brought in. Slow, and only for that case.
+    fn find_in_view(&self, id: u64) -> Result<Attr> {
+        let mut queue = std::collections::VecDeque::from([ROOT_ID]);
+        let mut brought_in = Vec::new();
+        let mut found = None;
+        while let (None, Some(dir_id)) = (&found, queue.pop_front()) {
+            let Ok(dir) = self.node(dir_id) else { continue };
+            let body = self.dir_read(&dir)?;
+            for (_, e) in body.entries() {
+                if e.id == id {
+                    found = Some(self.resolve(dir_id, e, true, false)?);
+                    break;
+                }
+                if e.kind == FileKind::Directory {
+                    let resident = self.nodes.contains_key(&e.id);
+                    let child = self.resolve(dir_id, e, false, false)?;
+                    queue.push_back(child.id);
+                    if !resident {
+                        brought_in.push(child);
+                    }
+                }
+            }
+        }
+        for d in brought_in.iter().rev() {
+            self.maybe_evict(d);
+        }
+        match found {
+            Some(node) => Ok(self.fresh_attr(&node)),
+            None => Err(Errno::ESTALE),
+        }
     }
 
     /// The permission bits and ACL attributes of a new object in directory `parent`: with a
@@ -225,14 +261,13 @@ impl Engine {
                 let data = ChargedData::new(self.store.create()?, self.budget());
                 Body::File(RwLock::new(FileBody::Upper(Arc::new(UpperFile::whole(data)))))
             }
-            NewKind::Dir => Body::Dir(RwLock::new(DirBody::new_upper())),
+            NewKind::Dir => Body::Dir(Box::new(RwLock::new(DirBody::new_upper()))),
             NewKind::Symlink(t) => Body::Symlink(Mutex::new(Some(Arc::from(t)))),
             NewKind::Special(..) => Body::Special,
         };
         let id = self.ids.upper();
-        let dir_parent = if kind == FileKind::Directory { p.id } else { 0 };
         let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
-        let node = Arc::new(Node::new_upper(id, dir_parent, kind, meta, body, self.budget())?);
+        let node = Arc::new(Node::new_upper(id, p.id, kind, meta, body, self.budget())?);
         let mut m = node.meta.lock();
         for (key, value) in acls {
             put_xattr(&mut m, self.budget(), key, Some(value))?;
@@ -244,6 +279,7 @@ impl Engine {
     /// Enters a node made by [`Engine::new_node`] as `name` in `d`, the locked body of `p`.
     pub(super) fn link_new(&self, d: &mut DirBody, p: &Node, name: &OsStr, node: &Arc<Node>) {
         self.nodes.insert(node.id, Arc::clone(node));
+        p.children.fetch_add(1, Ordering::AcqRel);
         d.insert(Name::from(name), node.id, node.kind, None);
         let mut pm = p.meta.lock();
         pm.touch_modified();

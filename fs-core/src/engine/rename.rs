@@ -187,12 +187,14 @@ impl Engine {
     /// directories still locked: link counts must change in the same order as the entries, or a
     /// decrement meeting the floor of 2 (see `dec_dir_links`) before its increment is lost.
     fn after_move(&self, node: &Node, from: &Node, to: &Node) {
-        if node.kind == FileKind::Directory {
+        if from.id != to.id && node.parent.load(Ordering::Acquire) == from.id {
             node.parent.store(to.id, Ordering::Release);
-            if from.id != to.id {
-                dec_dir_links(&mut from.meta.lock());
-                inc_dir_links(&mut to.meta.lock());
-            }
+            let _ = from.children.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+            to.children.fetch_add(1, Ordering::AcqRel);
+        }
+        if node.kind == FileKind::Directory && from.id != to.id {
+            dec_dir_links(&mut from.meta.lock());
+            inc_dir_links(&mut to.meta.lock());
         }
         node.meta.lock().touch_changed();
         from.meta.lock().touch_modified();

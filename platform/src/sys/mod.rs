@@ -5,6 +5,7 @@
 pub mod btrfs;
 #[cfg(target_os = "linux")]
 pub mod child;
+pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod namespace;
 #[cfg(unix)]

@@ -148,3 +148,29 @@ fn nodes_are_found_by_id_after_they_left_memory() {
     assert_eq!(e.lookup_id(readme), Err(Errno::ESTALE), "a deleted lower file is stale");
     assert_eq!(e.lookup_id(1 << 50), Err(Errno::ESTALE));
 }
+
+/// Directories without upper state leave memory with their listings once nobody refers to
+/// them, a file's handle still finds it afterwards, and directories holding upper state stay.
+#[test]
+fn forgotten_directories_leave_memory_and_handles_still_work() {
+    let (_l, e) = engine();
+    let base = e.stats().nodes;
+    let deep = lookup(&e, "docs/a/b/deep.txt").unwrap().ino;
+    let dirs: Vec<u64> = ["docs", "docs/a", "docs/a/b"].iter().map(|p| ino(&e, p)).collect();
+    assert_eq!(e.stats().nodes, base + 4);
+    // The kernel forgets the file and the directories (in any order; all its references).
+    e.forget(dirs[0], 100);
+    e.forget(deep, 100);
+    e.forget(dirs[1], 100);
+    e.forget(dirs[2], 100);
+    assert_eq!(e.stats().nodes, base, "nothing of docs/ stays in memory");
+    assert_eq!(e.lookup_id(deep).unwrap().ino, deep, "a handle finds the file again");
+    assert_eq!(read_all(&e, deep), b"deep");
+    e.forget(deep, 100);
+    // Upper state below a directory keeps the directory (and its listing) in memory.
+    let src = ino(&e, "src");
+    create_file(&e, src, "new.rs", b"new");
+    e.forget(src, 100);
+    assert!(e.upper_state(src).is_some());
+    assert!(names(&e, src).contains(&"new.rs".to_string()));
+}
