@@ -118,7 +118,7 @@ impl Engine {
                 .lower
                 .iter()
                 .flatten()
-                .filter(|(name, _)| !body.get(name).is_some_and(|e| frame.same_object(name, e)))
+                .filter(|(name, _)| !body.get(name).is_some_and(|e| frame.same_object(e)))
                 .map(|(n, k)| (n.clone(), *k))
                 .collect();
             (frame, removed)
@@ -142,7 +142,7 @@ impl Engine {
         emit: &mut impl FnMut(Change) -> Result<()>,
     ) -> Result<Option<(Arc<Node>, Option<LowerPath>)>> {
         let node = self.nodes.get(&e.id).map(|n| Arc::clone(&n));
-        if frame.same_object(name, e) {
+        if frame.same_object(e) {
             // Not in memory: it holds nothing of the upper layer.
             let Some(node) = node else { return Ok(None) };
             let is_dir = node.kind == FileKind::Directory;
@@ -153,10 +153,10 @@ impl Engine {
             if data || meta {
                 emit(Change { path: join(at), kind: node.kind, id: e.id, what: ChangeKind::Modified { data, meta } })?;
             }
-            return Ok(is_dir.then(|| (node, e.origin.clone())));
+            return Ok(is_dir.then(|| (node, e.origin_in(frame.base.as_ref(), name))));
         }
         let kind = node.as_ref().map_or(e.kind, |n| n.kind);
-        match &e.origin {
+        match &e.origin_in(frame.base.as_ref(), name) {
             Some(from) => {
                 let (data, meta) = node.as_deref().map_or((false, false), Self::node_changes);
                 let what = ChangeKind::Moved { from: from.clone(), data, meta };
@@ -187,13 +187,9 @@ struct Frame {
 }
 
 impl Frame {
-    /// Whether entry `e` named `name` is the lower object that was at this place.
-    fn same_object(&self, name: &std::ffi::OsStr, e: &Entry) -> bool {
-        match (&self.base, &self.lower) {
-            (Some(_), None) => true,
-            (Some(b), Some(lower)) => lower.contains_key(name) && e.origin.as_ref() == Some(&b.child(name)),
-            (None, _) => false,
-        }
+    /// Whether entry `e` is the lower object that was at this place.
+    fn same_object(&self, e: &Entry) -> bool {
+        self.base.is_some() && e.in_place()
     }
 }
 

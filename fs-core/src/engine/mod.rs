@@ -77,6 +77,14 @@ impl Default for Config {
     }
 }
 
+/// An entry found in a directory's listing (which the finder has locked).
+#[derive(Clone, Copy)]
+pub(crate) struct Found<'a> {
+    pub body: &'a DirBody,
+    pub name: &'a std::ffi::OsStr,
+    pub entry: &'a Entry,
+}
+
 /// An open file.
 pub(crate) struct OpenFile {
     node: Arc<Node>,
@@ -224,7 +232,8 @@ impl Engine {
     /// The node an entry of directory `dir_id` points to, built from the lower layer if not in
     /// memory. `count` adds a kernel reference and `pin` marks it as holding upper state, both
     /// atomically with respect to eviction.
-    fn resolve(&self, dir_id: u64, entry: &Entry, count: bool, pin: bool) -> Result<Arc<Node>> {
+    fn resolve(&self, dir_id: u64, found: Found<'_>, count: bool, pin: bool) -> Result<Arc<Node>> {
+        let Found { body, name, entry } = found;
         let take = |n: &Arc<Node>| {
             if count {
                 n.lookups.fetch_add(1, Ordering::AcqRel);
@@ -237,12 +246,12 @@ impl Engine {
         if let Some(n) = self.nodes.get(&entry.id) {
             return Ok(take(&n));
         }
-        let Some(origin) = &entry.origin else {
+        let Some(origin) = body.origin_of(name, entry) else {
             tracing::error!(id = entry.id, "an upper node is missing from the node table");
             return Err(Errno::EIO);
         };
-        let attr = self.lower.stat(origin)?;
-        let node = Arc::new(Node::from_lower(entry.id, dir_id, origin.clone(), &attr));
+        let attr = self.lower.stat(&origin)?;
+        let node = Arc::new(Node::from_lower(entry.id, dir_id, origin, &attr));
         let mut added = false;
         let n = Arc::clone(&self.nodes.entry(entry.id).or_insert_with(|| {
             added = true;
@@ -305,16 +314,12 @@ impl Engine {
     }
 
     /// The lower listing at `path`, as directory entries.
-    fn lower_entries(&self, path: &LowerPath) -> Result<Vec<(Name, u64, FileKind, LowerPath)>> {
+    fn lower_entries(&self, path: &LowerPath) -> Result<Vec<(Name, u64, FileKind)>> {
         Ok(self
             .lower
             .read_dir(path)?
             .into_iter()
-            .map(|e| {
-                let id = self.ids.lower(e.dev, e.ino);
-                let origin = path.child(&e.name);
-                (Name::from(e.name.as_os_str()), id, e.kind, origin)
-            })
+            .map(|e| (Name::from(e.name.as_os_str()), self.ids.lower(e.dev, e.ino), e.kind))
             .collect())
     }
 

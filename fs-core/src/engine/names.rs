@@ -1,7 +1,7 @@
 //! Operations on names: lookup, forget, creating nodes, links, unlink and rmdir.
 
-use super::Engine;
 use super::xattr::put_xattr;
+use super::{Engine, Found};
 use crate::acl::{self, Acl};
 use crate::budget::ChargedData;
 use crate::dir::{DirBody, Name};
@@ -63,8 +63,8 @@ impl Engine {
         }
         let node = {
             let d = self.dir_read(&p)?;
-            let e = d.get(name).ok_or(Errno::ENOENT)?;
-            self.resolve(parent, e, true, false)?
+            let entry = d.get(name).ok_or(Errno::ENOENT)?;
+            self.resolve(parent, Found { body: &d, name, entry }, true, false)?
         };
         Ok(self.fresh_attr(&node))
     }
@@ -90,8 +90,8 @@ impl Engine {
             if !resident || !body.is_loaded() {
                 continue;
             }
-            if let Some((_, e)) = body.entries().find(|(_, e)| e.id == id) {
-                let node = self.resolve(dir.id, e, true, false)?;
+            if let Some((name, entry)) = body.entries().find(|(_, e)| e.id == id) {
+                let node = self.resolve(dir.id, Found { body: &body, name, entry }, true, false)?;
                 return Ok(self.fresh_attr(&node));
             }
         }
@@ -108,14 +108,15 @@ impl Engine {
         while let (None, Some(dir_id)) = (&found, queue.pop_front()) {
             let Ok(dir) = self.node(dir_id) else { continue };
             let body = self.dir_read(&dir)?;
-            for (_, e) in body.entries() {
+            for (name, e) in body.entries() {
+                let here = Found { body: &body, name, entry: e };
                 if e.id == id {
-                    found = Some(self.resolve(dir_id, e, true, false)?);
+                    found = Some(self.resolve(dir_id, here, true, false)?);
                     break;
                 }
                 if e.kind == FileKind::Directory {
                     let resident = self.nodes.contains_key(&e.id);
-                    let child = self.resolve(dir_id, e, false, false)?;
+                    let child = self.resolve(dir_id, here, false, false)?;
                     queue.push_back(child.id);
                     if !resident {
                         brought_in.push(child);
@@ -333,7 +334,7 @@ impl Engine {
             if e.kind == FileKind::Directory {
                 return Err(Errno::EISDIR);
             }
-            let node = self.resolve(parent, &e, false, true)?;
+            let node = self.resolve(parent, Found { body: &d, name, entry: &e }, false, true)?;
             drop_link(&node);
             d.remove(name);
             p.meta.lock().touch_modified();
@@ -359,7 +360,7 @@ impl Engine {
             if e.kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            let node = self.resolve(parent, &e, false, true)?;
+            let node = self.resolve(parent, Found { body: &d, name, entry: &e }, false, true)?;
             remove_dir_node(self, &node)?;
             d.remove(name);
             let mut pm = p.meta.lock();

@@ -4,7 +4,7 @@
 //! and upper children moves as one node and keeps its content, so there is no EXDEV and no copy,
 //! and the cost does not depend on what the directory holds.
 
-use super::Engine;
+use super::{Engine, Found};
 use super::names::{NewKind, dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
@@ -25,6 +25,20 @@ enum Dirs<'a> {
 }
 
 impl Dirs<'_> {
+    fn src_ref(&self) -> &DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { src, .. } => src,
+        }
+    }
+
+    fn dst_ref(&self) -> &DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { dst, .. } => dst,
+        }
+    }
+
     fn src(&mut self) -> &mut DirBody {
         match self {
             Dirs::One(d) => d,
@@ -129,16 +143,18 @@ impl Engine {
         if flags.exchange && de.is_none() {
             return Err(Errno::ENOENT);
         }
-        let snode = self.resolve(sp.id, &se, false, true)?;
+        let s_origin = dirs.src_ref().origin_of(name, &se);
+        let d_origin = de.as_ref().and_then(|e| dirs.dst_ref().origin_of(newname, e));
+        let snode = self.resolve(sp.id, Found { body: dirs.src_ref(), name, entry: &se }, false, true)?;
         if cross && snode.kind == FileKind::Directory && (snode.id == dp.id || self.is_ancestor(snode.id, dp.id)) {
             return Err(Errno::EINVAL);
         }
         let dnode = match &de {
-            Some(e) => Some(self.resolve(dp.id, e, false, true)?),
+            Some(e) => Some(self.resolve(dp.id, Found { body: dirs.dst_ref(), name: newname, entry: e }, false, true)?),
             None => None,
         };
 
-        if let (Some(dn), Some(de)) = (&dnode, &de) {
+        if let Some(dn) = &dnode {
             if dn.id == snode.id {
                 // Two names of one object: POSIX says do nothing.
                 return Ok(None);
@@ -149,8 +165,7 @@ impl Engine {
                 if dn_holds_source {
                     return Err(Errno::EINVAL);
                 }
-                let s_origin = se.origin.clone();
-                dirs.src().retarget(name, dn.id, dn.kind, de.origin.clone());
+                dirs.src().retarget(name, dn.id, dn.kind, d_origin);
                 dirs.dst().retarget(newname, snode.id, snode.kind, s_origin);
                 self.after_move(&snode, sp, dp);
                 self.after_move(dn, dp, sp);
@@ -175,7 +190,7 @@ impl Engine {
             false => None,
         };
         dirs.src().remove(name);
-        dirs.dst().insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
+        dirs.dst().insert(Name::from(newname), snode.id, snode.kind, s_origin);
         self.after_move(&snode, sp, dp);
         if let Some(w) = whiteout {
             self.link_new(dirs.src(), sp, name, &w);
