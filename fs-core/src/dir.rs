@@ -190,7 +190,8 @@ impl DirBody {
     /// cookie, replacing any entry of that name.
     pub fn insert(&mut self, name: Name, id: u64, kind: FileKind, origin: Option<LowerPath>) {
         self.changed = self.loaded;
-        let in_place = origin.is_some() && self.lower.as_ref().zip(origin.as_ref()).is_some_and(|(b, o)| o.is_child_of(b, &name));
+        let in_place =
+            origin.is_some() && self.lower.as_ref().zip(origin.as_ref()).is_some_and(|(b, o)| o.is_child_of(b, &name));
         let moved_from = if in_place { None } else { origin };
         self.add(name, Entry { id, cookie: 0, moved_from, kind, in_place });
     }

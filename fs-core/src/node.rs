@@ -17,6 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 pub type Xattrs = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// Milliseconds since the first call, wrapping after 49 days: a four-byte clock for the age
+/// of attributes read from a live lower layer (compare with `wrapping_sub`).
+pub fn clock_ms() -> u32 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u32
+}
+
 /// Metadata of a node: starts as the lower object's, changes in place.
 #[derive(Debug)]
 pub struct Meta {
@@ -33,14 +40,16 @@ pub struct Meta {
     pub mtime: Timestamp,
     pub ctime: Timestamp,
     pub crtime: Timestamp,
-    /// Extended attributes; `None` until read from the lower layer or changed.
-    pub xattrs: Option<Xattrs>,
+    /// Extended attributes; `None` until read from the lower layer or changed (boxed: most
+    /// nodes never need them).
+    pub xattrs: Option<Box<Xattrs>>,
     /// Whether metadata differs from the lower object's.
     pub changed: bool,
     /// RAM charged for this node's own bookkeeping, xattrs and symlink target.
     pub charge: Option<Charge>,
-    /// When the attributes were read from the lower layer (for a live lower layer).
-    pub fetched: Option<std::time::Instant>,
+    /// When the attributes were read from the lower layer (for a live lower layer), in
+    /// [`clock_ms`] milliseconds; 0 for never.
+    pub fetched: u32,
 }
 
 impl Meta {
@@ -61,7 +70,7 @@ impl Meta {
             xattrs: None,
             changed: false,
             charge: None,
-            fetched: Some(std::time::Instant::now()),
+            fetched: clock_ms().max(1),
         }
     }
 
@@ -91,10 +100,10 @@ impl Meta {
             mtime: now,
             ctime: now,
             crtime: now,
-            xattrs: Some(Xattrs::new()),
+            xattrs: None,
             changed: true,
             charge: None,
-            fetched: None,
+            fetched: 0,
         }
     }
 
@@ -156,9 +165,9 @@ pub struct Node {
     /// References the kernel holds (lookup replies not yet forgotten).
     pub lookups: AtomicU64,
     /// Open file handles.
-    pub opens: AtomicU64,
+    pub opens: AtomicU32,
     /// Open file handles that may write.
-    pub writers: AtomicU64,
+    pub writers: AtomicU32,
     /// Holds state the lower layer cannot give back: must stay in memory while linked.
     pub pinned: AtomicBool,
     /// Unlinked (nlink 0) or removed: may go once nothing refers to it.
@@ -183,8 +192,8 @@ impl Node {
             parent: AtomicU64::new(parent),
             children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
-            opens: AtomicU64::new(0),
-            writers: AtomicU64::new(0),
+            opens: AtomicU32::new(0),
+            writers: AtomicU32::new(0),
             pinned: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             meta: Mutex::new(Meta::from_lower(attr)),
@@ -213,8 +222,8 @@ impl Node {
             parent: AtomicU64::new(parent),
             children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
-            opens: AtomicU64::new(0),
-            writers: AtomicU64::new(0),
+            opens: AtomicU32::new(0),
+            writers: AtomicU32::new(0),
             pinned: AtomicBool::new(true),
             dead: AtomicBool::new(false),
             meta: Mutex::new(meta),

@@ -13,9 +13,9 @@ use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
 use agentfs_platform::sys::signals;
 use std::ffi::OsString;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -126,20 +126,26 @@ fn fuse_options(cfg: &MountConfig, live: bool) -> FuseOptions {
     opts
 }
 
+/// Logs to the capped file `log` (or stderr), at the level AGENTFS_LOG says (info), with each
+/// place in the code rate-limited (see [`crate::logging`]).
 fn init_logging(log: Option<&Path>) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTFS_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
+    let level = || EnvFilter::try_from_env("AGENTFS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = || level().and(crate::logging::RateLimit::default());
     let r = match log {
         Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| Error::io("cannot open the log file", path, &e))?;
-            builder.with_writer(std::sync::Mutex::new(file)).try_init()
+            let file =
+                crate::logging::CappedFile::open(path).map_err(|e| Error::io("cannot open the log file", path, &e))?;
+            let layer = fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(file)).with_filter(filter());
+            tracing_subscriber::registry().with(layer).try_init()
         }
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => {
+            let layer = fmt::layer().with_ansi(false).with_writer(std::io::stderr).with_filter(filter());
+            tracing_subscriber::registry().with(layer).try_init()
+        }
     };
     // Already initialised (a library caller set up its own): keep theirs.
     let _ = r;
@@ -318,7 +324,7 @@ impl Running {
         registry::remove(&self.id);
         if clean {
             if let Some(log) = self.log {
-                let _ = fs::remove_file(log);
+                crate::logging::remove(&log);
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod error;
 pub mod gc;
 pub mod launch;
+pub mod logging;
 pub mod materialize;
 pub mod mount;
 pub mod mountinfo;

@@ -21,7 +21,9 @@ fn unescape(b: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0').wrapping_mul(64).wrapping_add((b[i + 2] - b'0') * 8).wrapping_add(b[i + 3] - b'0'));
+            out.push(
+                (b[i + 1] - b'0').wrapping_mul(64).wrapping_add((b[i + 2] - b'0') * 8).wrapping_add(b[i + 3] - b'0'),
+            );
             i += 4;
         } else {
             out.push(b[i]);

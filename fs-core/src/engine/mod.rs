@@ -371,8 +371,10 @@ impl Engine {
     /// once they are older than the TTL. Returns the current attributes.
     fn fresh_attr(&self, node: &Node) -> Attr {
         if let (Some(ttl), Some(origin)) = (self.lower_ttl, &node.origin) {
-            let stale =
-                !node.pinned.load(Ordering::Acquire) && node.meta.lock().fetched.is_none_or(|t| t.elapsed() > ttl);
+            let stale = !node.pinned.load(Ordering::Acquire) && {
+                let fetched = node.meta.lock().fetched;
+                fetched == 0 || u128::from(crate::node::clock_ms().wrapping_sub(fetched)) > ttl.as_millis()
+            };
             if stale {
                 if let Ok(a) = self.lower.stat(origin) {
                     if a.kind == node.kind {

@@ -4,8 +4,8 @@
 //! and upper children moves as one node and keeps its content, so there is no EXDEV and no copy,
 //! and the cost does not depend on what the directory holds.
 
-use super::{Engine, Found};
 use super::names::{NewKind, dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
+use super::{Engine, Found};
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::Node;
@@ -150,7 +150,9 @@ impl Engine {
             return Err(Errno::EINVAL);
         }
         let dnode = match &de {
-            Some(e) => Some(self.resolve(dp.id, Found { body: dirs.dst_ref(), name: newname, entry: e }, false, true)?),
+            Some(e) => {
+                Some(self.resolve(dp.id, Found { body: dirs.dst_ref(), name: newname, entry: e }, false, true)?)
+            }
             None => None,
         };
 

@@ -54,7 +54,7 @@ impl Engine {
         };
         let mut m = node.meta.lock();
         if m.xattrs.is_none() {
-            m.xattrs = Some(list.into_iter().collect());
+            m.xattrs = Some(Box::new(list.into_iter().collect()));
         }
         Ok(())
     }

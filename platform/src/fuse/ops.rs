@@ -559,6 +559,25 @@ impl Filesystem for AgentFs {
         reply.error(errno(Errno::ENOSYS));
     }
 
+    /// No block map (there is no block device); ENOSYS makes the kernel stop asking, quietly.
+    fn bmap(&self, _req: &Request, _ino: INodeNo, _blocksize: u32, _idx: u64, reply: fuser::ReplyBmap) {
+        reply.error(errno(Errno::ENOSYS));
+    }
+
+    /// Files are always ready; ENOSYS makes the kernel say so itself from now on, quietly.
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        reply.error(errno(Errno::ENOSYS));
+    }
+
     /// No ioctl is implemented (chattr flags, FIEMAP ...): ENOTTY, as a filesystem without them
     /// answers, after checking that the file is one.
     fn ioctl(
