@@ -110,7 +110,12 @@ fn names_with_any_bytes_go_through_every_command(mode: Mode) {
 /// Makes a chain of `depth` directories named `d` under `root` (relative steps: the whole path
 /// is longer than PATH_MAX), with a file at the bottom.
 fn deep_chain(root: &Path, depth: usize) {
-    sh(root, &format!("python3 -c \"import os\nfor _ in range({depth}):\n os.mkdir('d'); os.chdir('d')\nopen('leaf','w').write('bottom')\""));
+    sh(
+        root,
+        &format!(
+            "python3 -c \"import os\nfor _ in range({depth}):\n os.mkdir('d'); os.chdir('d')\nopen('leaf','w').write('bottom')\""
+        ),
+    );
 }
 
 fn a_tree_5000_levels_deep_is_walked_diffed_and_kept(mode: Mode) {

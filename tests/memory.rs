@@ -15,7 +15,15 @@ const BASE: u64 = 40 << 20;
 
 fn rss(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
     kb << 10
 }
 
@@ -34,7 +42,10 @@ fn a_walk_of_200k_lower_files_is_forgotten_with_the_kernel_cache() {
         return;
     }
     let f = Fixture::in_mode(Mode::Pinned, |src| {
-        sh(src, "python3 -c \"import os\nfor d in range(200):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'w').close()\"");
+        sh(
+            src,
+            "python3 -c \"import os\nfor d in range(200):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'w').close()\"",
+        );
     });
     f.mount(&[]);
     let pid = f.daemon_pid().unwrap();
@@ -57,7 +68,10 @@ fn memory_of_deleted_files_goes_back_to_the_system() {
     let pid = f.daemon_pid().unwrap();
     let start = rss(pid);
     // 500 MB in 50k files of 10 KB, then all deleted.
-    sh(&f.mnt, "python3 -c \"import os\nb = b'x' * 10000\nfor d in range(50):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'wb').write(b)\"");
+    sh(
+        &f.mnt,
+        "python3 -c \"import os\nb = b'x' * 10000\nfor d in range(50):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'wb').write(b)\"",
+    );
     assert!(rss(pid) > start + (200 << 20));
     sh(&f.mnt, "rm -rf ./*");
     drop_caches();

@@ -28,6 +28,12 @@ impl Client {
     fn call(&mut self, req: &Request) -> Result<Response> {
         let lost = |e: std::io::Error| Error::System(format!("lost the daemon of {}: {e}", self.mnt.display()));
         send(&mut self.stream, req).map_err(lost)?;
+        self.next_response(req)
+    }
+
+    /// The next response to `req` (a streamed answer has several).
+    fn next_response(&mut self, req: &Request) -> Result<Response> {
+        let lost = |e: std::io::Error| Error::System(format!("lost the daemon of {}: {e}", self.mnt.display()));
         match recv::<Response>(&mut self.stream).map_err(lost)? {
             Some(Response::Failed { errno, message }) => Err(Error::System(format!(
                 "the daemon of {} could not answer {req:?}: {message} (errno {errno})",
@@ -57,10 +63,17 @@ impl Client {
         }
     }
 
+    /// Every change, received chunk by chunk.
     pub fn changes(&mut self) -> Result<Vec<WireChange>> {
-        match self.call(&Request::Changes)? {
-            Response::Changes(c) => Ok(c),
-            r => Err(self.unexpected(r)),
+        let mut all = Vec::new();
+        let mut next = self.call(&Request::Changes)?;
+        loop {
+            match next {
+                Response::ChangesChunk(c) => all.extend(c),
+                Response::ChangesEnd => return Ok(all),
+                r => return Err(self.unexpected(r)),
+            }
+            next = self.next_response(&Request::Changes)?;
         }
     }
 

@@ -2,7 +2,9 @@
 //! diff`, `snapshot` and `commit` read what the upper layer holds, with the daemon's engine
 //! frozen while they do. Only the mount's owner and root may connect.
 //!
-//! Frames are a little-endian u32 length and a bincode payload; one request, one response.
+//! Frames are a little-endian u32 length and a bincode payload; one request, one response,
+//! except for the list of changes, which comes as a stream of bounded chunks (a mount may hold
+//! millions of changes).
 
 pub mod client;
 pub mod server;
@@ -14,6 +16,8 @@ use std::path::PathBuf;
 const MAX_FRAME: usize = 16 << 20;
 /// Largest read asked for in one request.
 pub const MAX_READ: u32 = 4 << 20;
+/// A chunk of changes is sent once it holds about this many bytes of paths.
+pub const CHUNK_BYTES: usize = 1 << 20;
 
 /// Where mount `id` listens.
 pub fn socket_path(id: &str) -> PathBuf {
@@ -25,7 +29,8 @@ pub enum Request {
     /// Stop every change to the upper layer until `Thaw` or the end of the connection.
     Freeze,
     Thaw,
-    /// The list of changes against the lower layer.
+    /// The list of changes against the lower layer: answered by `ChangesChunk`s, then
+    /// `ChangesEnd` (or `Failed`).
     Changes,
     /// Attributes of a node.
     Stat {
@@ -97,7 +102,9 @@ pub enum WireLayout {
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Response {
     Done,
-    Changes(Vec<WireChange>),
+    /// Some changes, in order; more follow until `ChangesEnd`.
+    ChangesChunk(Vec<WireChange>),
+    ChangesEnd,
     Attr(WireAttr),
     Xattrs(Vec<(Vec<u8>, Vec<u8>)>),
     Bytes(Vec<u8>),

@@ -1,6 +1,6 @@
 //! The daemon's side of the control channel.
 
-use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, WireWhat, recv, send};
+use super::{CHUNK_BYTES, MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, WireWhat, recv, send};
 use agentfs_core::changes::{Change, ChangeKind};
 use agentfs_core::upper::Layout;
 use agentfs_core::{Engine, Errno, FileRef, Frozen, Whence};
@@ -72,6 +72,10 @@ fn serve(engine: &Engine, mut stream: UnixStream) {
                 }
                 Response::Done
             }
+            Request::Changes => match stream_changes(engine, &mut stream) {
+                Ok(()) => Response::ChangesEnd,
+                Err(e) => Response::Failed { errno: e.linux(), message: e.to_string() },
+            },
             req => {
                 answer(engine, &req).unwrap_or_else(|e| Response::Failed { errno: e.linux(), message: e.to_string() })
             }
@@ -85,9 +89,36 @@ fn serve(engine: &Engine, mut stream: UnixStream) {
     }
 }
 
+/// Sends the changes in chunks of about [`CHUNK_BYTES`] as the walk finds them: neither side
+/// holds a reply the size of the whole list.
+fn stream_changes(engine: &Engine, stream: &mut UnixStream) -> agentfs_core::Result<()> {
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    let mut flush = |chunk: &mut Vec<WireChange>| {
+        send(stream, &Response::ChangesChunk(std::mem::take(chunk))).map_err(|e| {
+            tracing::warn!(%e, "control client gone while changes were sent");
+            Errno::EIO
+        })
+    };
+    engine.for_each_change(|c| {
+        let w = wire_change(&c);
+        bytes += w.path.len() + 32;
+        chunk.push(w);
+        if bytes >= CHUNK_BYTES {
+            bytes = 0;
+            flush(&mut chunk)?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        flush(&mut chunk)?;
+    }
+    Ok(())
+}
+
 fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
     Ok(match *req {
-        Request::Changes => Response::Changes(engine.changes()?.iter().map(wire_change).collect()),
+        Request::Changes => return Err(Errno::EINVAL),
         Request::Stat { id } => {
             let a = engine.getattr(id)?;
             Response::Attr(WireAttr {
