@@ -3,7 +3,6 @@
 use crate::errno::to_host;
 use agentfs_core::{Attr, Errno, FileKind, OpenFlags, SetTime, Timestamp};
 use fuser::{FileAttr, FileType, INodeNo, TimeOrNow};
-use std::time::SystemTime;
 
 pub fn file_type(kind: FileKind) -> FileType {
     match kind {
@@ -39,27 +38,6 @@ pub fn file_attr(a: &Attr) -> FileAttr {
         gid: a.gid,
         rdev: rdev32(a.rdev),
         blksize: a.blksize,
-        flags: 0,
-    }
-}
-
-/// Attributes of a negative entry (node id 0): the kernel caches "no such name" with them.
-pub fn negative_attr() -> FileAttr {
-    FileAttr {
-        ino: INodeNo(0),
-        size: 0,
-        blocks: 0,
-        atime: SystemTime::UNIX_EPOCH,
-        mtime: SystemTime::UNIX_EPOCH,
-        ctime: SystemTime::UNIX_EPOCH,
-        crtime: SystemTime::UNIX_EPOCH,
-        kind: FileType::RegularFile,
-        perm: 0,
-        nlink: 0,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 0,
         flags: 0,
     }
 }

@@ -5,6 +5,8 @@
 pub mod btrfs;
 #[cfg(target_os = "linux")]
 pub mod child;
+#[cfg(target_os = "linux")]
+pub mod fuse_dev;
 pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod namespace;
