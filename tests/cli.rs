@@ -306,3 +306,33 @@ fn a_user_mounts_and_unmounts_without_root(mode: Mode) {
     assert_eq!(fs::read_dir(runtime.join("mounts")).unwrap().count(), 0);
     assert!(!f.src.join("new").exists());
 }
+
+/// A user who finds another user's mount is told whose it is, not that there is none.
+#[test]
+fn another_users_mount_is_named_as_theirs() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(uid) = user_id("tests") else {
+        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+        return;
+    };
+    let f = Fixture::new(populate);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    f.mount(&["--pin", "live", "--allow-other"]);
+    let runtime = f.dir.path().join("user-run");
+    fs::create_dir(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+    let as_user = |args: &[&std::ffi::OsStr]| {
+        Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
+    };
+    let out = as_user(&[os("status"), f.mnt.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("is an agentfs mount of root (uid 0)"), "{err}");
+    let out = as_user(&[os("unmount"), f.mnt.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("root (uid 0)") && f.is_mounted(), "{err}");
+    f.unmount();
+}

@@ -81,7 +81,7 @@ fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
     };
     let snap = snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
         Error::Input(format!(
-            "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with              '@' is written ./@{name})"
+            "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with '@' is written ./@{name})"
         ))
     })?;
     if req != PinRequest::Auto {

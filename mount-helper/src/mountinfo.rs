@@ -13,6 +13,8 @@ pub struct MountEntry {
     pub source: OsString,
     /// "major:minor" of the mounted filesystem.
     pub device: String,
+    /// The filesystem's own options (for FUSE: user_id=, allow_other...).
+    pub super_options: String,
 }
 
 /// Undoes the octal escapes of mountinfo (\040 for a space...).
@@ -43,6 +45,7 @@ fn parse_line(line: &[u8]) -> Option<MountEntry> {
         device: String::from_utf8_lossy(l.get(2)?).into_owned(),
         fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
         source: OsString::from_vec(unescape(r.get(1)?)),
+        super_options: String::from_utf8_lossy(r.get(2).copied().unwrap_or_default()).into_owned(),
     })
 }
 
@@ -81,6 +84,34 @@ pub fn is_agentfs(entry: &MountEntry) -> bool {
     entry.fstype == "fuse.agentfs"
 }
 
+/// The user a FUSE mount belongs to (its `user_id=` option).
+pub fn fuse_owner(entry: &MountEntry) -> Option<u32> {
+    entry.super_options.split(',').find_map(|o| o.strip_prefix("user_id=")).and_then(|v| v.parse().ok())
+}
+
+/// Why the caller finds no record of the agentfs mount `entry`: it belongs to another user
+/// (named, when the system knows the name), or its record is gone.
+pub fn not_ours(entry: &MountEntry) -> String {
+    let mnt = entry.mount_point.display();
+    match fuse_owner(entry) {
+        Some(uid) if uid != rustix::process::getuid().as_raw() => {
+            let who = user_name(uid).map(|n| format!("{n} (uid {uid})")).unwrap_or_else(|| format!("uid {uid}"));
+            format!("{mnt} is an agentfs mount of {who}; only that user or root can use it")
+        }
+        _ => format!("{mnt} is an agentfs mount without a record here; `agentfs gc` cleans up after lost daemons"),
+    }
+}
+
+/// The name of user `uid` in /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +129,8 @@ mod tests {
         assert_eq!(m[0].source, "/src dir");
         assert_eq!(m[0].device, "98:0");
         assert!(is_agentfs(&m[0]) && !is_agentfs(&m[1]));
+        assert_eq!(fuse_owner(&m[0]), Some(0));
+        assert_eq!(fuse_owner(&m[1]), None);
     }
 
     /// A mount point that is not UTF-8 is one entry like any other, and hides nothing.

@@ -53,6 +53,11 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
         return Err(Error::NotMounted(format!("{} is not an agentfs mount; nothing to unmount", mnt.display())));
     }
     let me = rustix::process::getuid();
+    if let (None, Some(entry)) = (&record, &mounted) {
+        if mountinfo::fuse_owner(entry).is_some_and(|uid| uid != me.as_raw()) && !me.is_root() {
+            return Err(Error::Permission(mountinfo::not_ours(entry)));
+        }
+    }
     if let Some(r) = &record {
         if !me.is_root() && r.uid != me.as_raw() {
             return Err(Error::Permission(format!(

@@ -87,9 +87,15 @@ pub fn status(a: StatusArgs) -> Result<()> {
         return Ok(());
     };
     let canon = std::fs::canonicalize(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
-    let rec = live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
-        Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
-    })?;
+    let rec =
+        live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
+            match mountinfo::mount_at(&canon).filter(mountinfo::is_agentfs) {
+                Some(entry) => Error::NotMounted(mountinfo::not_ours(&entry)),
+                None => {
+                    Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
+                }
+            }
+        })?;
     if a.json {
         println!("{}", to_json(&rec));
     } else {
