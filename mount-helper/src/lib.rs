@@ -5,6 +5,7 @@
 pub mod changeset;
 pub mod check;
 pub mod commit;
+pub mod confined;
 pub mod control;
 pub mod daemon;
 pub mod diff;
