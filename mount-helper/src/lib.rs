@@ -15,6 +15,7 @@ pub mod launch;
 pub mod materialize;
 pub mod mount;
 pub mod mountinfo;
+pub mod owned;
 pub mod pin;
 pub mod process;
 pub mod readiness;

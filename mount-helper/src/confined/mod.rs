@@ -84,6 +84,14 @@ pub fn errno(e: &io::Error) -> Option<i32> {
     e.raw_os_error().or_else(|| e.get_ref()?.downcast_ref::<PathError>()?.source.raw_os_error())
 }
 
+/// The OS's reason of an error, without the path [`err_at`] put in.
+pub fn cause(e: &io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<PathError>()) {
+        Some(p) => p.source.to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// Refuses anything but one plain name (no `/`, not `.` or `..`, not empty).
 pub fn check_name(name: &OsStr) -> io::Result<&OsStr> {
     let b = name.as_bytes();
@@ -135,6 +143,22 @@ impl Dir {
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// A new descriptor of this directory (sharing its open file description).
+    pub fn dup_fd(&self) -> io::Result<OwnedFd> {
+        rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(|e| err_at(&self.path(), e.into()))
+    }
+
+    /// This directory's descriptor.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// The parent directory of `rel` (below this one) and its last name.
+    pub fn parent_of<'p>(&self, rel: &'p Path) -> io::Result<(Dir, &'p OsStr)> {
+        let (parent, name) = split(rel)?;
+        Ok((self.open_dir(parent)?, name))
     }
 
     /// The directory at `rel` below this one.

@@ -9,10 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
-pub const PINS_DIR_NAME: &str = ".agentfs-pins";
-/// The name of the directory holding snapshots (found through their records).
-pub const SNAPSHOTS_DIR_NAME: &str = ".agentfs-snapshots";
+pub use crate::owned::{PINS_DIR_NAME, SNAPSHOTS_DIR_NAME};
 
 pub struct Location {
     pub dir: PathBuf,
