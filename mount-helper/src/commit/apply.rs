@@ -94,6 +94,23 @@ pub fn forward(p: &Places, n: usize, op: &Op) -> io::Result<()> {
             let (dir, name) = p.parent(at)?.ok_or_else(|| missing_parent(at))?;
             dir.set_meta(&name, *who, meta)
         }
+        Op::Link { at, who, staged } => {
+            let staged = OsStr::from_bytes(staged);
+            // Run again after the Put that follows it, this makes a name that goes with staging.
+            if p.staging.identity(staged)? == Some(*who) {
+                return Ok(());
+            }
+            let (dir, name) = p.parent(at)?.ok_or_else(|| missing_parent(at))?;
+            if dir.identity(&name)? != Some(*who) {
+                return Err(unexpected(&dir, &name, "changed during the commit"));
+            }
+            dir.link_to(&name, &p.staging, staged)?;
+            if p.staging.identity(staged)? != Some(*who) {
+                let _ = p.staging.unlink(staged);
+                return Err(unexpected(&dir, &name, "changed during the commit"));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -115,6 +132,8 @@ fn missing_parent(at: &[u8]) -> io::Error {
 pub fn undo(p: &Places, n: usize, op: &Op) -> io::Result<()> {
     faults::undo(n)?;
     match op {
+        // The extra name is in the staging directory, which goes.
+        Op::Link { .. } => Ok(()),
         Op::SetMeta { at, who, old, .. } => {
             let Some((dir, name)) = p.parent(at)? else { return Ok(()) };
             if dir.identity(&name)? != Some(*who) {

@@ -49,7 +49,8 @@ pub fn commit_back(mnt: &Path, rec: &MountRecord, dry_run: bool) -> Result<Repor
     let same_inodes = rec.pin.kind == PinKind::Snapshot;
     let trees = Trees { src: &g.src, pin: &g.pin, base: &g.base, same_inodes };
     if dry_run {
-        let inp = Inputs { client: &mut client, set: &set, trees, staging: None, mnt, owned: crate::owned::registered() };
+        let inp =
+            Inputs { client: &mut client, set: &set, trees, staging: None, mnt, owned: crate::owned::registered() };
         let plan = Planner::new(inp)?.build()?;
         client.thaw()?;
         return Ok(Report { lines: plan.lines, target: src_path, notes, ..Report::default() });
@@ -61,11 +62,17 @@ pub fn commit_back(mnt: &Path, rec: &MountRecord, dry_run: bool) -> Result<Repor
             src_path.display()
         ))
     })?;
-    let staging_parent = open("the staging directory", &place.dir)?;
     let root_id = g.src.stat_self().map(|st| Identity::of(&st)).map_err(|e| Error::io("cannot read", &src_path, &e))?;
     let t = Target { root: &src_path, root_id, staging_parent: &place.dir, mount: mnt };
     let mut j = Journal::begin(super::new_id(), &t)?;
-    let staged = stage(&mut j, &mut client, &set, trees, &staging_parent, mnt);
+    let (staging_parent, staging) = match super::staging::make(&place.dir, OsStr::new(&j.id)) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = j.finish();
+            return Err(e);
+        }
+    };
+    let staged = stage(&mut j, &mut client, &set, trees, staging, mnt);
     let (plan, staging) = match staged {
         Ok(x) => x,
         Err(e) => {
@@ -92,12 +99,9 @@ fn stage(
     client: &mut Client,
     set: &ChangeSet,
     trees: Trees<'_>,
-    staging_parent: &Dir,
+    staging: Dir,
     mnt: &Path,
 ) -> Result<(Plan, Dir)> {
-    let name = OsStr::new(&j.id);
-    staging_parent.mkdir(name, 0o700).map_err(|e| Error::io("cannot create", &staging_parent.path_of(name), &e))?;
-    let staging = staging_parent.open_dir(Path::new(name)).map_err(|e| Error::io("cannot open", &staging_parent.path_of(name), &e))?;
     let owned = crate::owned::registered();
     let plan = Planner::new(Inputs { client, set, trees, staging: Some(&staging), mnt, owned })?.build()?;
     staging.syncfs().map_err(|e| Error::io("cannot sync", &staging.path(), &e))?;

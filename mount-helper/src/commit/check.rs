@@ -67,10 +67,20 @@ pub fn hash_file(dir: &Dir, name: &OsStr) -> io::Result<[u8; 32]> {
 /// The object at `rel` below `root` (None: nothing there, or a non-directory on the way). A
 /// symlink or another mount on the way is an error.
 pub fn find(root: &Dir, rel: &Path) -> io::Result<Option<Found>> {
+    find_at(root, rel, true)
+}
+
+/// Like [`find`], but a non-directory on the way (a type change) is an error too.
+pub fn find_strict(root: &Dir, rel: &Path) -> io::Result<Option<Found>> {
+    find_at(root, rel, false)
+}
+
+fn find_at(root: &Dir, rel: &Path, not_dir_is_absent: bool) -> io::Result<Option<Found>> {
     let (parent, name) = split(rel)?;
     let dir = match root.open_dir(parent) {
         Ok(d) => d,
-        Err(e) if matches!(errno(&e), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => return Ok(None),
+        Err(e) if errno(&e) == Some(libc::ENOENT) => return Ok(None),
+        Err(e) if not_dir_is_absent && errno(&e) == Some(libc::ENOTDIR) => return Ok(None),
         Err(e) => return Err(e),
     };
     Ok(dir.meta(name)?.map(|om| Found { dir, name: name.to_os_string(), om }))

@@ -45,13 +45,15 @@ pub enum Op {
     Put { staged: Vec<u8>, new: Identity, at: Vec<u8>, old: Option<Identity> },
     /// Sets the metadata of `at` (which is `who`) to `meta`; `old` is what it had.
     SetMeta { at: Vec<u8>, who: Identity, meta: Meta, old: Meta },
+    /// Makes `staged` another name of the object at `at` (which is `who`), for a `Put` to place.
+    Link { at: Vec<u8>, who: Identity, staged: Vec<u8> },
 }
 
 impl Op {
     /// The path (relative to the target root) this operation changes.
     pub fn at(&self) -> PathBuf {
         match self {
-            Op::Aside { at, .. } | Op::Put { at, .. } | Op::SetMeta { at, .. } => path(at),
+            Op::Aside { at, .. } | Op::Put { at, .. } | Op::SetMeta { at, .. } | Op::Link { at, .. } => path(at),
         }
     }
 }

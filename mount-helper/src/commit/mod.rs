@@ -23,6 +23,7 @@ pub mod recover;
 pub mod run;
 pub mod shown;
 pub mod stage;
+mod staging;
 mod to;
 
 use crate::error::{Error, Result};

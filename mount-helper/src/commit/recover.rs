@@ -105,7 +105,10 @@ fn one(mut j: Journal, held: Option<&Dir>) -> Recovered {
 /// A journal of a commit that died before staging anything.
 fn finish_unstarted(j: &Journal) -> Recovered {
     match j.finish() {
-        Ok(()) => ok(format!("rolled back an unfinished commit into {} (nothing had been written)", j.target_path().display())),
+        Ok(()) => ok(format!(
+            "rolled back an unfinished commit into {} (nothing had been written)",
+            j.target_path().display()
+        )),
         Err(e) => Recovered { line: e.to_string(), ok: false },
     }
 }

@@ -73,7 +73,10 @@ pub fn clean_up(j: &Journal, root: &Dir, staging_parent: &Dir) -> Option<String>
 
 /// Removes the directory holding staging directories if nothing is left in it.
 pub fn remove_if_empty(staging_parent: &Dir) {
-    let (Some(parent), Some(name)) = (staging_parent.path().parent().map(Path::to_path_buf), staging_parent.path().file_name().map(|n| n.to_os_string())) else {
+    let (Some(parent), Some(name)) = (
+        staging_parent.path().parent().map(Path::to_path_buf),
+        staging_parent.path().file_name().map(|n| n.to_os_string()),
+    ) else {
         return;
     };
     if let Ok(up) = Dir::open_root(&parent) {

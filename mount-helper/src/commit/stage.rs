@@ -52,7 +52,13 @@ impl<'a> Stager<'a> {
 
     /// A regular file with node `id`'s data: the pinned file (`pinned`: its directory and name)
     /// cloned and the changed ranges written over it, or all of it written.
-    pub fn file(&mut self, client: &mut Client, id: u64, pinned: Option<(&Dir, &OsStr)>, shown: &Path) -> Result<Staged> {
+    pub fn file(
+        &mut self,
+        client: &mut Client,
+        id: u64,
+        pinned: Option<(&Dir, &OsStr)>,
+        shown: &Path,
+    ) -> Result<Staged> {
         let meta = shown::meta(client, id, FileKind::Regular)?;
         let name = self.name();
         let fd = self.staging.create_file(&name, 0o600).map_err(fail(shown))?;

@@ -43,9 +43,9 @@ fn resolve(mnt: &Path, dir: &Path) -> Result<(PathBuf, OsString)> {
         )));
     }
     let owned = crate::owned::registered();
-    let own_dir = parent.ancestors().any(|a| {
-        std::fs::symlink_metadata(a).is_ok_and(|m| owned.contains(&Identity { dev: m.dev(), ino: m.ino() }))
-    });
+    let own_dir = parent
+        .ancestors()
+        .any(|a| std::fs::symlink_metadata(a).is_ok_and(|m| owned.contains(&Identity { dev: m.dev(), ino: m.ino() })));
     if own_dir || crate::owned::owned_component(&parent.join(name)).is_some() {
         return Err(Error::Input(format!(
             "{} is inside agentfs's own directories (pins, snapshots or staging); give a directory elsewhere",
@@ -56,8 +56,9 @@ fn resolve(mnt: &Path, dir: &Path) -> Result<(PathBuf, OsString)> {
 }
 
 fn open(what: &str, p: &Path) -> Result<Dir> {
-    Dir::open_root(p)
-        .map_err(|e| Error::System(format!("cannot open {what} {} without following a symlink: {}", p.display(), cause(&e))))
+    Dir::open_root(p).map_err(|e| {
+        Error::System(format!("cannot open {what} {} without following a symlink: {}", p.display(), cause(&e)))
+    })
 }
 
 /// What is at DIR now: nothing, or an empty directory (replaced).
@@ -97,7 +98,8 @@ pub fn commit_to(mnt: &Path, rec: &MountRecord, dir: &Path, dry_run: bool) -> Re
         ))
     })?;
     let staging_parent = open("the staging directory", &place.dir)?;
-    let root_id = parent.stat_self().map(|st| Identity::of(&st)).map_err(|e| Error::io("cannot read", &parent_path, &e))?;
+    let root_id =
+        parent.stat_self().map(|st| Identity::of(&st)).map_err(|e| Error::io("cannot read", &parent_path, &e))?;
     let t = Target { root: &parent_path, root_id, staging_parent: &place.dir, mount: Path::new("") };
     let mut j = Journal::begin(super::new_id(), &t)?;
     let built = build(&mut client, &set, rec, &lower, &staging_parent, &j);
@@ -120,9 +122,14 @@ pub fn commit_to(mnt: &Path, rec: &MountRecord, dir: &Path, dry_run: bool) -> Re
     let outcome = run::forward(&mut j, &places);
     let note = run::clean_up(&j, &parent, &staging_parent);
     match outcome {
-        Outcome::Finished => {
-            Ok(Report { lines, ops: 1, staged_bytes: bytes_written, target: target_path, notes: note.into_iter().collect(), millis: 0 })
-        }
+        Outcome::Finished => Ok(Report {
+            lines,
+            ops: 1,
+            staged_bytes: bytes_written,
+            target: target_path,
+            notes: note.into_iter().collect(),
+            millis: 0,
+        }),
         Outcome::RolledBack(why) | Outcome::Stuck(why) => {
             Err(Error::System(format!("the tree could not be put at {}: {why}", target_path.display())))
         }
@@ -157,7 +164,8 @@ fn build(
     let root = staging.open_dir(Path::new(TREE)).map_err(fail)?;
     let w = Tree { client, lower, root: &root, data_mode: mode }.apply(set)?;
     staging.syncfs().map_err(fail)?;
-    let tree_id = staging.identity(OsStr::new(TREE)).map_err(fail)?.ok_or_else(|| fail(std::io::ErrorKind::NotFound.into()))?;
+    let tree_id =
+        staging.identity(OsStr::new(TREE)).map_err(fail)?.ok_or_else(|| fail(std::io::ErrorKind::NotFound.into()))?;
     Ok((staging, tree_id, w.bytes))
 }
 

@@ -94,7 +94,13 @@ fn fail<'a>(what: &'a str, name: &'a str) -> impl Fn(std::io::Error) -> Error + 
 
 /// Step 1: a copy of the lower layer as `part` in the snapshots directory `dir`. Returns how it
 /// is held, where the tree is inside it, and how data was copied.
-fn copy_lower(rec: &crate::registry::MountRecord, lower: &Dir, dir: &Dir, part: &OsStr, name: &str) -> Result<(Holder, PathBuf, DataMode)> {
+fn copy_lower(
+    rec: &crate::registry::MountRecord,
+    lower: &Dir,
+    dir: &Dir,
+    part: &OsStr,
+    name: &str,
+) -> Result<(Holder, PathBuf, DataMode)> {
     if let Some((subvol, rel)) = subvolume_of(&rec.pin) {
         let from = Dir::open_root(&subvol).map_err(fail("open the pin", name))?;
         btrfs::snapshot(from.into_fd(), dir.dup_fd().map_err(fail("open the snapshots directory", name))?, part, false)
@@ -110,14 +116,23 @@ fn copy_lower(rec: &crate::registry::MountRecord, lower: &Dir, dir: &Dir, part: 
         progress: Arc::new(tree_copy::Progress::default()),
     };
     let mut guard = Partial { path: dir.path_of(part), holder: Holder::Tree, done: false };
-    let (src, dst) = (lower.dup_fd().map_err(fail("open the pin", name))?, dir.dup_fd().map_err(fail("open the snapshots directory", name))?);
+    let (src, dst) = (
+        lower.dup_fd().map_err(fail("open the pin", name))?,
+        dir.dup_fd().map_err(fail("open the snapshots directory", name))?,
+    );
     tree_copy::copy_tree_at(src, &dst, part, &opts).map_err(fail("copy the lower layer", name))?;
     guard.done = true;
     Ok((Holder::Tree, PathBuf::new(), mode))
 }
 
 /// Step 2: the mount's changes, with the mount held still, written into the tree `root`.
-fn apply_changes(mnt: &Path, rec: &crate::registry::MountRecord, lower: &Dir, root: &Dir, data_mode: DataMode) -> Result<Written> {
+fn apply_changes(
+    mnt: &Path,
+    rec: &crate::registry::MountRecord,
+    lower: &Dir,
+    root: &Dir,
+    data_mode: DataMode,
+) -> Result<Written> {
     target::flush(mnt)?;
     let mut client = Client::connect(&rec.id, mnt)?;
     client.freeze()?;

@@ -60,11 +60,7 @@ fn mode_of(st: &Stat) -> Mode {
 pub fn apply_dir_meta(fd: &OwnedFd, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
     write_xattrs_fd(fd, xattrs);
     if keep_owner {
-        rustix::fs::fchown(
-            fd,
-            Some(rustix::fs::Uid::from_raw(st.st_uid)),
-            Some(rustix::fs::Gid::from_raw(st.st_gid)),
-        )?;
+        rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)))?;
     }
     rustix::fs::fchmod(fd, mode_of(st))?;
     rustix::fs::futimens(fd, &times(st))?;

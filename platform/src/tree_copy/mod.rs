@@ -93,7 +93,8 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: &Options) -> io::Result<()> {
         _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy_tree needs a named destination")),
     };
     let parent_fd = openat(rustix::fs::CWD, parent, DIR_FLAGS, Mode::empty())?;
-    copy_tree_at(src_fd, &parent_fd, name, opts).map_err(|e| io::Error::new(e.kind(), format!("{e} (copying {})", src.display())))
+    copy_tree_at(src_fd, &parent_fd, name, opts)
+        .map_err(|e| io::Error::new(e.kind(), format!("{e} (copying {})", src.display())))
 }
 
 /// Copies the tree of the directory `src_fd` to a new directory `dst_name` of `dst_parent`.

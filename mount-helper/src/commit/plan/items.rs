@@ -1,6 +1,7 @@
 //! Planning each change: checking SRC where it acts, staging what it needs, and the operations.
 
 use super::{Planner, Way};
+use crate::changeset::kind_name;
 use crate::changeset::{Item, What};
 use crate::commit::base::Left;
 use crate::commit::check::{Found, Ground};
@@ -90,7 +91,8 @@ impl Planner<'_> {
         let now = self.dest_now(p);
         let Some(found) = self.find(now.as_deref())? else { return Ok(None) };
         let now = now.unwrap_or_default();
-        let ours = self.inp.trees.same_tree(&now, vec![Ground::Left(now.clone())]).map_err(|e| self.io_conflict(&now, &e))?;
+        let ours =
+            self.inp.trees.same_tree(&now, vec![Ground::Left(now.clone())]).map_err(|e| self.io_conflict(&now, &e))?;
         if !ours {
             return Err(self.conflict(p, "SRC has something there that the mount did not see"));
         }
@@ -133,8 +135,8 @@ impl Planner<'_> {
             return Ok(false);
         }
         let p = item.path.clone();
-        let old = self.replaced(&p)?;
         self.check_place(&p, self.dest_now(&p).as_deref())?;
+        let old = self.replaced(&p)?;
         let shown = self.shown(&p);
         let Some(stager) = self.stager.as_mut() else { return Ok(true) };
         let staged = match item.kind {
@@ -165,8 +167,8 @@ impl Planner<'_> {
             return Ok(false);
         }
         let p = item.path.clone();
-        let old = self.replaced(&p)?;
         self.check_place(&p, self.dest_now(&p).as_deref())?;
+        let old = self.replaced(&p)?;
         match self.ways.get(&p).copied().unwrap_or(Way::Detach) {
             Way::Detach => self.detach(item, from, *meta, old)?,
             Way::Link => {
@@ -200,7 +202,9 @@ impl Planner<'_> {
         let src = self.relocated.get(&p).cloned().unwrap_or_else(|| self.source_of(from));
         let f = self.find(Some(&src))?.ok_or_else(|| self.gone(&p, from))?;
         if shown::kind_of(f.kind()) != Some(item.kind) {
-            return Err(self.gone(&p, from));
+            return Err(
+                self.conflict(&p, &format!("{} is no longer a {} in SRC", from.display(), kind_name(item.kind)))
+            );
         }
         if meta {
             let grounds = self.inp.trees.grounds(&src, Some(from));
@@ -232,9 +236,19 @@ impl Planner<'_> {
         }
         let src = self.source_of(from);
         let f = self.find(Some(&src))?.ok_or_else(|| self.gone(&item.path, from))?;
+        // The new name must lead to the very object the mount shows: as pinned, or as left.
+        let grounds = self.inp.trees.grounds(&src, Some(from));
+        if self.inp.trees.which(Some(&f), &grounds).map_err(|e| self.io_conflict(&src, &e))?.is_none() {
+            return Err(
+                self.conflict(&item.path, &format!("{} changed in SRC since the mount was pinned", from.display()))
+            );
+        }
         self.check_place(&src, Some(&src))?;
-        let Some(stager) = self.stager.as_mut() else { return Ok(None) };
-        stager.link(&f.dir, &f.name, f.id(), &shown).map(Some)
+        // Linked after the commit point: before it, SRC is not touched at all (a link moves
+        // the file's ctime).
+        let staged = self.aside_name();
+        self.link_ops.push(Op::Link { at: bytes(&src), who: f.id(), staged: bytes(Path::new(&staged)) });
+        Ok(Some(Staged { name: staged, id: f.id() }))
     }
 
     /// New content of node `item.id` over the pinned file `origin` (its changed ranges).
@@ -287,7 +301,11 @@ impl Planner<'_> {
         }
         let m = shown::meta(self.inp.client, item.id, item.kind)?;
         let op = Op::SetMeta { at: bytes(&p), who: f.id(), meta: m, old: f.om.meta.clone() };
-        if item.kind == FileKind::Directory { self.dir_meta.push((p, op)) } else { self.main.push(op) }
+        if item.kind == FileKind::Directory {
+            self.dir_meta.push((p, op))
+        } else {
+            self.main.push(op)
+        }
         Ok(true)
     }
 }

@@ -10,9 +10,10 @@
 //!
 //! Paths: the changes name places in the mount (`P`); `dest_now(P)` is where that place is in SRC
 //! now (moves of directories above it not done yet), and the operations act on `P` itself, since
-//! they run in order: first reverts of what an earlier commit left and the mount no longer
-//! changes, then objects moved away (deepest first), then the changes in the mount's order
-//! (directories before what they hold), last the metadata of directories (deepest first).
+//! they run in order: further names of files that stay where they are; reverts of what an
+//! earlier commit left and the mount no longer changes; objects moved away (deepest first); the
+//! changes in the mount's order (directories before what they hold); last the metadata of
+//! directories (deepest first).
 
 mod items;
 mod paths;
@@ -95,6 +96,8 @@ pub struct Planner<'a> {
     checked: HashMap<PathBuf, std::result::Result<(), String>>,
     dev: u64,
     stale_ops: Vec<Op>,
+    /// Further names of objects that stay where they are, made first (before anything moves).
+    link_ops: Vec<Op>,
     detach_ops: Vec<(usize, Op)>,
     main: Vec<Op>,
     dir_meta: Vec<(PathBuf, Op)>,
@@ -141,6 +144,7 @@ impl<'a> Planner<'a> {
             checked: HashMap::new(),
             dev,
             stale_ops: Vec::new(),
+            link_ops: Vec::new(),
             detach_ops: Vec::new(),
             main: Vec::new(),
             dir_meta: Vec::new(),
@@ -161,9 +165,9 @@ impl<'a> Planner<'a> {
                 What::Removed => self.removed(item)?.then(|| format!("remove {rel}")),
                 What::Created => self.created(item)?.then(|| format!("create {rel}")),
                 What::Moved { from, .. } => self.moved(item)?.then(|| format!("move {} to {rel}", from.display())),
-                What::Modified { data, .. } => {
-                    self.modified(item)?.then(|| if *data { format!("write {rel}") } else { format!("set metadata of {rel}") })
-                }
+                What::Modified { data, .. } => self
+                    .modified(item)?
+                    .then(|| if *data { format!("write {rel}") } else { format!("set metadata of {rel}") }),
             };
             self.plan.lines.extend(line);
             let origin = self.origin_of(item);
@@ -176,7 +180,8 @@ impl<'a> Planner<'a> {
     fn finish(mut self) -> Plan {
         self.detach_ops.sort_by_key(|(depth, _)| std::cmp::Reverse(*depth));
         self.dir_meta.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
-        let mut ops = std::mem::take(&mut self.stale_ops);
+        let mut ops = std::mem::take(&mut self.link_ops);
+        ops.append(&mut self.stale_ops);
         ops.extend(self.detach_ops.drain(..).map(|(_, op)| op));
         ops.append(&mut self.main);
         ops.extend(self.dir_meta.drain(..).map(|(_, op)| op));
@@ -206,13 +211,18 @@ impl<'a> Planner<'a> {
 
     fn find(&self, now: Option<&Path>) -> Result<Option<Found>> {
         let Some(now) = now else { return Ok(None) };
+        super::check::find_strict(self.inp.trees.src, now).map_err(|e| self.io_conflict(now, &e))
+    }
+
+    /// Like `find`, where a non-directory on the way means nothing is there.
+    fn find_lenient(&self, now: &Path) -> Result<Option<Found>> {
         super::check::find(self.inp.trees.src, now).map_err(|e| self.io_conflict(now, &e))
     }
 
     /// An error met reading SRC at `now`: a symlink or another mount on the way is a conflict.
     fn io_conflict(&self, now: &Path, e: &std::io::Error) -> Error {
         match crate::confined::errno(e) {
-            Some(libc::ELOOP) | Some(libc::EXDEV) => {
+            Some(libc::ELOOP) | Some(libc::EXDEV) | Some(libc::ENOTDIR) => {
                 // Name the directory on the way that is not a plain one.
                 let why = now
                     .ancestors()
@@ -221,7 +231,7 @@ impl<'a> Planner<'a> {
                     .into_iter()
                     .rev()
                     .find_map(|a| self.check_one(a).err())
-                    .unwrap_or_else(|| "a symlink or another filesystem is on the way in SRC".into());
+                    .unwrap_or_else(|| "a symlink, a file or another filesystem is on the way in SRC".into());
                 self.conflict(now, &why)
             }
             _ => Error::System(format!(

@@ -49,7 +49,11 @@ impl Planner<'_> {
     /// moved it, if it is there, else where it was pinned.
     pub(super) fn source_of(&self, origin: &Path) -> PathBuf {
         match self.inp.trees.base.moved_to(origin) {
-            Some(to) if to != origin && super::super::check::find(self.inp.trees.src, &to).is_ok_and(|f| f.is_some()) => to,
+            Some(to)
+                if to != origin && super::super::check::find(self.inp.trees.src, &to).is_ok_and(|f| f.is_some()) =>
+            {
+                to
+            }
             _ => origin.to_path_buf(),
         }
     }
@@ -59,7 +63,8 @@ impl Planner<'_> {
     /// filesystem, and none of agentfs's own.
     pub(super) fn check_place(&mut self, at: &Path, now: Option<&Path>) -> Result<()> {
         if let Some(name) = crate::owned::owned_component(at) {
-            let why = format!("{} is agentfs's own directory, which a commit never writes into", name.to_string_lossy());
+            let why =
+                format!("{} is agentfs's own directory, which a commit never writes into", name.to_string_lossy());
             return Err(self.conflict(at, &why));
         }
         let Some(parent) = now.and_then(Path::parent) else { return Ok(()) };

@@ -38,7 +38,7 @@ impl Planner<'_> {
     }
 
     fn revert_one(&mut self, k: &Path) -> Result<()> {
-        let found = self.find(Some(k))?;
+        let found = self.find_lenient(k)?;
         let origin = self.origin_below(&self.mount_path_of(k));
         let pinned = origin.clone().map_or(Ground::Absent, Ground::Pin);
         let trees = &self.inp.trees;
@@ -52,7 +52,8 @@ impl Planner<'_> {
             None => trees.same(None, &Ground::Left(k.to_path_buf())).map_err(io)?,
         };
         if !ours {
-            let why = "SRC changed there since the last commit of this mount, and the mount took that commit's change back";
+            let why =
+                "SRC changed there since the last commit of this mount, and the mount took that commit's change back";
             return Err(self.conflict(k, why));
         }
         self.check_place(k, Some(k))?;
