@@ -136,7 +136,7 @@ fn suite(place: Place, env: &[(&str, &str)]) {
     let pid = s.f.daemon_pid();
     s.f.unmount();
     s.f.assert_gone(pid);
-    assert!(staging_left(src).is_empty(), "{}: staging left: {:?}", place.name(), staging_left(src));
+    assert!(staging_left(&s.f).is_empty(), "{}: staging left: {:?}", place.name(), staging_left(&s.f));
 }
 
 #[test]

@@ -88,13 +88,15 @@ impl Setup {
     }
 }
 
-/// The agentfs processes these tests started (staging directories carry their pid).
-static STARTED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+/// The agentfs processes each fixture (by runtime directory) started: staging directories
+/// carry their pid.
+static STARTED: std::sync::Mutex<Vec<(PathBuf, u32)>> = std::sync::Mutex::new(Vec::new());
 
-/// Starts `c`, remembering its pid.
-pub fn spawn_tracked(c: &mut Command) -> std::process::Child {
+/// Starts `c`, an agentfs command of the fixture whose runtime directory is `runtime`,
+/// remembering its pid.
+pub fn spawn_tracked(runtime: &Path, c: &mut Command) -> std::process::Child {
     let child = c.spawn().unwrap();
-    STARTED.lock().unwrap().push(child.id());
+    STARTED.lock().unwrap().push((runtime.to_path_buf(), child.id()));
     child
 }
 
@@ -105,7 +107,7 @@ pub fn agentfs_env(f: &Fixture, args: &[&OsStr], env: &[(&str, &str)]) -> (i32, 
     for (k, v) in env {
         c.env(k, v);
     }
-    let out = spawn_tracked(&mut c).wait_with_output().unwrap();
+    let out = spawn_tracked(&f.runtime, &mut c).wait_with_output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
@@ -157,17 +159,19 @@ impl Drop for OtherFs {
     }
 }
 
-/// The staging directories a commit could have used for SRC (on its device, from the top of
-/// its filesystem down to SRC), with what is left in each.
-pub fn staging_left(src: &Path) -> Vec<PathBuf> {
+/// What the commits of fixture `f` left in the staging directories they could have used (on
+/// SRC's device, from the top of its filesystem down to SRC).
+pub fn staging_left(f: &Fixture) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
+    let src = &f.src;
     let dev = fs::metadata(src).unwrap().dev();
     let mut left = Vec::new();
     for a in src.ancestors().filter(|a| fs::metadata(a).is_ok_and(|m| m.dev() == dev)) {
         let d = a.join(".agentfs-staging");
         if let Ok(r) = fs::read_dir(&d) {
             // Only those of our commits (other tests may commit on this filesystem meanwhile).
-            let ours = STARTED.lock().unwrap().clone();
+            let ours: Vec<u32> =
+                STARTED.lock().unwrap().iter().filter(|(r, _)| *r == f.runtime).map(|(_, p)| *p).collect();
             let mine = |n: &str| {
                 n.rsplit_once('-').and_then(|(_, p)| p.parse::<u32>().ok()).is_some_and(|p| ours.contains(&p))
             };

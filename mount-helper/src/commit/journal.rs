@@ -77,8 +77,10 @@ pub struct Journal {
     /// The mount point, to name paths as the user sees them.
     pub mount: Vec<u8>,
     pub ops: Vec<Op>,
-    /// Why the commit is being rolled back.
+    /// Why the commit is being rolled back, and the operation that failed (those after it never
+    /// ran).
     pub why: String,
+    pub failed_at: u32,
 }
 
 pub fn bytes(p: &Path) -> Vec<u8> {
@@ -122,6 +124,7 @@ impl Journal {
             mount: bytes(t.mount),
             ops: Vec::new(),
             why: String::new(),
+            failed_at: 0,
         };
         j.save()?;
         Ok(j)

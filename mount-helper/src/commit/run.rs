@@ -23,6 +23,7 @@ pub fn forward(j: &mut Journal, p: &Places) -> Outcome {
     for (n, op) in j.ops.iter().enumerate() {
         if let Err(e) = apply::forward(p, n, op) {
             j.why = format!("{} could not be written: {}", j.shown(&op.at()).display(), cause(&e));
+            j.failed_at = u32::try_from(n).unwrap_or(u32::MAX);
             j.phase = Phase::RollingBack;
             if let Err(e) = j.save() {
                 tracing::warn!(%e, "cannot record the roll-back in the journal");
@@ -33,10 +34,11 @@ pub fn forward(j: &mut Journal, p: &Places) -> Outcome {
     Outcome::Finished
 }
 
-/// Undoes every operation, last first (those not done are skipped).
+/// Undoes every operation up to the one that failed, last first (those not done are skipped).
 pub fn back(j: &Journal, p: &Places) -> Outcome {
-    for (n, op) in j.ops.iter().enumerate().rev() {
-        if let Err(e) = apply::undo(p, n, op) {
+    let ran = (j.failed_at as usize).saturating_add(1).min(j.ops.len());
+    for (n, op) in j.ops[..ran].iter().enumerate().rev() {
+        if let Err(e) = undo_patiently(p, n, op) {
             return Outcome::Stuck(format!(
                 "{}; then {} could not be put back: {}",
                 if j.why.is_empty() { "it was being rolled back" } else { &j.why },
@@ -47,6 +49,23 @@ pub fn back(j: &Journal, p: &Places) -> Outcome {
     }
     Outcome::RolledBack(j.why.clone())
 }
+
+/// Undoes one operation; what stood in the way may be a writer in the middle of a change of
+/// its own, so a few more tries follow, a moment apart.
+fn undo_patiently(p: &Places, n: usize, op: &super::journal::Op) -> std::io::Result<()> {
+    let mut last = apply::undo(p, n, op);
+    for _ in 0..UNDO_TRIES {
+        if last.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        last = apply::undo(p, n, op);
+    }
+    last
+}
+
+/// More tries of an undo that failed.
+const UNDO_TRIES: usize = 5;
 
 /// After a journal ended (finished or rolled back): makes the target durable, removes the
 /// staging directory (and the directory holding it, if empty), and the journal. Returns a

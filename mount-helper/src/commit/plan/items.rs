@@ -108,6 +108,10 @@ impl Planner<'_> {
             self.cleared.insert(p.clone());
             return Ok(false);
         }
+        // What a later change puts here is there already: it stays.
+        if self.done.contains(p) {
+            return Ok(false);
+        }
         let now = self.dest_now(p);
         let Some(found) = self.find(now.as_deref())? else {
             self.cleared.insert(p.clone());
@@ -116,9 +120,6 @@ impl Planner<'_> {
         let now = now.unwrap_or_default();
         let grounds = self.inp.trees.grounds(&now, origin.as_deref());
         if !self.inp.trees.same_tree(&now, grounds).map_err(|e| self.io_conflict(&now, &e))? {
-            if self.done.contains(p) {
-                return Ok(false);
-            }
             return Err(self.changed_conflict(p));
         }
         self.check_place(p, Some(&now))?;
