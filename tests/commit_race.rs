@@ -79,7 +79,7 @@ fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside(
     assert_same(&fingerprint(other.path()), &decoys.1, "the other filesystem");
     // Settled: d a directory again, gc, and the commit goes through.
     if fs::symlink_metadata(src.join("d")).unwrap().file_type().is_symlink() {
-        renameat_with(CWD, &src.join("d"), CWD, &src.join("dlink"), RenameFlags::EXCHANGE).unwrap();
+        renameat_with(CWD, src.join("d"), CWD, src.join("dlink"), RenameFlags::EXCHANGE).unwrap();
     }
     let (code, out) = gc_code(&s.f, &[]);
     assert!(code == 0 || out.contains("set aside"), "{out}");

@@ -12,6 +12,9 @@
 //! - `RollingBack`: the operations are being undone, last first: placed objects go back into the
 //!   staging directory and what was moved aside comes back. Recovery undoes the rest.
 //!
+//! - `Done`: finished or rolled back, and synced; the staging directory is being removed.
+//!   Recovery removes what is left of it.
+//!
 //! A journal that can be neither finished nor rolled back is set aside (`*.stuck`) with a message
 //! naming the paths involved, and is never tried again.
 
@@ -32,6 +35,8 @@ pub enum Phase {
     Staging,
     Applying,
     RollingBack,
+    /// Finished or rolled back, and durable: only the staging directory is left to remove.
+    Done,
 }
 
 /// One step of a commit. `at` is relative to the target root; staged names are names in the

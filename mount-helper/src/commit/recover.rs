@@ -76,14 +76,15 @@ fn one(mut j: Journal, held: Option<&Dir>) -> Recovered {
     };
     let staging_parent = match Dir::open_root(&path(&j.staging_parent)) {
         Ok(d) => d,
-        Err(_) if j.phase == Phase::Staging => return finish_unstarted(&j),
+        Err(_) if matches!(j.phase, Phase::Staging | Phase::Done) => return finish_unstarted(&j),
         Err(e) => return stuck(&j, &format!("its staging directory cannot be opened: {}", cause(&e))),
     };
-    if j.phase == Phase::Staging {
+    if matches!(j.phase, Phase::Staging | Phase::Done) {
         if let Some(w) = run::clean_up(&j, &root, &staging_parent) {
             return Recovered { line: w, ok: false };
         }
-        return ok(format!("rolled back an unfinished commit into {} (nothing had been written)", target.display()));
+        let what = if j.phase == Phase::Done { "cleaned up after a commit" } else { "rolled back an unfinished commit" };
+        return ok(format!("{what} into {} (nothing more to write)", target.display()));
     }
     let staging = match staging_parent.open_dir(std::path::Path::new(OsStr::from_bytes(&j.staging_name))) {
         Ok(d) => d,

@@ -74,6 +74,13 @@ pub fn clean_up(j: &Journal, root: &Dir, staging_parent: &Dir) -> Option<String>
     if let Err(e) = root.syncfs() {
         tracing::warn!(%e, "cannot sync the target of a commit");
     }
+    // From here on the commit is over; a crash leaves recovery only the staging to remove.
+    if j.phase != Phase::Done {
+        let done = Journal { phase: Phase::Done, ..j.clone() };
+        if let Err(e) = done.save() {
+            tracing::warn!(%e, "cannot record the end of the commit in its journal");
+        }
+    }
     let name = OsStr::from_bytes(&j.staging_name);
     let mut warning = None;
     if let Err(e) = staging_parent.remove_tree(name) {
