@@ -275,17 +275,13 @@ impl Planner<'_> {
         let now = self.dest_now(&p);
         let found = self.find(now.as_deref())?;
         let now = now.unwrap_or_default();
-        let origin = self.origin_below(&p);
-        let grounds = self.inp.trees.grounds(&now, origin.as_deref());
-        let ground = self.inp.trees.which(found.as_ref(), &grounds).map_err(|e| self.io_conflict(&now, &e))?;
-        let as_ground = ground.is_some();
-        // Already as the mount shows it? Likely where the last commit wrote (not where SRC is
-        // still as pinned: the mount changed that).
-        let ours = matches!(ground, Some(Ground::Left(_)));
-        if (!as_ground || ours) && shown::shows(self.inp.client, item.id, item.kind, found.as_ref())? {
+        // Already as the mount shows it (cheap to rule out: the times differ unless it is)?
+        if shown::shows(self.inp.client, item.id, item.kind, found.as_ref())? {
             return Ok(false);
         }
-        if !as_ground {
+        let origin = self.origin_below(&p);
+        let grounds = self.inp.trees.grounds(&now, origin.as_deref());
+        if self.inp.trees.which(found.as_ref(), &grounds).map_err(|e| self.io_conflict(&now, &e))?.is_none() {
             return Err(self.changed_conflict(&p));
         }
         let f = found.ok_or_else(|| self.conflict(&p, "it is gone from SRC"))?;
