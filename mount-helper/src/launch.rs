@@ -35,13 +35,25 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
     let mut first = String::new();
     let _ = reader.read_line(&mut first);
     let _ = launcher.wait();
-    let pid: u32 = match first.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()) {
+    let pid_of = |line: &str| line.trim().strip_prefix("pid ").and_then(|p| p.parse::<u32>().ok());
+    // The daemon shares the pipe and may report before the launcher has written its pid.
+    let mut early_report = None;
+    if pid_of(&first).is_none() && (first.trim() == "ok" || first.starts_with("err ")) {
+        let mut second = String::new();
+        let _ = reader.read_line(&mut second);
+        early_report = Some(std::mem::replace(&mut first, second));
+    }
+    let pid: u32 = match pid_of(&first) {
         Some(pid) => pid,
         None => {
             return Err(Error::System(format!("the daemon could not be started: {}", first.trim())));
         }
     };
-    match read_report(reader, READY_TIMEOUT) {
+    let report = match early_report {
+        Some(line) => read_report(std::io::Cursor::new(line), READY_TIMEOUT),
+        None => read_report(reader, READY_TIMEOUT),
+    };
+    match report {
         Ok(()) => Ok(pid),
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.

@@ -85,7 +85,14 @@ pub fn forward(p: &Places, n: usize, op: &Op) -> io::Result<()> {
                 return Err(unexpected(&dir, &name, "changed during the commit"));
             }
             match old {
-                Some(_) => p.staging.exchange(staged, &dir, &name)?,
+                Some(o) => {
+                    p.staging.exchange(staged, &dir, &name)?;
+                    // A writer that swapped the object in between: swap back and stop.
+                    if p.staging.identity(staged)? != Some(*o) {
+                        let _ = p.staging.exchange(staged, &dir, &name);
+                        return Err(unexpected(&dir, &name, "changed during the commit"));
+                    }
+                }
                 None => p.staging.move_to(staged, &dir, &name)?,
             }
             Ok(())

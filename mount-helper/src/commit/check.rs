@@ -165,13 +165,19 @@ impl Trees<'_> {
         let mut todo = vec![(src_rel.to_path_buf(), grounds)];
         while let Some((rel, grounds)) = todo.pop() {
             let found = find(self.src, &rel)?;
-            if self.which(found.as_ref(), &grounds)?.is_none() {
+            let mut matching = Vec::new();
+            for g in grounds {
+                if self.same(found.as_ref(), &g)? {
+                    matching.push(g);
+                }
+            }
+            if matching.is_empty() {
                 return Ok(false);
             }
             let Some(f) = found.filter(|f| f.kind() == FileType::Directory) else { continue };
             let here = f.dir.open_dir(Path::new(&f.name))?;
             let have: BTreeSet<OsString> = crate::confined::entries(&here)?.into_iter().map(|e| e.name).collect();
-            let pinned: Vec<PathBuf> = grounds.iter().filter_map(|g| self.pinned_dir(g)).collect();
+            let pinned: Vec<PathBuf> = matching.iter().filter_map(|g| self.pinned_dir(g)).collect();
             if !self.names_fit(&rel, &pinned, &have)? {
                 return Ok(false);
             }

@@ -83,7 +83,8 @@ fn one(mut j: Journal, held: Option<&Dir>) -> Recovered {
         if let Some(w) = run::clean_up(&j, &root, &staging_parent) {
             return Recovered { line: w, ok: false };
         }
-        let what = if j.phase == Phase::Done { "cleaned up after a commit" } else { "rolled back an unfinished commit" };
+        let what =
+            if j.phase == Phase::Done { "cleaned up after a commit" } else { "rolled back an unfinished commit" };
         return ok(format!("{what} into {} (nothing more to write)", target.display()));
     }
     let staging = match staging_parent.open_dir(std::path::Path::new(OsStr::from_bytes(&j.staging_name))) {
