@@ -6,7 +6,7 @@ use crate::mountinfo;
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub use crate::owned::{PINS_DIR_NAME, SNAPSHOTS_DIR_NAME};
@@ -17,12 +17,20 @@ pub struct Location {
     pub hide: Option<OsString>,
 }
 
-/// A pins directory we may use (existing and ours, or just created).
+/// A directory of ours we may use (existing and ours, or just created), reached without
+/// following a symlink on the way (its parent may be someone else's).
 fn usable(dir: &Path) -> bool {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return false };
+    let Ok(parent) = crate::confined::Dir::open_root(parent) else { return false };
     let me = rustix::process::geteuid().as_raw();
-    match fs::symlink_metadata(dir) {
-        Ok(md) => md.is_dir() && md.uid() == me && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().mode(0o700).create(dir).is_ok(),
+    match parent.stat(name) {
+        Ok(Some(st)) => {
+            crate::confined::kind_of(&st) == rustix::fs::FileType::Directory
+                && st.st_uid == me
+                && rustix::fs::accessat(parent.fd(), name, rustix::fs::Access::WRITE_OK, rustix::fs::AtFlags::empty())
+                    .is_ok()
+        }
+        Ok(None) => parent.mkdir(name, 0o700).is_ok(),
         Err(_) => false,
     }
 }
