@@ -74,18 +74,16 @@ fn equal_size_and_mtime_fool_nothing_ext4() {
     two_mounts_changing_one_file_alike(Place::Loop("ext4"));
 }
 
-const ROUNDS: usize = 50;
-
-/// Round r: both mounts change `f{r}` (same size, same mtime) and add a file of their own, and
-/// commit at the same time. Exactly one wins; the other fails with 7 naming `f{r}` and writes
-/// nothing; then it takes SRC's `f{r}` (so the next rounds go on).
-#[test]
-fn concurrent_commits_into_one_src_lose_nothing() {
+/// 50 rounds (20 in the passthrough mode and on the images). Round r: both mounts change `f{r}`
+/// (same size, same mtime) and add a file of their own, and commit at the same time. Exactly one
+/// wins; the other fails with 7 naming `f{r}` and writes nothing; then it takes SRC's `f{r}` (so
+/// the next rounds go on).
+fn concurrent(place: Place, rounds: usize) {
     if !fuse_available() {
         return;
     }
-    let Some(s) = Place::Tmp(Mode::Pinned).setup(|src| {
-        for r in 0..ROUNDS {
+    let Some(s) = place.setup(|src| {
+        for r in 0..rounds {
             fs::write(src.join(format!("f{r}")), b"base\n").unwrap();
         }
     }) else {
@@ -97,7 +95,7 @@ fn concurrent_commits_into_one_src_lose_nothing() {
     s.mount_at(&b);
     let mounts = [("A", s.f.mnt.clone()), ("B", b.clone())];
     let (mut wins_a, mut wins_b) = (0, 0);
-    for r in 0..ROUNDS {
+    for r in 0..rounds {
         for (who, m) in &mounts {
             sh(m, &format!("printf '{who}{r:03}\\n' > f{r} && touch -d '{STAMP}' f{r} && printf x > {who}{r}"));
         }
@@ -109,7 +107,7 @@ fn concurrent_commits_into_one_src_lose_nothing() {
         let (winner, loser) = match (results[0].0, results[1].0) {
             (0, 7) => (0, 1),
             (7, 0) => (1, 0),
-            _ => panic!("round {r}: one commit must win and the other fail with 7: {results:?}"),
+            _ => panic!("{}: round {r}: one commit must win and the other fail with 7: {results:?}", place.name()),
         };
         let (w, _) = &mounts[winner];
         let (l, lm) = &mounts[loser];
@@ -125,7 +123,7 @@ fn concurrent_commits_into_one_src_lose_nothing() {
         // The loser takes SRC's version; its own new file goes with its next commit.
         sh(Path::new("/"), &format!("cp -p {}/f{r} {}/f{r}", s.f.src.display(), lm.display()));
     }
-    eprintln!("{ROUNDS} rounds: A won {wins_a}, B won {wins_b}");
+    eprintln!("{}: {rounds} rounds: A won {wins_a}, B won {wins_b}", place.name());
     for (_, m) in &mounts {
         let (code, err) = commit_code(&s.f, m, &[]);
         assert_eq!(code, 0, "{err}");
@@ -134,4 +132,29 @@ fn concurrent_commits_into_one_src_lose_nothing() {
         let out = s.f.run(&[os("unmount"), m.as_os_str()]);
         assert!(out.status.success());
     }
+}
+
+#[test]
+fn concurrent_commits_into_one_src_lose_nothing() {
+    concurrent(Place::Tmp(Mode::Pinned), 50);
+}
+
+#[test]
+fn concurrent_commits_passthrough() {
+    concurrent(Place::Tmp(Mode::Passthrough), 20);
+}
+
+#[test]
+fn concurrent_commits_btrfs() {
+    concurrent(Place::Loop("btrfs"), 20);
+}
+
+#[test]
+fn concurrent_commits_xfs() {
+    concurrent(Place::Loop("xfs"), 20);
+}
+
+#[test]
+fn concurrent_commits_ext4() {
+    concurrent(Place::Loop("ext4"), 20);
 }

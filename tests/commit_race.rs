@@ -1,5 +1,6 @@
 //! A race: one thread swaps a directory of SRC for a symlink (to a directory outside SRC) and
-//! back, in a loop, with an atomic exchange, while 200 commits run. Whatever each commit meets
+//! back, in a loop, with an atomic exchange, while 200 commits run (and 50 in the passthrough
+//! mode and on btrfs, XFS and ext4 images). Whatever each commit meets
 //! (a directory, a symlink, one then the other), nothing outside SRC ever changes.
 
 mod common;
@@ -11,14 +12,11 @@ use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-const COMMITS: usize = 200;
-
-#[test]
-fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside() {
+fn race(place: Place, commits: usize) {
     if !fuse_available() {
         return;
     }
-    let Some(s) = Place::Tmp(Mode::Pinned).setup(|src| {
+    let Some(s) = place.setup(|src| {
         sh(src, "mkdir d && for i in $(seq 0 199); do printf \"m$i\\n\" > d/m$i; done");
     }) else {
         return;
@@ -50,7 +48,7 @@ fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside(
                 std::thread::sleep(Duration::from_micros(100 + rng % 100_000));
             }
         });
-        for i in 0..COMMITS {
+        for i in 0..commits {
             // Fresh paths each time (a new file, a pinned file changed), and the earlier ones stay.
             sh(mnt, &format!("printf {i} > d/n{i} && printf changed >> d/m{i} && chmod 600 d/m{i}"));
             let (code, err) = commit_code(&s.f, mnt, &[]);
@@ -69,7 +67,8 @@ fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside(
         stop.store(true, Ordering::Relaxed);
     });
     eprintln!(
-        "{COMMITS} commits during {} swaps: {} went through, {} conflicts, {} stopped and rolled back",
+        "{}: {commits} commits during {} swaps: {} went through, {} conflicts, {} stopped and rolled back",
+        place.name(),
         swaps.load(Ordering::Relaxed),
         codes[0],
         codes[1],
@@ -90,4 +89,29 @@ fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside(
         sh(std::path::Path::new("/"), &format!("rm -rf '{}'", p.display()));
     }
     s.f.unmount();
+}
+
+#[test]
+fn swapping_a_directory_for_a_symlink_during_200_commits_writes_nothing_outside() {
+    race(Place::Tmp(Mode::Pinned), 200);
+}
+
+#[test]
+fn the_race_in_passthrough_mode() {
+    race(Place::Tmp(Mode::Passthrough), 50);
+}
+
+#[test]
+fn the_race_on_btrfs() {
+    race(Place::Loop("btrfs"), 50);
+}
+
+#[test]
+fn the_race_on_xfs() {
+    race(Place::Loop("xfs"), 50);
+}
+
+#[test]
+fn the_race_on_ext4() {
+    race(Place::Loop("ext4"), 50);
 }
