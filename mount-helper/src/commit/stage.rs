@@ -14,7 +14,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A staged object: its name in the staging directory and its identity.
 #[derive(Clone, Debug)]
@@ -138,9 +138,4 @@ fn clone_into(src: &OwnedFd, dst: &OwnedFd) -> io::Result<()> {
     let mut writer = File::from(rustix::io::fcntl_dupfd_cloexec(dst, 0)?);
     std::io::copy(&mut reader, &mut writer)?;
     Ok(())
-}
-
-/// Where the user sees `rel` of the mount at `mnt`.
-pub fn shown_path(mnt: &Path, rel: &Path) -> PathBuf {
-    mnt.join(rel)
 }

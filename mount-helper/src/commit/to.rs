@@ -119,20 +119,30 @@ pub fn commit_to(mnt: &Path, rec: &MountRecord, dir: &Path, dry_run: bool) -> Re
     }
     faults::hold_at_commit_point();
     let places = Places::new(parent.reopen().map_err(|e| Error::io("cannot open", &parent_path, &e))?, staging, &j.ops);
-    let outcome = run::forward(&mut j, &places);
-    let note = run::clean_up(&j, &parent, &staging_parent);
-    match outcome {
-        Outcome::Finished => Ok(Report {
-            lines,
-            ops: 1,
-            staged_bytes: bytes_written,
-            target: target_path,
-            notes: note.into_iter().collect(),
-            millis: 0,
-        }),
-        Outcome::RolledBack(why) | Outcome::Stuck(why) => {
-            Err(Error::System(format!("the tree could not be put at {}: {why}", target_path.display())))
+    match run::forward(&mut j, &places) {
+        Outcome::Finished => {
+            let note = run::clean_up(&j, &parent, &staging_parent);
+            Ok(Report {
+                lines,
+                ops: 1,
+                staged_bytes: bytes_written,
+                target: target_path,
+                notes: note.into_iter().collect(),
+                millis: 0,
+            })
         }
+        Outcome::RolledBack(why) => {
+            run::clean_up(&j, &parent, &staging_parent);
+            Err(Error::System(format!(
+                "the tree could not be put at {}: {why}; nothing was left there",
+                target_path.display()
+            )))
+        }
+        // Kept for `agentfs gc` (the journal, and the staging directory with what it holds).
+        Outcome::Stuck(why) => Err(Error::System(format!(
+            "the tree could not be put at {}, nor taken back: {why}; `agentfs gc` will try once more",
+            target_path.display()
+        ))),
     }
 }
 

@@ -289,11 +289,6 @@ impl Dir {
     pub fn syncfs(&self) -> io::Result<()> {
         rustix::fs::syncfs(&self.fd).map_err(|e| err_at(&self.path(), e.into()))
     }
-
-    /// Makes this directory's entries durable.
-    pub fn fsync(&self) -> io::Result<()> {
-        rustix::fs::fsync(&self.fd).map_err(|e| err_at(&self.path(), e.into()))
-    }
 }
 
 #[cfg(test)]
