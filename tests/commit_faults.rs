@@ -42,6 +42,14 @@ struct Other {
     round: usize,
 }
 
+impl Drop for Other {
+    fn drop(&mut self) {
+        if agentfs_mount_helper::mountinfo::mount_at(&self.mnt).is_some() {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).output();
+        }
+    }
+}
+
 impl Other {
     fn new(s: &Setup) -> Other {
         let base = s.f.src.parent().unwrap().join("other");
@@ -291,12 +299,11 @@ fn a_full_filesystem() {
     let Some(lfs) = loopfs::LoopFs::new("ext4", 64) else { return };
     let place_root = lfs.root.join("p");
     fs::create_dir(&place_root).unwrap();
-    let s = Setup {
-        f: Fixture::with_src(&place_root.join("src"), tree),
-        lfs: None,
-        pin: vec!["--pin".into(), "copy".into()],
-        outside: lfs.root.join("outside"),
-    };
+    let s = Setup::from_fixture(
+        Fixture::with_src(&place_root.join("src"), tree),
+        vec!["--pin".into(), "copy".into()],
+        lfs.root.join("outside"),
+    );
     sh(s.f.dir.path(), &format!("cp -a {} before", s.f.src.display()));
     let mut other = Other::new(&s);
     s.mount();

@@ -228,6 +228,7 @@ fn pins_inside_src_are_hidden_and_never_written() {
     fs::create_dir(&m2).unwrap();
     let out = f.run(&[os("mount"), os("--pin"), os("reflink"), f.src.as_os_str(), m2.as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _m2 = Detach(m2.clone());
     for m in [&f.mnt, &m2] {
         assert!(!fs::read_dir(m).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".agentfs")));
     }

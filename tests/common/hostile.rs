@@ -38,7 +38,7 @@ impl Place {
             Place::Tmp(mode) => {
                 let f = Fixture::in_mode(mode, populate);
                 let outside = f.dir.path().join("outside");
-                Some(Setup { f, lfs: None, pin: Vec::new(), outside })
+                Some(Setup { extra: Default::default(), f, lfs: None, pin: Vec::new(), outside })
             }
             Place::Loop(kind) => {
                 let lfs = LoopFs::new(kind, 400)?;
@@ -54,14 +54,17 @@ impl Place {
                     _ => vec!["--pin".to_string(), "copy".to_string()],
                 };
                 let outside = lfs.root.join("outside");
-                Some(Setup { f, lfs: Some(lfs), pin, outside })
+                Some(Setup { extra: Default::default(), f, lfs: Some(lfs), pin, outside })
             }
         }
     }
 }
 
-/// A fixture on its filesystem. Field order matters: the mount goes before the image.
+/// A fixture on its filesystem. Field order matters: the mounts go before the image.
 pub struct Setup {
+    /// Further mounts made by [`Setup::mount_at`], detached when dropped (a test that fails
+    /// leaves none behind).
+    extra: std::cell::RefCell<Vec<PathBuf>>,
     pub f: Fixture,
     pub lfs: Option<LoopFs>,
     /// The `--pin` option of this place (none on /tmp: the fixture's mode says it).
@@ -85,6 +88,33 @@ impl Setup {
         args.push(mnt.as_os_str());
         let out = self.f.run(&args);
         assert!(out.status.success(), "mount at {}: {}", mnt.display(), String::from_utf8_lossy(&out.stderr));
+        self.extra.borrow_mut().push(mnt.to_path_buf());
+    }
+
+    /// A fixture made elsewhere (e.g. on an image of the test's own), with this place's pin.
+    pub fn from_fixture(f: Fixture, pin: Vec<String>, outside: PathBuf) -> Setup {
+        Setup { extra: Default::default(), f, lfs: None, pin, outside }
+    }
+}
+
+/// Detaches the mount at its path when dropped, if it is still mounted.
+pub struct Detach(pub PathBuf);
+
+impl Drop for Detach {
+    fn drop(&mut self) {
+        if agentfs_mount_helper::mountinfo::mount_at(&self.0).is_some() {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+        }
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        for m in self.extra.borrow().iter() {
+            if agentfs_mount_helper::mountinfo::mount_at(m).is_some() {
+                let _ = Command::new("umount").arg("-l").arg(m).output();
+            }
+        }
     }
 }
 
