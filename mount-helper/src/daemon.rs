@@ -202,7 +202,8 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
 
     let nofile = agentfs_platform::limits::raise_nofile();
     let lower = DirLower::open_hiding(&lower_root, cfg.pin.hidden_names())
-        .map_err(|e| Error::io("cannot open the lower layer", &lower_root, &e))?;
+        .map_err(|e| Error::io("cannot open the lower layer", &lower_root, &e))?
+        .hiding_everywhere(crate::owned::names());
     let opts = fuse_options(cfg, live);
     let engine_cfg = Config {
         budget_bytes: cfg.budget_bytes,

@@ -5,6 +5,7 @@
 pub mod changeset;
 pub mod check;
 pub mod commit;
+pub mod confined;
 pub mod control;
 pub mod daemon;
 pub mod diff;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod materialize;
 pub mod mount;
 pub mod mountinfo;
+pub mod owned;
 pub mod pin;
 pub mod process;
 pub mod readiness;

@@ -4,17 +4,25 @@ use crate::quote;
 use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
-    let mut commits = agentfs_mount_helper::commit::recover()?;
+    let mut failed = Vec::new();
+    let mut commits = Vec::new();
+    for r in agentfs_mount_helper::commit::recover() {
+        if r.ok {
+            commits.push(r.line);
+        } else {
+            eprintln!("agentfs: {}", r.line);
+            failed.push(r.line);
+        }
+    }
     commits.extend(agentfs_mount_helper::snapshot::collect());
     for line in &commits {
         println!("{line}");
     }
     let recovered = gc::collect();
-    if recovered.is_empty() && commits.is_empty() {
+    if recovered.is_empty() && commits.is_empty() && failed.is_empty() {
         println!("nothing to clean up");
         return Ok(());
     }
-    let mut failed = Vec::new();
     for r in recovered {
         let mut what = Vec::new();
         if r.unmounted {
@@ -29,5 +37,8 @@ pub fn run() -> Result<()> {
         println!("{}: {}", quote::text(&r.mountpoint), what.join(", "));
         failed.extend(r.errors);
     }
-    if failed.is_empty() { Ok(()) } else { Err(Error::System(failed.join("; "))) }
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(Error::System(format!("{n} thing(s) could not be cleaned up, each named above; the rest was"))),
+    }
 }

@@ -1,6 +1,7 @@
 //! Test harness: real agentfs mounts of temporary trees, and checks that nothing is left.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod loopfs;
 mod modes;
 

@@ -6,13 +6,10 @@ use crate::mountinfo;
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
-pub const PINS_DIR_NAME: &str = ".agentfs-pins";
-/// The name of the directory holding snapshots (found through their records).
-pub const SNAPSHOTS_DIR_NAME: &str = ".agentfs-snapshots";
+pub use crate::owned::{PINS_DIR_NAME, SNAPSHOTS_DIR_NAME};
 
 pub struct Location {
     pub dir: PathBuf,
@@ -20,19 +17,30 @@ pub struct Location {
     pub hide: Option<OsString>,
 }
 
-/// A pins directory we may use (existing and ours, or just created).
+/// A directory of ours we may use (existing and ours, or just created), reached without
+/// following a symlink on the way (its parent may be someone else's).
 fn usable(dir: &Path) -> bool {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return false };
+    let Ok(parent) = crate::confined::Dir::open_root(parent) else { return false };
     let me = rustix::process::geteuid().as_raw();
-    match fs::symlink_metadata(dir) {
-        Ok(md) => md.is_dir() && md.uid() == me && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().mode(0o700).create(dir).is_ok(),
+    match parent.stat(name) {
+        Ok(Some(st)) => {
+            crate::confined::kind_of(&st) == rustix::fs::FileType::Directory
+                && st.st_uid == me
+                && rustix::fs::accessat(parent.fd(), name, rustix::fs::Access::WRITE_OK, rustix::fs::AtFlags::empty())
+                    .is_ok()
+        }
+        Ok(None) => parent.mkdir(name, 0o700).is_ok(),
         Err(_) => false,
     }
 }
 
 /// Makes `dir` (a pins or snapshots directory found by [`place`]) again if it was removed since.
 pub fn ensure_dir(dir: &Path) {
-    let _ = fs::DirBuilder::new().mode(0o700).create(dir);
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return };
+    if let Ok(parent) = crate::confined::Dir::open_root(parent) {
+        let _ = parent.mkdir(name, 0o700);
+    }
 }
 
 /// The pins directory for `src` (canonical), creating it if needed; None if there is no place.

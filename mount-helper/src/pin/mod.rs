@@ -284,6 +284,7 @@ fn clone(plan: &Plan, dir: &Path, kind: PinKind, progress: &Arc<Progress>) -> Re
     let opts = tree_copy::Options {
         mode: if kind == PinKind::Reflink { DataMode::Reflink } else { DataMode::Copy },
         skip_top: plan.hide.clone(),
+        skip_everywhere: crate::owned::names(),
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
         progress: Arc::clone(progress),
     };

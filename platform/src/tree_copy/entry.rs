@@ -56,24 +56,14 @@ fn mode_of(st: &Stat) -> Mode {
     Mode::from_raw_mode((st.st_mode as u32 & 0o7777) as _)
 }
 
-/// Owner, mode, xattrs and times of a directory, once its content is complete.
-pub fn apply_dir_meta(path: &Path, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
-    let fd = rustix::fs::openat(
-        rustix::fs::CWD,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    write_xattrs_fd(&fd, xattrs);
+/// Owner, mode, xattrs and times of a directory (open as `fd`), once its content is complete.
+pub fn apply_dir_meta(fd: &OwnedFd, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
+    write_xattrs_fd(fd, xattrs);
     if keep_owner {
-        rustix::fs::fchown(
-            &fd,
-            Some(rustix::fs::Uid::from_raw(st.st_uid)),
-            Some(rustix::fs::Gid::from_raw(st.st_gid)),
-        )?;
+        rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)))?;
     }
-    rustix::fs::fchmod(&fd, mode_of(st))?;
-    rustix::fs::futimens(&fd, &times(st))?;
+    rustix::fs::fchmod(fd, mode_of(st))?;
+    rustix::fs::futimens(fd, &times(st))?;
     Ok(())
 }
 
@@ -91,6 +81,9 @@ pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io:
         }
         let name = OsStr::from_bytes(name_bytes);
         if job.rel.as_os_str().is_empty() && sh.opts.skip_top.iter().any(|s| s == name) {
+            continue;
+        }
+        if sh.opts.skip_everywhere.iter().any(|s| s == name) {
             continue;
         }
         let st = rustix::fs::statat(&*job.src, name, AtFlags::SYMLINK_NOFOLLOW)?;

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use queue::WorkQueue;
 use rustix::fs::{Mode, OFlags, mkdirat, openat};
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub struct Options {
     pub mode: DataMode,
     /// Names to leave out at the top level of the source (e.g. the pin directory itself).
     pub skip_top: Vec<OsString>,
+    /// Names to leave out at any depth (the directories agentfs keeps inside trees).
+    pub skip_everywhere: Vec<OsString>,
     pub threads: usize,
     pub progress: Arc<Progress>,
 }
@@ -80,17 +82,26 @@ impl Shared<'_> {
     }
 }
 
+const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC).union(OFlags::NOFOLLOW);
+
 /// Copies the tree at `src` to `dst`, which must not exist. On error the partial copy is left
 /// for the caller to remove.
 pub fn copy_tree(src: &Path, dst: &Path, opts: &Options) -> io::Result<()> {
     let src_fd = openat(rustix::fs::CWD, src, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    mkdirat(rustix::fs::CWD, dst, Mode::from_raw_mode(0o700))?;
-    let dst_fd = openat(
-        rustix::fs::CWD,
-        dst,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )?;
+    let (parent, name) = match (dst.parent(), dst.file_name()) {
+        (Some(p), Some(n)) => (if p.as_os_str().is_empty() { Path::new(".") } else { p }, n),
+        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy_tree needs a named destination")),
+    };
+    let parent_fd = openat(rustix::fs::CWD, parent, DIR_FLAGS, Mode::empty())?;
+    copy_tree_at(src_fd, &parent_fd, name, opts)
+        .map_err(|e| io::Error::new(e.kind(), format!("{e} (copying {})", src.display())))
+}
+
+/// Copies the tree of the directory `src_fd` to a new directory `dst_name` of `dst_parent`.
+/// Everything in the copy is reached from `dst_parent`'s fd, never through a path from `/`.
+pub fn copy_tree_at(src_fd: OwnedFd, dst_parent: &OwnedFd, dst_name: &OsStr, opts: &Options) -> io::Result<()> {
+    mkdirat(dst_parent, dst_name, Mode::from_raw_mode(0o700))?;
+    let dst_fd = openat(dst_parent, dst_name, DIR_FLAGS, Mode::empty())?;
     let root_stat = rustix::fs::fstat(&src_fd)?;
     let root_xattrs = entry::read_xattrs_fd(&src_fd);
     let shared = Shared {
@@ -102,14 +113,15 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: &Options) -> io::Result<()> {
         late_links: Mutex::new(Vec::new()),
         dirs: Mutex::new(vec![PendingDir { rel: PathBuf::new(), stat: root_stat, xattrs: root_xattrs }]),
     };
-    let queue = WorkQueue::new(DirJob { src: Arc::new(src_fd), dst: Arc::new(dst_fd), rel: PathBuf::new() });
+    let dst_fd = Arc::new(dst_fd);
+    let queue = WorkQueue::new(DirJob { src: Arc::new(src_fd), dst: Arc::clone(&dst_fd), rel: PathBuf::new() });
     std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             s.spawn(|| {
                 while let Some(job) = queue.pop() {
                     if !shared.failed.load(Ordering::Acquire) {
                         if let Err(e) = entry::copy_dir(&shared, &job, &queue) {
-                            shared.fail(io::Error::new(e.kind(), format!("{}: {e}", src.join(&job.rel).display())));
+                            shared.fail(io::Error::new(e.kind(), format!("{}: {e}", job.rel.display())));
                         }
                     }
                     queue.done();
@@ -123,43 +135,48 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: &Options) -> io::Result<()> {
     for (key, new) in shared.late_links.lock().drain(..) {
         let links = shared.links.lock();
         let Some(first) = links.get(&key) else { continue };
-        std::fs::hard_link(dst.join(first), dst.join(&new))?;
+        rustix::fs::linkat(&*dst_fd, first, &*dst_fd, &new, rustix::fs::AtFlags::empty())?;
     }
     let mut dirs = std::mem::take(&mut *shared.dirs.lock());
     dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
     for d in dirs {
-        entry::apply_dir_meta(&dst.join(&d.rel), &d.stat, &d.xattrs, shared.keep_owner)?;
+        let rel: &Path = if d.rel.as_os_str().is_empty() { Path::new(".") } else { &d.rel };
+        let fd = openat(&*dst_fd, rel, DIR_FLAGS, Mode::empty())?;
+        entry::apply_dir_meta(&fd, &d.stat, &d.xattrs, shared.keep_owner)?;
     }
     Ok(())
 }
 
-/// Copies one entry of any type from `src` to `dst` (which must not exist), as [`copy_tree`]
-/// copies entries: a directory with everything in it, a file cloned or copied, a symlink as a
-/// symlink (never followed).
-pub fn copy_entry(src: &Path, dst: &Path, mode: DataMode) -> io::Result<()> {
-    let (Some(src_parent), Some(src_name), Some(dst_parent), Some(dst_name)) =
-        (src.parent(), src.file_name(), dst.parent(), dst.file_name())
-    else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy_entry needs two named paths"));
-    };
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let src_dir = openat(rustix::fs::CWD, src_parent, dir_flags, Mode::empty())?;
-    let st = rustix::fs::statat(&src_dir, src_name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+/// Copies one entry of any type, `src_name` of the directory `src_dir`, to a new `dst_name` of
+/// `dst_dir`, as [`copy_tree`] copies entries: a directory with everything in it (leaving out
+/// `skip_everywhere`), a file cloned or copied, a symlink as a symlink (never followed).
+pub fn copy_entry_at(
+    (src_dir, src_name): (&OwnedFd, &OsStr),
+    (dst_dir, dst_name): (&OwnedFd, &OsStr),
+    mode: DataMode,
+    skip_everywhere: &[OsString],
+) -> io::Result<()> {
+    let st = rustix::fs::statat(src_dir, src_name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
     let keep_owner = rustix::process::geteuid().is_root();
     #[allow(clippy::unnecessary_cast)]
     let kind = rustix::fs::FileType::from_raw_mode(st.st_mode as _);
-    if kind == rustix::fs::FileType::Directory {
-        let opts = Options { mode, skip_top: Vec::new(), threads: 2, progress: Arc::new(Progress::default()) };
-        return copy_tree(src, dst, &opts);
-    }
-    let dst_dir = openat(rustix::fs::CWD, dst_parent, dir_flags, Mode::empty())?;
+    let shown = Path::new(dst_name);
     match kind {
+        rustix::fs::FileType::Directory => {
+            let opts = Options {
+                mode,
+                skip_top: Vec::new(),
+                skip_everywhere: skip_everywhere.to_vec(),
+                threads: 2,
+                progress: Arc::new(Progress::default()),
+            };
+            let src = openat(src_dir, src_name, DIR_FLAGS, Mode::empty())?;
+            copy_tree_at(src, dst_dir, dst_name, &opts)
+        }
         rustix::fs::FileType::RegularFile => {
-            entry::copy_file_at(&src_dir, src_name, &dst_dir, dst_name, &st, mode, keep_owner, dst).map(|_| ())
+            entry::copy_file_at(src_dir, src_name, dst_dir, dst_name, &st, mode, keep_owner, shown).map(|_| ())
         }
-        rustix::fs::FileType::Symlink => {
-            entry::copy_symlink_at(&src_dir, src_name, &dst_dir, dst_name, &st, keep_owner)
-        }
-        other => entry::copy_special_at(&dst_dir, dst_name, other, &st, keep_owner, dst),
+        rustix::fs::FileType::Symlink => entry::copy_symlink_at(src_dir, src_name, dst_dir, dst_name, &st, keep_owner),
+        other => entry::copy_special_at(dst_dir, dst_name, other, &st, keep_owner, shown),
     }
 }
