@@ -7,6 +7,8 @@ mod quote;
 use clap::Parser;
 
 fn main() {
+    // Copying a pin or a deep tree keeps a directory fd open per level and per queued directory.
+    agentfs_platform::limits::raise_nofile();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let invoked_as = args.first().and_then(|a| std::path::Path::new(a).file_name()).map(|n| n.to_os_string());
     let result = if invoked_as.as_deref() == Some(std::ffi::OsStr::new("mount.fuse.agentfs")) {

@@ -140,6 +140,15 @@ fn a_tree_5000_levels_deep_is_walked_diffed_and_kept(mode: Mode) {
     let deepest = diff.as_array().unwrap().iter().map(|c| json_path(c, "path")).max_by_key(|p| p.len()).unwrap();
     assert_eq!(PathBuf::from(deepest).components().count(), 5002);
     assert!(f.is_mounted(), "the daemon survived");
+    if mode.pinned() {
+        let out = f.run(&[os("commit"), f.mnt.as_os_str()]);
+        assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
+        let leaf = sh(
+            &f.src.join("upper"),
+            "python3 -c \"import os\nfor _ in range(5000): os.chdir('d')\nprint(open('leaf').read())\"",
+        );
+        assert_eq!(leaf.trim(), "bottom", "the 5,000-level chain reached SRC");
+    }
     f.unmount();
 }
 

@@ -38,8 +38,28 @@ pub fn open_absolute(path: &Path) -> io::Result<OwnedFd> {
     walk(root, path.strip_prefix("/").unwrap_or(path), false)
 }
 
+/// Bytes of a relative path resolved in one call: a longer one (a tree deeper than PATH_MAX
+/// allows to name at once) is resolved in steps of whole components, each beneath the last.
+const STEP: usize = 2048;
+
 /// Opens the directory at `rel` beneath `dir`: no symlink, no `..`, no other mount.
 pub fn open_beneath(dir: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
+    if rel.as_os_str().len() <= STEP {
+        return open_beneath_once(dir, rel);
+    }
+    let mut fd = open_beneath_once(dir, Path::new(""))?;
+    let mut step = std::path::PathBuf::new();
+    for c in rel.components() {
+        if !step.as_os_str().is_empty() && step.as_os_str().len() + c.as_os_str().len() + 1 > STEP {
+            fd = open_beneath_once(&fd, &step)?;
+            step.clear();
+        }
+        step.push(c);
+    }
+    open_beneath_once(&fd, &step)
+}
+
+fn open_beneath_once(dir: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
     if use_openat2() {
         let how =
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;

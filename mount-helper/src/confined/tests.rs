@@ -85,3 +85,21 @@ fn metadata_is_set_on_the_planned_object_only() {
     assert_eq!((now.perm, now.mtime), (0o640, (1_000_000, 5)));
     assert!(b.set_meta(OsStr::new("f"), Identity { dev: who.dev, ino: who.ino + 1 }, &want).is_err());
 }
+
+/// A directory deeper than PATH_MAX lets name at once is opened in steps, still confined.
+#[test]
+fn a_path_longer_than_path_max_opens_in_steps() {
+    use rustix::fs::{Mode, OFlags};
+    let t = tempfile::tempdir().unwrap();
+    let root = Dir::open_root(t.path()).unwrap();
+    let mut rel = std::path::PathBuf::new();
+    let mut fd = rustix::fs::open(t.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    for _ in 0..3000 {
+        rustix::fs::mkdirat(&fd, "dd", Mode::from_raw_mode(0o755)).unwrap();
+        fd = rustix::fs::openat(&fd, "dd", OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        rel.push("dd");
+    }
+    assert!(rel.as_os_str().len() > 4096);
+    let deep = root.open_dir(&rel).unwrap();
+    assert_eq!(deep.stat_self().unwrap().st_ino, rustix::fs::fstat(&fd).unwrap().st_ino);
+}

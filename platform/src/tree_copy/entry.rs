@@ -95,9 +95,13 @@ pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io:
                 rustix::fs::mkdirat(&*job.dst, name, Mode::from_raw_mode(0o700))?;
                 let dst = open_ro(&job.dst, name, OFlags::DIRECTORY)?;
                 let xattrs = read_xattrs_fd(&src);
-                sh.dirs.lock().push(PendingDir { rel: rel.clone(), stat: st, xattrs });
+                let index = {
+                    let mut dirs = sh.dirs.lock();
+                    dirs.push(PendingDir { parent: job.index, name: name.to_os_string(), stat: st, xattrs });
+                    dirs.len() - 1
+                };
                 sh.opts.progress.dirs.fetch_add(1, Ordering::Relaxed);
-                queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel });
+                queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel, index });
             }
             FileType::RegularFile => copy_file(sh, job, name, &st, &rel)?,
             FileType::Symlink => {
@@ -114,13 +118,14 @@ fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: &Path)
     #[allow(clippy::unnecessary_cast)]
     let key = (st.st_dev as u64, st.st_ino as u64);
     if st.st_nlink > 1 {
+        let here = (Arc::clone(&job.dst), name.to_os_string());
         let mut links = sh.links.lock();
         if links.contains_key(&key) {
             drop(links);
-            sh.late_links.lock().push((key, rel.to_path_buf()));
+            sh.late_links.lock().push((key, here));
             return Ok(());
         }
-        links.insert(key, rel.to_path_buf());
+        links.insert(key, here);
     }
     let size = copy_file_at(&job.src, name, &job.dst, name, st, sh.opts.mode, sh.keep_owner, rel)?;
     sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);

@@ -44,12 +44,17 @@ pub struct Options {
     pub progress: Arc<Progress>,
 }
 
-/// A directory to fill: its source and destination fds and its path below the roots.
+/// A directory to fill: its source and destination fds, its path below the roots (for
+/// messages), and its place in [`Shared::dirs`].
 struct DirJob {
     src: Arc<OwnedFd>,
     dst: Arc<OwnedFd>,
     rel: PathBuf,
+    index: usize,
 }
+
+/// A name in a copied directory: that directory's fd and the name.
+type At = (Arc<OwnedFd>, OsString);
 
 /// State shared by the workers.
 struct Shared<'a> {
@@ -59,17 +64,19 @@ struct Shared<'a> {
     /// First error; workers stop when set.
     failed: AtomicBool,
     error: Mutex<Option<io::Error>>,
-    /// Hardlinked files: (dev, ino) -> first destination path.
-    links: Mutex<HashMap<(u64, u64), PathBuf>>,
-    /// Further names of hardlinked files, linked after the walk: (existing, new).
-    late_links: Mutex<Vec<((u64, u64), PathBuf)>>,
-    /// Directories whose metadata is applied at the end.
+    /// Hardlinked files: (dev, ino) -> where its first copy is.
+    links: Mutex<HashMap<(u64, u64), At>>,
+    /// Further names of hardlinked files, linked after the walk (when every first copy exists).
+    late_links: Mutex<Vec<((u64, u64), At)>>,
+    /// Directories whose metadata is applied at the end; the root first.
     dirs: Mutex<Vec<PendingDir>>,
 }
 
-/// A copied directory whose owner, mode, xattrs and times are set once its content is complete.
+/// A copied directory whose owner, mode, xattrs and times are set once its content is complete;
+/// known by its parent's index and its name, so no path (which may pass PATH_MAX) is needed.
 struct PendingDir {
-    rel: PathBuf,
+    parent: usize,
+    name: OsString,
     stat: rustix::fs::Stat,
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -111,10 +118,16 @@ pub fn copy_tree_at(src_fd: OwnedFd, dst_parent: &OwnedFd, dst_name: &OsStr, opt
         error: Mutex::new(None),
         links: Mutex::new(HashMap::new()),
         late_links: Mutex::new(Vec::new()),
-        dirs: Mutex::new(vec![PendingDir { rel: PathBuf::new(), stat: root_stat, xattrs: root_xattrs }]),
+        dirs: Mutex::new(vec![PendingDir {
+            parent: usize::MAX,
+            name: OsString::new(),
+            stat: root_stat,
+            xattrs: root_xattrs,
+        }]),
     };
     let dst_fd = Arc::new(dst_fd);
-    let queue = WorkQueue::new(DirJob { src: Arc::new(src_fd), dst: Arc::clone(&dst_fd), rel: PathBuf::new() });
+    let queue =
+        WorkQueue::new(DirJob { src: Arc::new(src_fd), dst: Arc::clone(&dst_fd), rel: PathBuf::new(), index: 0 });
     std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             s.spawn(|| {
@@ -132,17 +145,37 @@ pub fn copy_tree_at(src_fd: OwnedFd, dst_parent: &OwnedFd, dst_name: &OsStr, opt
     if let Some(e) = shared.error.lock().take() {
         return Err(e);
     }
-    for (key, new) in shared.late_links.lock().drain(..) {
+    for (key, (dir, name)) in shared.late_links.lock().drain(..) {
         let links = shared.links.lock();
-        let Some(first) = links.get(&key) else { continue };
-        rustix::fs::linkat(&*dst_fd, first, &*dst_fd, &new, rustix::fs::AtFlags::empty())?;
+        let Some((first_dir, first)) = links.get(&key) else { continue };
+        rustix::fs::linkat(&**first_dir, first, &*dir, &name, rustix::fs::AtFlags::empty())?;
     }
-    let mut dirs = std::mem::take(&mut *shared.dirs.lock());
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
-    for d in dirs {
-        let rel: &Path = if d.rel.as_os_str().is_empty() { Path::new(".") } else { &d.rel };
-        let fd = openat(&*dst_fd, rel, DIR_FLAGS, Mode::empty())?;
-        entry::apply_dir_meta(&fd, &d.stat, &d.xattrs, shared.keep_owner)?;
+    let dirs = std::mem::take(&mut *shared.dirs.lock());
+    apply_dirs(&dst_fd, &dirs, shared.keep_owner)
+}
+
+/// Applies each directory's metadata after everything below it is done (a read-only mode or
+/// a time set earlier would not last), walking the tree of directories depth first with one
+/// open fd per level: no path is built, however deep the tree.
+fn apply_dirs(root: &Arc<OwnedFd>, dirs: &[PendingDir], keep_owner: bool) -> io::Result<()> {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); dirs.len()];
+    for (i, d) in dirs.iter().enumerate().skip(1) {
+        if let Some(c) = children.get_mut(d.parent) {
+            c.push(i);
+        }
+    }
+    // (directory, its fd, how many of its children were visited)
+    let mut stack: Vec<(usize, Arc<OwnedFd>, usize)> = vec![(0, Arc::clone(root), 0)];
+    while let Some((i, fd, next)) = stack.last_mut() {
+        if let Some(&child) = children[*i].get(*next) {
+            *next += 1;
+            let child_fd = openat(&**fd, &dirs[child].name, DIR_FLAGS, Mode::empty())?;
+            stack.push((child, Arc::new(child_fd), 0));
+            continue;
+        }
+        let (i, fd) = (*i, Arc::clone(fd));
+        stack.pop();
+        entry::apply_dir_meta(&fd, &dirs[i].stat, &dirs[i].xattrs, keep_owner)?;
     }
     Ok(())
 }
