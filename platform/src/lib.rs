@@ -17,8 +17,9 @@ pub mod fuse;
 pub mod limits;
 #[cfg(unix)]
 pub mod lower;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
+pub mod os;
 pub mod store;
 pub mod sys;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub mod tree_copy;

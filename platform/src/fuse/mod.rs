@@ -7,6 +7,7 @@
 
 mod caller;
 mod convert;
+pub mod host;
 mod io_mode;
 mod lseek;
 mod ops;

@@ -3,8 +3,10 @@
 
 #[cfg(target_os = "linux")]
 pub mod btrfs;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub mod child;
+#[cfg(target_os = "macos")]
+pub mod macos;
 #[cfg(target_os = "linux")]
 pub mod namespace;
 #[cfg(unix)]
