@@ -1,13 +1,13 @@
 //! Micro-benchmarks of the engine, without FUSE: what one request costs the daemon once the
 //! kernel has handed it over. The lower layer is a real directory (the same `DirLower` the
-//! daemon uses) and upper data lives in the daemon's `MemStore`.
+//! daemon uses) and upper data lives in the daemon's store (`MemStore`, memfds, on Linux).
 //!
 //!     cargo bench --bench engine
 
 use agentfs_core::FileRef;
 use agentfs_core::{Caller, Config, Engine, ROOT_ID, SetAttr};
 use agentfs_platform::lower::DirLower;
-use agentfs_platform::store::MemStore;
+use agentfs_platform::store::for_daemon;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::ffi::OsStr;
 use std::fs;
@@ -33,7 +33,7 @@ fn populate(root: &Path) {
 
 fn engine(root: &Path) -> Engine {
     let lower = DirLower::open(root).unwrap();
-    Engine::new(Arc::new(lower), Arc::new(MemStore::new(1024)), Config::default()).unwrap()
+    Engine::new(Arc::new(lower), for_daemon(2048), Config::default()).unwrap()
 }
 
 fn lookup(e: &Engine, parent: u64, name: &str) -> u64 {

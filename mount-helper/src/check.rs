@@ -73,21 +73,70 @@ fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
     Ok(c)
 }
 
-/// Whether a non-root user may ask for allow_other (`user_allow_other` in /etc/fuse.conf).
+/// Whether a non-root user may ask for allow_other: Linux wants `user_allow_other` in
+/// /etc/fuse.conf; elsewhere the driver decides at mount time (and says so if it refuses).
 pub fn allow_other_permitted() -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
+    #[cfg(target_os = "linux")]
+    {
+        if rustix::process::geteuid().is_root() {
+            return true;
+        }
+        fs::read_to_string("/etc/fuse.conf")
+            .map(|t| t.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other"))
+            .unwrap_or(false)
     }
-    fs::read_to_string("/etc/fuse.conf")
-        .map(|t| t.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other"))
-        .unwrap_or(false)
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }
 
-/// Checks that FUSE is usable at all.
+/// Checks the options that only some frontends have: FUSE passthrough (Linux, root) and options
+/// passed to the driver (macFUSE's).
+pub fn frontend_options(passthrough: bool, fuse_options: &[String]) -> Result<()> {
+    if passthrough && !cfg!(target_os = "linux") {
+        return Err(Error::Usage("--passthrough is FUSE passthrough, which only Linux has; mount without it".into()));
+    }
+    #[cfg(target_os = "linux")]
+    if passthrough && !rustix::process::geteuid().is_root() {
+        return Err(Error::Permission(
+            "--passthrough needs root (the kernel grants FUSE passthrough only with CAP_SYS_ADMIN); mount without it"
+                .into(),
+        ));
+    }
+    if !fuse_options.is_empty() && !cfg!(target_os = "macos") {
+        return Err(Error::Usage(format!(
+            "-o {} is passed to macFUSE, on macOS only; agentfs sets the options of this OS's driver itself",
+            fuse_options.join(",")
+        )));
+    }
+    if let Some(bad) = fuse_options.iter().find(|o| o.is_empty() || o.contains(',')) {
+        return Err(Error::Usage(format!("bad driver option {bad:?}: give one option per -o")));
+    }
+    Ok(())
+}
+
+/// Checks that the FUSE driver is there at all.
+#[cfg(target_os = "linux")]
 pub fn fuse_available() -> Result<()> {
     if !Path::new("/dev/fuse").exists() {
         return Err(Error::System(
             "/dev/fuse does not exist; load the fuse kernel module (modprobe fuse) or run where FUSE is available"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that macFUSE is installed (its filesystem bundle; the kernel extension or the FSKit
+/// module is loaded by macFUSE at mount time).
+#[cfg(target_os = "macos")]
+pub fn fuse_available() -> Result<()> {
+    let bundles = ["/Library/Filesystems/macfuse.fs", "/Library/Filesystems/osxfuse.fs"];
+    if !bundles.iter().any(|b| Path::new(b).exists()) {
+        return Err(Error::System(
+            "macFUSE is not installed (no /Library/Filesystems/macfuse.fs); install it from https://macfuse.github.io \
+             (brew install --cask macfuse) and allow its system extension"
                 .into(),
         ));
     }

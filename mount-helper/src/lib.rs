@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod diff;
 pub mod error;
 pub mod gc;
+mod kernel_unmount;
 pub mod launch;
 pub mod materialize;
 pub mod mount;

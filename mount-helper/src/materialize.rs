@@ -8,7 +8,7 @@ use crate::control::client::Client;
 use crate::error::{Error, Result};
 use agentfs_core::FileKind;
 use agentfs_platform::tree_copy::{DataMode, copy_entry};
-use rustix::fs::{AtFlags, Mode, Timespec, Timestamps};
+use rustix::fs::{AtFlags, Timespec, Timestamps};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -125,13 +125,13 @@ impl Tree<'_> {
             kind => {
                 let a = self.client.stat(item.id)?;
                 let ft = rustix::fs::FileType::from_raw_mode(kind.mode_bits() as _);
-                match rustix::fs::mknodat(rustix::fs::CWD, target, ft, Mode::from_raw_mode(0o600), a.rdev as _) {
+                match agentfs_platform::os::fs::mknodat(rustix::fs::CWD, target.as_os_str(), ft, 0o600, a.rdev) {
                     Ok(()) => {}
-                    Err(rustix::io::Errno::PERM) => {
+                    Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
                         tracing::warn!(path = %target.display(), "device node left out: only root can make one");
                         return Ok(());
                     }
-                    Err(e) => return Err(io_err("cannot create", target)(e.into())),
+                    Err(e) => return Err(io_err("cannot create", target)(e)),
                 }
             }
         }
@@ -182,7 +182,7 @@ impl Tree<'_> {
             .map_err(|e| fail(e.into()))?;
         }
         if kind != FileKind::Symlink {
-            rustix::fs::chmodat(rustix::fs::CWD, target, Mode::from_raw_mode(a.perm.into()), AtFlags::empty())
+            rustix::fs::chmodat(rustix::fs::CWD, target, agentfs_platform::os::fs::perm_mode(a.perm), AtFlags::empty())
                 .map_err(|e| fail(e.into()))?;
             set_xattrs(target, &self.client.xattrs(id)?).map_err(&fail)?;
         }

@@ -8,10 +8,10 @@ use crate::pin::{self, Pin, PinKind, PinRequest, Plan};
 use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
+use crate::runtime::path_bytes;
 use crate::snapshot::{self, record::SnapshotRecord};
 use crate::{check, gc, launch, process};
 use agentfs_platform::tree_copy::Progress;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub struct MountRequest {
     pub quiet: bool,
     /// Open large lower files through FUSE passthrough (root only).
     pub passthrough: bool,
+    /// Options for the FUSE driver, passed as they are (macOS: macFUSE's, e.g. `backend=fskit`).
+    pub fuse_options: Vec<String>,
     /// Mount over SRC itself (`agentfs run`, in a private mount namespace).
     pub over_source: bool,
     /// The record's id (default: derived from the mount point).
@@ -51,6 +53,7 @@ impl MountRequest {
             foreground: false,
             quiet: true,
             passthrough: false,
+            fuse_options: Vec::new(),
             over_source: false,
             id: None,
             exit_with: None,
@@ -102,12 +105,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
                 .into(),
         ));
     }
-    if req.passthrough && !rustix::process::geteuid().is_root() {
-        return Err(Error::Permission(
-            "--passthrough needs root (the kernel grants FUSE passthrough only with CAP_SYS_ADMIN); mount without it"
-                .into(),
-        ));
-    }
+    check::frontend_options(req.passthrough, &req.fuse_options)?;
     for r in gc::collect() {
         let what = r.pin.as_ref().map(|p| format!(", removed its pin {}", p.display())).unwrap_or_default();
         notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
@@ -120,19 +118,19 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pid: std::process::id(),
         pid_start: process::own_start_time(),
         state: MountState::Pinning,
-        uid: rustix::process::getuid().as_raw(),
+        uid: crate::runtime::current_uid(),
         source: match &branch {
             Some(s) => format!("@{}", s.name).into_bytes(),
-            None => source.as_os_str().as_bytes().to_vec(),
+            None => path_bytes(&source),
         },
-        mountpoint: mountpoint.as_os_str().as_bytes().to_vec(),
+        mountpoint: path_bytes(&mountpoint),
         started: now(),
         budget_bytes: req.budget_bytes,
         allow_other: req.allow_other,
         read_only: req.read_only,
         log: Vec::new(),
         pin: pin::Pin::pending(),
-        pins_dir: plan.pins_dir.as_ref().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+        pins_dir: plan.pins_dir.as_deref().map(path_bytes).unwrap_or_default(),
         passthrough: false,
     };
     // The record comes first: if this process dies while pinning, `gc` finds what it made.
@@ -189,6 +187,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         read_only: req.read_only,
         pin: pin.clone(),
         passthrough: req.passthrough,
+        fuse_options: req.fuse_options.clone(),
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
     };

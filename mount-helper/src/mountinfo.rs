@@ -1,7 +1,7 @@
-//! The mount table of this process's namespace (/proc/self/mountinfo).
+//! Which mounts exist, per OS: the mount table of this process's namespace on Linux
+//! (/proc/self/mountinfo), `statfs` on macOS (the mount holding a path), the volume of a path on
+//! Windows (a WinFsp volume names its filesystem `agentfs`).
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// One line of mountinfo.
@@ -39,7 +39,7 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             let l: Vec<&str> = left.split(' ').collect();
             let r: Vec<&str> = right.split(' ').collect();
             Some(MountEntry {
-                mount_point: PathBuf::from(OsString::from_vec(unescape(l.get(4)?))),
+                mount_point: bytes_path(unescape(l.get(4)?)),
                 device: (*l.get(2)?).to_string(),
                 fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
                 source: String::from_utf8_lossy(&unescape(r.get(1)?)).into_owned(),
@@ -48,17 +48,31 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
         .collect()
 }
 
+#[cfg(unix)]
+fn bytes_path(b: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(b))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(b: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&b).into_owned())
+}
+
 /// The current mount table.
+#[cfg(target_os = "linux")]
 pub fn mounts() -> Vec<MountEntry> {
     std::fs::read_to_string("/proc/self/mountinfo").map(|t| parse(&t)).unwrap_or_default()
 }
 
 /// The topmost mount at `path` (which must be canonical).
+#[cfg(target_os = "linux")]
 pub fn mount_at(path: &Path) -> Option<MountEntry> {
     mounts().into_iter().rev().find(|m| m.mount_point == path)
 }
 
 /// The mount holding `path` (canonical): the one with the longest mount point above it.
+#[cfg(target_os = "linux")]
 pub fn mount_containing(path: &Path) -> Option<MountEntry> {
     mounts()
         .into_iter()
@@ -67,9 +81,53 @@ pub fn mount_containing(path: &Path) -> Option<MountEntry> {
         .max_by_key(|m| m.mount_point.as_os_str().len())
 }
 
+/// The mount holding `path` (canonical), as `statfs` reports it.
+#[cfg(target_os = "macos")]
+pub fn mount_containing(path: &Path) -> Option<MountEntry> {
+    let (mount_point, fstype, source) = agentfs_platform::os::fs::mount_of(path).ok()?;
+    Some(MountEntry { mount_point, fstype, source, device: String::new() })
+}
+
+/// The mount at `path` (canonical), if a filesystem is mounted right there.
+#[cfg(target_os = "macos")]
+pub fn mount_at(path: &Path) -> Option<MountEntry> {
+    mount_containing(path).filter(|m| m.mount_point == path)
+}
+
+/// The volume of `path` (a drive letter's root, or a directory mount point), if it is a mounted
+/// filesystem.
+#[cfg(windows)]
+pub fn mount_at(path: &Path) -> Option<MountEntry> {
+    let fstype = agentfs_platform::sys::windows::volume::filesystem_name(path).ok()?;
+    Some(MountEntry { mount_point: path.to_path_buf(), fstype, source: String::new(), device: String::new() })
+}
+
+/// The volume holding `path`: its root (`C:\`), as the place pins go up to.
+#[cfg(windows)]
+pub fn mount_containing(path: &Path) -> Option<MountEntry> {
+    let root = agentfs_platform::sys::windows::volume::volume_root(path).ok()?;
+    let fstype = agentfs_platform::sys::windows::volume::filesystem_name(&root).unwrap_or_default();
+    Some(MountEntry { mount_point: root, fstype, source: String::new(), device: String::new() })
+}
+
+/// The source name an agentfs mount shows (fsname): SRC on Linux, where the type says agentfs;
+/// `agentfs:SRC` on macOS, where every macFUSE mount has the same type.
+pub fn fsname(source: &Path) -> String {
+    let s = source.to_string_lossy();
+    if cfg!(target_os = "macos") { format!("{MACOS_FSNAME_PREFIX}{s}") } else { s.into_owned() }
+}
+
+const MACOS_FSNAME_PREFIX: &str = "agentfs:";
+
 /// Whether an agentfs mount sits at `path`.
 pub fn is_agentfs(entry: &MountEntry) -> bool {
-    entry.fstype == "fuse.agentfs"
+    if cfg!(target_os = "macos") {
+        entry.source.starts_with(MACOS_FSNAME_PREFIX)
+    } else if cfg!(windows) {
+        entry.fstype == "agentfs"
+    } else {
+        entry.fstype == "fuse.agentfs"
+    }
 }
 
 #[cfg(test)]

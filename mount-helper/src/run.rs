@@ -128,6 +128,7 @@ fn finish(mnt: &Path, id: &str, made: bool) {
 }
 
 /// Moves this process into a mount namespace of its own whose mounts never propagate back.
+#[cfg(target_os = "linux")]
 fn enter_private_namespace() -> Result<()> {
     if !rustix::process::geteuid().is_root() {
         return Err(Error::Permission(
@@ -144,4 +145,14 @@ fn enter_private_namespace() -> Result<()> {
     )
     .map_err(|e| Error::System(format!("cannot make the mount namespace private: {e}")))?;
     Ok(())
+}
+
+/// macOS has no private mount namespaces: a view over SRC's own path would be everyone's.
+#[cfg(not(target_os = "linux"))]
+fn enter_private_namespace() -> Result<()> {
+    Err(Error::Usage(
+        "this OS has no private mount namespaces, so agentfs run cannot show SRC frozen at its own path; \
+         give --at PATH to mount the view there"
+            .into(),
+    ))
 }

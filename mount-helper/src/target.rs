@@ -45,5 +45,5 @@ pub fn mounted(mnt: &Path) -> Result<(PathBuf, MountRecord)> {
 /// daemon, so the daemon's view is complete.
 pub fn flush(mnt: &Path) -> Result<()> {
     let f = std::fs::File::open(mnt).map_err(|e| Error::io("cannot open", mnt, &e))?;
-    rustix::fs::syncfs(&f).map_err(|e| Error::io("cannot flush", mnt, &e.into()))
+    agentfs_platform::os::fs::sync_filesystem(&f).map_err(|e| Error::io("cannot flush", mnt, &e))
 }

@@ -199,7 +199,7 @@ fn commit_tree(
 
 fn sync(dir: &Path) -> Result<()> {
     let f = std::fs::File::open(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
-    rustix::fs::syncfs(&f).map_err(|e| Error::io("cannot sync", dir, &e.into()))
+    agentfs_platform::os::fs::sync_filesystem(&f).map_err(|e| Error::io("cannot sync", dir, &e))
 }
 
 /// Runs every operation of an applying journal (again), then cleans up.

@@ -3,7 +3,7 @@
 
 use super::journal::{Identity, Meta, Op, path};
 use crate::error::{Error, Result};
-use rustix::fs::{AtFlags, Mode, Timespec, Timestamps};
+use rustix::fs::{AtFlags, Timespec, Timestamps};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::ErrorKind;
@@ -94,7 +94,7 @@ pub fn set_meta(p: &Path, m: &Meta) -> std::io::Result<()> {
         )?;
     }
     if let Some(xattrs) = &m.xattrs {
-        rustix::fs::chmodat(rustix::fs::CWD, p, Mode::from_raw_mode(m.perm.into()), AtFlags::empty())?;
+        rustix::fs::chmodat(rustix::fs::CWD, p, agentfs_platform::os::fs::perm_mode(m.perm), AtFlags::empty())?;
         crate::materialize::set_xattrs(p, xattrs)?;
     }
     let ts = |(s, n): (i64, u32)| Timespec { tv_sec: s, tv_nsec: n as _ };

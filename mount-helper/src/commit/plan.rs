@@ -378,14 +378,7 @@ impl<'a> Planner<'a> {
                     } else {
                         let a = self.client.stat(item.id)?;
                         let ft = rustix::fs::FileType::from_raw_mode(kind.mode_bits() as _);
-                        rustix::fs::mknodat(
-                            rustix::fs::CWD,
-                            &staged,
-                            ft,
-                            rustix::fs::Mode::from_raw_mode(0o600),
-                            a.rdev as _,
-                        )
-                        .map_err(std::io::Error::from)
+                        agentfs_platform::os::fs::mknodat(rustix::fs::CWD, staged.as_os_str(), ft, 0o600, a.rdev)
                     };
                     made.map_err(|e| Error::io("cannot stage", &staged, &e))?;
                     set_meta(&staged, &m).map_err(|e| Error::io("cannot stage", &staged, &e))?;
@@ -419,7 +412,7 @@ impl<'a> Planner<'a> {
 /// Fills `dst` with `src`'s data: a reflink clone where the filesystem can, else a copy.
 fn clone_into(src: &Path, dst: &File) -> std::io::Result<()> {
     let s = File::open(src)?;
-    if rustix::fs::ioctl_ficlone(dst, &s).is_ok() {
+    if agentfs_platform::os::fs::clone_into(dst, &s).is_ok() {
         return Ok(());
     }
     let mut reader = &s;

@@ -5,7 +5,6 @@
 use crate::mountinfo;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -73,22 +72,9 @@ fn place_where(src: &Path, name: &str, fits: impl Fn(&Path) -> bool) -> Option<L
     usable(&dir).then(|| Location { dir, hide: Some(name.into()) })
 }
 
-/// Whether files in `dir` can be cloned (FICLONE); the error says why not.
+/// Whether files in `dir` can be cloned (FICLONE, clonefile); the error says why not.
 pub fn probe_reflink(dir: &Path) -> Result<(), String> {
-    let a = dir.join(format!(".probe-{}-a", std::process::id()));
-    let b = dir.join(format!(".probe-{}-b", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        // FICLONE reads the source: it must be open for reading too.
-        let mut fa = fs::File::options().read(true).write(true).create_new(true).open(&a)?;
-        fa.write_all(&[0x5a; 4096])?;
-        fa.sync_all()?;
-        let fb = fs::File::create(&b)?;
-        rustix::fs::ioctl_ficlone(&fb, &fa)?;
-        Ok(())
-    })();
-    let _ = fs::remove_file(&a);
-    let _ = fs::remove_file(&b);
-    result.map_err(|e| {
+    agentfs_platform::os::fs::probe_clone(dir).map_err(|e| {
         let fstype = mountinfo::mount_containing(dir).map(|m| m.fstype).unwrap_or_else(|| "?".into());
         format!("its filesystem ({fstype}) cannot clone files ({e})")
     })

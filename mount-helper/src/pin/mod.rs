@@ -15,9 +15,9 @@ pub mod remove;
 pub mod snapshot;
 
 use crate::error::{Error, Result};
+use crate::runtime::{bytes_os, bytes_path, path_bytes};
 use agentfs_platform::tree_copy::{self, DataMode, Progress};
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -88,15 +88,15 @@ pub struct Pin {
 
 impl Pin {
     pub fn path(&self) -> PathBuf {
-        PathBuf::from(OsString::from_vec(self.path.clone()))
+        bytes_path(&self.path)
     }
 
     pub fn lower_root(&self) -> PathBuf {
-        PathBuf::from(OsString::from_vec(self.lower_root.clone()))
+        bytes_path(&self.lower_root)
     }
 
     pub fn hidden_names(&self) -> Vec<OsString> {
-        self.hide.iter().map(|h| OsString::from_vec(h.clone())).collect()
+        self.hide.iter().map(|h| bytes_os(h)).collect()
     }
 
     /// A pin of `kind` removed through `path` and read at `lower_root`, hiding nothing, with no
@@ -104,8 +104,8 @@ impl Pin {
     pub fn new(kind: PinKind, path: &Path, lower_root: &Path) -> Pin {
         Pin {
             kind,
-            path: path.as_os_str().as_bytes().to_vec(),
-            lower_root: lower_root.as_os_str().as_bytes().to_vec(),
+            path: path_bytes(path),
+            lower_root: path_bytes(lower_root),
             hide: Vec::new(),
             files: 0,
             bytes: 0,

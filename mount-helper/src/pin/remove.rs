@@ -2,7 +2,7 @@
 
 use super::{Pin, PinKind};
 use crate::error::{Error, Result};
-use agentfs_platform::sys::btrfs;
+use agentfs_platform::os::subvolume as btrfs;
 use rustix::fs::{Mode, OFlags};
 use std::fs;
 use std::io::ErrorKind;

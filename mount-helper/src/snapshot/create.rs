@@ -17,7 +17,7 @@ use crate::materialize::Tree;
 use crate::pin::location::{self, probe_reflink};
 use crate::pin::{Pin, PinKind};
 use crate::target;
-use agentfs_platform::sys::btrfs;
+use agentfs_platform::os::subvolume as btrfs;
 use agentfs_platform::tree_copy::{self, DataMode};
 use rustix::fs::{Mode, OFlags};
 use std::ffi::OsStr;
@@ -193,7 +193,7 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
         Holder::Tree => false,
     };
     let dir = std::fs::File::open(&loc.dir).map_err(fail("open the snapshots directory"))?;
-    rustix::fs::syncfs(&dir).map_err(|e| fail("sync the snapshot")(e.into()))?;
+    agentfs_platform::os::fs::sync_filesystem(&dir).map_err(fail("sync the snapshot"))?;
     snap.holder = holder;
     snap.container = final_path.as_os_str().as_bytes().to_vec();
     snap.root = final_path.join(&rel).as_os_str().as_bytes().to_vec();

@@ -1,8 +1,11 @@
 //! Making a snapshot tree read-only where the filesystem has no read-only subvolumes: every
-//! file and directory gets the immutable flag (`chattr +i`), which only root may set or clear.
+//! file and directory gets the immutable flag (`chattr +i` on Linux, which only root may set or
+//! clear; `chflags uchg` on macOS, see `agentfs_platform::os::fs::set_immutable`).
 
-use rustix::fs::{IFlags, Mode, OFlags};
+use agentfs_platform::os::fs::{is_immutable, set_immutable as set_flag};
+use rustix::fs::{Mode, OFlags};
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Sets (or clears) the immutable flag on every regular file and directory under `root`,
@@ -28,10 +31,8 @@ pub fn set_immutable(root: &Path, on: bool) -> io::Result<()> {
 fn flag(path: &Path, dir: bool, on: bool) -> io::Result<()> {
     let extra = if dir { OFlags::DIRECTORY } else { OFlags::NONBLOCK };
     let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | extra, Mode::empty())?;
-    let flags = rustix::fs::ioctl_getflags(&fd)?;
-    let want = if on { flags | IFlags::IMMUTABLE } else { flags - IFlags::IMMUTABLE };
-    if want != flags {
-        rustix::fs::ioctl_setflags(&fd, want)?;
+    if is_immutable(fd.as_fd())? != on {
+        set_flag(fd.as_fd(), on)?;
     }
     Ok(())
 }

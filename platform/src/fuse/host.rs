@@ -11,6 +11,9 @@
 
 use agentfs_core::{Errno, FallocMode, OpenFlags, RenameFlags, Result, Whence, XattrFlags};
 
+#[cfg(target_os = "macos")]
+pub mod macfuse;
+
 /// An operating system whose FUSE kernel interface the frontend may serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Os {

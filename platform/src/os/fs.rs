@@ -103,3 +103,43 @@ fn c_chars(chars: &[libc::c_char]) -> String {
     let bytes: Vec<u8> = chars.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Whether files in directory `dir` can be cloned (FICLONE on Linux, clonefile on macOS):
+/// clones a small probe file once; the error says why not.
+pub fn probe_clone(dir: &std::path::Path) -> io::Result<()> {
+    use std::io::Write;
+    let a = dir.join(format!(".probe-{}-a", std::process::id()));
+    let b = dir.join(format!(".probe-{}-b", std::process::id()));
+    let result = (|| -> io::Result<()> {
+        // FICLONE reads the source: it must be open for reading too.
+        let mut fa = std::fs::File::options().read(true).write(true).create_new(true).open(&a)?;
+        fa.write_all(&[0x5a; 4096])?;
+        fa.sync_all()?;
+        #[cfg(target_os = "linux")]
+        {
+            let fb = std::fs::File::create(&b)?;
+            clone_into(&fb, &fa)
+        }
+        #[cfg(target_os = "macos")]
+        {
+            let parent = std::fs::File::open(dir)?;
+            let name = b.file_name().unwrap_or_default();
+            crate::sys::macos::clone::fclonefileat(fa.as_fd(), parent.as_fd(), name, false)
+        }
+    })();
+    let _ = std::fs::remove_file(&a);
+    let _ = std::fs::remove_file(&b);
+    result
+}
+
+/// Permission bits as rustix's `Mode` (whose raw type is 32 bits on Linux, 16 on macOS).
+pub fn perm_mode(perm: u16) -> rustix::fs::Mode {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::Mode::from_raw_mode(u32::from(perm))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        rustix::fs::Mode::from_raw_mode(perm)
+    }
+}

@@ -5,3 +5,4 @@
 pub mod fs;
 pub mod peer;
 pub mod process;
+pub mod subvolume;

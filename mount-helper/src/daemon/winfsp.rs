@@ -1,0 +1,1 @@
+//! The WinFsp daemon (Windows).

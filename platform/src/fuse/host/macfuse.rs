@@ -1,0 +1,40 @@
+//! Mounting through macFUSE (its kernel extension, or its FSKit backend with `backend=fskit`).
+//!
+//! What differs from Linux: fuser serves a macOS mount with one thread (it refuses more there)
+//! and no cloned /dev/fuse descriptors; the options are macFUSE's. `noappledouble` keeps Finder's
+//! `._*` and `.DS_Store` files out of the upper layer (so out of diffs and commits); `volname`
+//! names the volume in Finder. Options from the user (`agentfs mount -o ...`) are passed to
+//! macFUSE as they are: `-o backend=fskit` (macFUSE 5, macOS 15.4 and later) serves the mount
+//! through FSKit without the kernel extension; macFUSE then mounts only under /Volumes.
+
+use crate::fuse::{AgentFs, MountSpec};
+use fuser::{Config, MountOption, Session, SessionACL};
+use std::io;
+use std::sync::Arc;
+
+/// The macFUSE options of a mount: ours, then the user's `extra` (each `key` or `key=value`).
+pub fn mount_options(spec: &MountSpec<'_>, extra: &[String]) -> Vec<MountOption> {
+    let name = spec.mountpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut options = vec![
+        MountOption::FSName(spec.fsname.clone()),
+        MountOption::CUSTOM(format!("volname={}", if name.is_empty() { "agentfs" } else { &name })),
+        MountOption::CUSTOM("noappledouble".into()),
+        MountOption::DefaultPermissions,
+        if spec.read_only { MountOption::RO } else { MountOption::RW },
+    ];
+    options.extend(extra.iter().map(|o| MountOption::CUSTOM(o.clone())));
+    options
+}
+
+/// Mounts `fs` at `spec.mountpoint` through macFUSE.
+pub fn mount(fs: AgentFs, spec: &MountSpec<'_>, extra: &[String]) -> io::Result<Session<AgentFs>> {
+    let notifier = Arc::clone(&fs.notifier);
+    let mut config = Config::default();
+    config.mount_options = mount_options(spec, extra);
+    config.acl = if spec.allow_other { SessionACL::All } else { SessionACL::Owner };
+    config.n_threads = Some(1);
+    config.clone_fd = false;
+    let session = Session::new(fs, spec.mountpoint, &config)?;
+    let _ = notifier.set(session.notifier());
+    Ok(session)
+}
