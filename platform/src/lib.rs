@@ -13,12 +13,18 @@ pub mod errno;
 pub mod fd_io;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse;
-#[cfg(unix)]
 pub mod limits;
+pub mod clone_tree;
+pub mod file_id;
 #[cfg(unix)]
 pub mod lower;
-#[cfg(unix)]
+/// Windows has no `openat`: its lower layer is read by path.
+#[cfg(windows)]
+pub mod lower {
+    pub use crate::path_lower::{PathLower, open_for_daemon};
+}
 pub mod os;
+pub mod path_lower;
 pub mod store;
 pub mod sys;
 #[cfg(unix)]

@@ -24,9 +24,29 @@ pub fn start_time(pid: u32) -> Option<u64> {
     crate::sys::macos::proc::bsd_info(pid).filter(|i| !i.zombie).map(|i| i.start_micros)
 }
 
-/// Waits until process `pid` exits (or is a zombie); false on timeout. Linux waits on a pidfd;
-/// elsewhere, and where pidfds are refused, this polls.
+/// See the Linux version (`GetProcessTimes` here: 100 ns units since 1601).
+#[cfg(windows)]
+pub fn start_time(pid: u32) -> Option<u64> {
+    crate::sys::windows::process::start_time(pid)
+}
+
+/// Ends process `pid` at once (SIGKILL; TerminateProcess on Windows); best effort.
+pub fn kill(pid: u32) {
+    #[cfg(unix)]
+    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+    }
+    #[cfg(windows)]
+    crate::sys::windows::process::terminate(pid);
+}
+
+/// Waits until process `pid` exits (or is a zombie); false on timeout. Linux waits on a pidfd,
+/// Windows on the process handle; elsewhere, and where those are refused, this polls.
 pub fn wait_exit(pid: u32, timeout: Duration) -> bool {
+    #[cfg(windows)]
+    if let Some(exited) = crate::sys::windows::process::wait_exit(pid, timeout) {
+        return exited;
+    }
     #[cfg(target_os = "linux")]
     if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
         if let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {

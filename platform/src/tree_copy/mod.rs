@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How file data is reproduced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,13 +27,7 @@ pub enum DataMode {
     Copy,
 }
 
-/// Progress of a copy, readable while it runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub files: AtomicU64,
-    pub dirs: AtomicU64,
-    pub bytes: AtomicU64,
-}
+pub use crate::clone_tree::Progress;
 
 pub struct Options {
     pub mode: DataMode,
