@@ -29,3 +29,4 @@ pub mod store;
 pub mod sys;
 #[cfg(unix)]
 pub mod tree_copy;
+pub mod winfsp_adapter;
