@@ -7,15 +7,15 @@
 //! - [`limits`]: process limits a daemon raises at start;
 //! - `sys`: the only place with `unsafe` code.
 
+pub mod clone_tree;
 #[cfg(unix)]
 pub mod errno;
 #[cfg(unix)]
 pub mod fd_io;
+pub mod file_id;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse;
 pub mod limits;
-pub mod clone_tree;
-pub mod file_id;
 #[cfg(unix)]
 pub mod lower;
 /// Windows has no `openat`: its lower layer is read by path.
@@ -29,4 +29,6 @@ pub mod store;
 pub mod sys;
 #[cfg(unix)]
 pub mod tree_copy;
+#[cfg(windows)]
+pub mod winfsp;
 pub mod winfsp_adapter;

@@ -149,5 +149,9 @@ fn symlink(target: &Path, link: &Path, _is_dir: bool) -> io::Result<()> {
 /// symlink privilege.
 #[cfg(windows)]
 fn symlink(target: &Path, link: &Path, is_dir: bool) -> io::Result<()> {
-    if is_dir { std::os::windows::fs::symlink_dir(target, link) } else { std::os::windows::fs::symlink_file(target, link) }
+    if is_dir {
+        std::os::windows::fs::symlink_dir(target, link)
+    } else {
+        std::os::windows::fs::symlink_file(target, link)
+    }
 }

@@ -62,9 +62,8 @@ pub fn plan(src: &Path, skip_top: &[OsString]) -> io::Result<TreePlan> {
     let mut first_names: HashMap<FileId, PathBuf> = HashMap::new();
     let mut todo = vec![PathBuf::new()];
     while let Some(rel) = todo.pop() {
-        let mut names: Vec<OsString> = std::fs::read_dir(src.join(&rel))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()?;
+        let mut names: Vec<OsString> =
+            std::fs::read_dir(src.join(&rel))?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
         // A stable order: the same tree always gives the same plan.
         names.sort();
         for name in names {

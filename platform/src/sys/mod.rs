@@ -1,4 +1,5 @@
-//! The only module of agentfs with `unsafe` code: calls with no safe wrapper in rustix or std.
+//! The only module of agentfs with `unsafe` code: calls with no safe wrapper in rustix, std or
+//! the `windows` crate.
 //! Every block states why it is sound.
 
 #[cfg(target_os = "linux")]
@@ -11,3 +12,5 @@ pub mod macos;
 pub mod namespace;
 #[cfg(unix)]
 pub mod signals;
+#[cfg(windows)]
+pub mod windows;

@@ -7,7 +7,7 @@ use super::{
     Adapter, CLEANUP_DELETE, CLEANUP_SET_ARCHIVE_BIT, CLEANUP_SET_CHANGE_TIME, CLEANUP_SET_LAST_ACCESS_TIME,
     CLEANUP_SET_LAST_WRITE_TIME,
 };
-use agentfs_core::{FileKind, RenameFlags, ROOT_ID, SetAttr, SetTime, Timestamp};
+use agentfs_core::{FileKind, ROOT_ID, RenameFlags, SetAttr, SetTime, Timestamp};
 
 /// What `SetBasicInfo` asks for: attributes (INVALID_FILE_ATTRIBUTES: leave them) and
 /// FILETIMEs (0: leave it).

@@ -20,7 +20,14 @@ impl Adapter {
 
     /// Writes at `offset`, or at the end with `to_end`. `constrained` (paging I/O) never
     /// extends the file: what lies past its end is dropped.
-    pub fn write(&self, h: &Handle, data: &[u8], offset: u64, to_end: bool, constrained: bool) -> Result<(usize, FileInfo)> {
+    pub fn write(
+        &self,
+        h: &Handle,
+        data: &[u8],
+        offset: u64,
+        to_end: bool,
+        constrained: bool,
+    ) -> Result<(usize, FileInfo)> {
         let id = h.id();
         let size = self.engine.getattr(id)?.size;
         let offset = if to_end { size } else { offset };

@@ -1,10 +1,10 @@
 //! Directory listings, resumed after a marker name.
 
+use super::Adapter;
 use super::handle::Handle;
 use super::info::{self, FileInfo};
 use super::names;
 use super::status::Result;
-use super::Adapter;
 use agentfs_core::ROOT_ID;
 use std::sync::Arc;
 

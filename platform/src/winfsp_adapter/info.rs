@@ -94,5 +94,11 @@ pub fn file_info(a: &Attr, kept: u32) -> FileInfo {
 /// The permission bits a read-only flag change gives a node with bits `perm`: read-only takes
 /// every write bit away; writable gives the owner's back.
 pub fn perm_with_readonly(perm: u16, readonly: bool) -> u16 {
-    if readonly { perm & !0o222 } else if perm & 0o222 == 0 { perm | 0o200 } else { perm }
+    if readonly {
+        perm & !0o222
+    } else if perm & 0o222 == 0 {
+        perm | 0o200
+    } else {
+        perm
+    }
 }

@@ -30,7 +30,8 @@ pub fn target_to_wide(target: &[u8]) -> Vec<u16> {
 pub fn symlink_buffer(target: &[u8]) -> Vec<u8> {
     let print = target_to_wide(target);
     let absolute = is_absolute(&print);
-    let subst: Vec<u16> = if absolute { NT_PREFIX.iter().chain(print.iter()).copied().collect() } else { print.clone() };
+    let subst: Vec<u16> =
+        if absolute { NT_PREFIX.iter().chain(print.iter()).copied().collect() } else { print.clone() };
     let (subst_len, print_len) = (subst.len() * 2, print.len() * 2);
     let data_len = SYMLINK_FIELDS + subst_len + print_len;
     let mut b = Vec::with_capacity(HEADER + data_len);
