@@ -1,6 +1,7 @@
 //! A commit killed with SIGKILL at a random point, 200 times: after `agentfs gc`, SRC is always
 //! either exactly as before the commit or exactly as the mount shows it, and nothing of the
 //! commit is left behind.
+#![cfg(unix)]
 
 mod common;
 

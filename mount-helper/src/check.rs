@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// The canonical source and mount point, after checking that SRC is a directory, MNT is an empty
 /// directory that is not already an agentfs mount, and neither contains the other.
+/// On Windows MNT may also be a free drive letter (`X:`).
 pub fn mount_paths(src: &Path, mnt: &Path) -> Result<(PathBuf, PathBuf)> {
     let src_c = canonical_dir(src, "SRC", "give the directory to freeze")?;
+    #[cfg(windows)]
+    if agentfs_platform::winfsp::is_drive(mnt) {
+        return Ok((src_c, free_drive(mnt)?));
+    }
     let mnt_c = canonical_dir(mnt, "MNT", "create an empty directory to mount on")?;
     if src_c == mnt_c {
         return Err(Error::Input(format!(
@@ -55,8 +60,30 @@ pub fn mount_over(src: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((c.clone(), c))
 }
 
+/// The drive `X:` (upper-cased) if no volume uses it.
+#[cfg(windows)]
+fn free_drive(mnt: &Path) -> Result<PathBuf> {
+    let drive = mnt.as_os_str().to_string_lossy().to_ascii_uppercase();
+    if Path::new(&format!("{drive}\\")).exists() {
+        return Err(Error::Input(format!("drive {drive} is in use; give a free drive letter or an empty directory")));
+    }
+    Ok(PathBuf::from(drive))
+}
+
+/// A canonical Windows path without the `\\?\` prefix canonicalize adds (WinFsp and people
+/// want `C:\...`); other paths as they are.
+pub(crate) fn plain(p: PathBuf) -> PathBuf {
+    #[cfg(windows)]
+    if let Some(rest) = p.to_str().and_then(|s| s.strip_prefix(r"\\?\")) {
+        if rest.as_bytes().get(1) == Some(&b':') {
+            return PathBuf::from(rest);
+        }
+    }
+    p
+}
+
 fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
-    let c = match fs::canonicalize(p) {
+    let c = match fs::canonicalize(p).map(plain) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::Input(format!("{role} {} does not exist; {fix}", p.display())));
@@ -114,6 +141,16 @@ pub fn frontend_options(passthrough: bool, fuse_options: &[String]) -> Result<()
         return Err(Error::Usage(format!("bad driver option {bad:?}: give one option per -o")));
     }
     Ok(())
+}
+
+/// Checks that WinFsp is installed (its install directory is in the registry).
+#[cfg(windows)]
+pub fn fuse_available() -> Result<()> {
+    agentfs_platform::sys::windows::dll::install_dir().map(|_| ()).map_err(|_| {
+        Error::System(
+            "WinFsp is not installed; install it from https://winfsp.dev (winget install WinFsp.WinFsp)".into(),
+        )
+    })
 }
 
 /// Checks that the FUSE driver is there at all.

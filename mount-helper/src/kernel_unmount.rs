@@ -1,9 +1,14 @@
 //! Taking a mount off the mount table, per OS: Linux umount2 (root) or fusermount3 (users),
 //! macOS unmount(2) (which the user who mounted may call). The daemon notices and exits.
+//! Windows has no such call for a WinFsp volume: its daemon is asked, over the control channel,
+//! to take the volume down and exit.
 
-use crate::error::{Error, Result};
+#[cfg(unix)]
+use crate::error::Error;
+use crate::error::Result;
 use std::path::Path;
 
+#[cfg(unix)]
 fn busy(mnt: &Path) -> Error {
     Error::Busy(format!(
         "{} is busy: a process has a file or directory open in it (see `{} {}`); close it, or use --lazy",
@@ -15,7 +20,15 @@ fn busy(mnt: &Path) -> Error {
 
 /// Whether `e` (from resolving a mount point) means a FUSE mount whose daemon is gone.
 pub fn is_dead_mount_error(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ENOTCONN)
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ENOTCONN)
+    }
+    #[cfg(windows)]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// Detaches the mount at `mnt` lazily, as root or through fusermount3; best effort.
@@ -72,4 +85,17 @@ pub fn unmount(mnt: &Path, _id: &str, lazy: bool) -> Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Err(busy(mnt)),
         Err(e) => Err(Error::System(format!("cannot unmount {}: {e}", mnt.display()))),
     }
+}
+
+/// Asks the daemon serving `mnt` (if it still answers) to take its volume down; best effort.
+#[cfg(windows)]
+pub fn detach(mnt: &Path) {
+    let _ = unmount(mnt, &crate::runtime::mount_id(mnt), true);
+}
+
+/// Asks the daemon of mount `id` at `mnt` to take its volume down. WinFsp closes what is still
+/// open on it, so `lazy` changes nothing.
+#[cfg(windows)]
+pub fn unmount(mnt: &Path, id: &str, _lazy: bool) -> Result<()> {
+    crate::control::client::Client::connect(id, mnt)?.unmount()
 }

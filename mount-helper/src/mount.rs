@@ -9,9 +9,8 @@ use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
 use crate::runtime::path_bytes;
-use crate::snapshot::{self, record::SnapshotRecord};
 use crate::{check, gc, launch, process};
-use agentfs_platform::tree_copy::Progress;
+use agentfs_platform::clone_tree::Progress;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -76,13 +75,21 @@ fn notice(quiet: bool, msg: &str) {
     }
 }
 
-/// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
+/// A snapshot to mount as a branch (`agentfs mount @NAME MNT`).
+struct Branch {
+    name: String,
+    /// What the snapshot is kept in, and the tree the engine reads.
+    container: PathBuf,
+    root: PathBuf,
+}
+
 /// The snapshot `src` names, if it is `@NAME`.
-fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
+#[cfg(unix)]
+fn branch_of(src: &Path, req: PinRequest) -> Result<Option<Branch>> {
     let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) else {
         return Ok(None);
     };
-    let snap = snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
+    let snap = crate::snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
         Error::Input(format!(
             "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with              '@' is written ./@{name})"
         ))
@@ -90,13 +97,20 @@ fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
     if req != PinRequest::Auto {
         return Err(Error::Input(format!("@{name} is a snapshot and needs no pin; drop --pin")));
     }
-    Ok(Some(snap))
+    Ok(Some(Branch { name: snap.name.clone(), container: snap.container_path(), root: snap.root_path() }))
 }
 
+/// Windows has no snapshots, so no branches: `@NAME` is a directory's name.
+#[cfg(windows)]
+fn branch_of(_src: &Path, _req: PinRequest) -> Result<Option<Branch>> {
+    Ok(None)
+}
+
+/// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
 pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
     let branch = branch_of(&req.src, req.pin)?;
-    let src = branch.as_ref().map_or_else(|| req.src.clone(), SnapshotRecord::root_path);
+    let src = branch.as_ref().map_or_else(|| req.src.clone(), |b| b.root.clone());
     let (source, mountpoint) =
         if req.over_source { check::mount_over(&src)? } else { check::mount_paths(&src, &req.mnt)? };
     if req.allow_other && !check::allow_other_permitted() {
@@ -139,7 +153,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     let created = {
         match &branch {
             // A snapshot is read-only already: it is the pin.
-            Some(s) => Ok((Pin::branch(&s.container_path(), &s.root_path()), None)),
+            Some(b) => Ok((Pin::branch(&b.container, &b.root), None)),
             None => {
                 let _bar =
                     pin::progress::start(Arc::clone(&progress), req.quiet, format!("pinning {}", source.display()));

@@ -102,6 +102,7 @@ pub fn save(rec: &MountRecord) -> Result<()> {
 pub fn remove(id: &str) {
     let _ = fs::remove_file(record_path(id));
     crate::control::remove_endpoint(id);
+    #[cfg(unix)]
     crate::commit::base::remove(id);
 }
 

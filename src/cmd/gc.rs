@@ -3,8 +3,15 @@
 use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
-    let mut commits = agentfs_mount_helper::commit::recover()?;
-    commits.extend(agentfs_mount_helper::snapshot::collect());
+    // Interrupted commits and half-made snapshots (Linux and macOS).
+    #[cfg(unix)]
+    let commits = {
+        let mut c = agentfs_mount_helper::commit::recover()?;
+        c.extend(agentfs_mount_helper::snapshot::collect());
+        c
+    };
+    #[cfg(windows)]
+    let commits: Vec<String> = Vec::new();
     for line in &commits {
         println!("{line}");
     }

@@ -7,11 +7,20 @@ use agentfs_mount_helper::runtime::mount_id;
 use agentfs_mount_helper::{Error, Result, mountinfo};
 use serde_json::{Value, json};
 
-/// RAM the upper layer uses and its budget, from statfs of the mount.
+/// RAM the upper layer uses and its budget, from statfs of the mount (the space of the volume
+/// on Windows).
 fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
-    let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
-    let total = st.f_blocks * st.f_frsize;
-    Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
+        let total = st.f_blocks * st.f_frsize;
+        Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    }
+    #[cfg(windows)]
+    {
+        let (total, free) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()).ok()?;
+        Some((total.saturating_sub(free), total))
+    }
 }
 
 /// Records of mounts that serve now.

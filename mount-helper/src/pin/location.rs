@@ -5,7 +5,6 @@
 use crate::mountinfo;
 use std::ffi::OsString;
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
@@ -21,17 +20,43 @@ pub struct Location {
 
 /// A pins directory we may use (existing and ours, or just created).
 fn usable(dir: &Path) -> bool {
-    let me = rustix::process::geteuid().as_raw();
     match fs::symlink_metadata(dir) {
-        Ok(md) => md.is_dir() && md.uid() == me && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().mode(0o700).create(dir).is_ok(),
+        Ok(md) => md.is_dir() && ours_and_writable(dir, &md),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_private(dir).is_ok(),
         Err(_) => false,
+    }
+}
+
+#[cfg(unix)]
+fn ours_and_writable(dir: &Path, md: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    md.uid() == rustix::process::geteuid().as_raw() && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
+/// Windows: a directory of ours is one made by [`make_private`], which only its maker (and
+/// administrators and LocalSystem) may open.
+#[cfg(windows)]
+fn ours_and_writable(dir: &Path, md: &fs::Metadata) -> bool {
+    !md.permissions().readonly() && fs::read_dir(dir).is_ok()
+}
+
+/// Makes `dir` for the caller alone (mode 0700; on Windows a descriptor that lets in only the
+/// caller, administrators and LocalSystem).
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new().mode(0o700).create(dir)
+    }
+    #[cfg(windows)]
+    {
+        agentfs_platform::sys::windows::security::create_private_dir(dir)
     }
 }
 
 /// Makes `dir` (a pins or snapshots directory found by [`place`]) again if it was removed since.
 pub fn ensure_dir(dir: &Path) {
-    let _ = fs::DirBuilder::new().mode(0o700).create(dir);
+    let _ = make_private(dir);
 }
 
 /// The pins directory for `src` (canonical), creating it if needed; None if there is no place.
@@ -52,7 +77,9 @@ pub fn place(src: &Path, name: &str) -> Option<Location> {
 
 /// Like [`place`], but on the very device of `src` (a btrfs subvolume is a device of its own,
 /// and rename(2) does not cross them): for what is renamed into `src`.
+#[cfg(unix)]
 pub fn place_for_rename(src: &Path, name: &str) -> Option<Location> {
+    use std::os::unix::fs::MetadataExt;
     let dev = fs::metadata(src).ok()?.dev();
     place_where(src, name, |a| fs::metadata(a).is_ok_and(|m| m.dev() == dev))
 }
@@ -72,9 +99,14 @@ fn place_where(src: &Path, name: &str, fits: impl Fn(&Path) -> bool) -> Option<L
     usable(&dir).then(|| Location { dir, hide: Some(name.into()) })
 }
 
-/// Whether files in `dir` can be cloned (FICLONE, clonefile); the error says why not.
+/// Whether files in `dir` can be cloned (FICLONE, clonefile, ReFS block cloning); the error
+/// says why not.
 pub fn probe_reflink(dir: &Path) -> Result<(), String> {
-    agentfs_platform::os::fs::probe_clone(dir).map_err(|e| {
+    #[cfg(unix)]
+    let probed = agentfs_platform::os::fs::probe_clone(dir);
+    #[cfg(windows)]
+    let probed = agentfs_platform::clone_tree::refs::probe(dir);
+    probed.map_err(|e| {
         let fstype = mountinfo::mount_containing(dir).map(|m| m.fstype).unwrap_or_else(|| "?".into());
         format!("its filesystem ({fstype}) cannot clone files ({e})")
     })

@@ -2,11 +2,8 @@
 
 use super::{Pin, PinKind};
 use crate::error::{Error, Result};
-use agentfs_platform::os::subvolume as btrfs;
-use rustix::fs::{Mode, OFlags};
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Deletes a pin (nothing for live); a pin already gone is fine. Removes the pins directory
@@ -20,7 +17,10 @@ pub fn remove(pin: &Pin) -> Result<()> {
     }
     let r = match pin.kind {
         PinKind::Live | PinKind::Branch => Ok(()),
+        #[cfg(unix)]
         PinKind::Snapshot => remove_snapshot(&path),
+        #[cfg(windows)]
+        PinKind::Snapshot => remove_tree(&path),
         PinKind::Reflink | PinKind::Copy => remove_tree(&path),
     };
     if let Some(parent) = path.parent() {
@@ -29,7 +29,10 @@ pub fn remove(pin: &Pin) -> Result<()> {
     r.map_err(|e| Error::System(format!("cannot remove the pin {}: {e}", path.display())))
 }
 
+#[cfg(unix)]
 pub fn remove_snapshot(path: &Path) -> std::io::Result<()> {
+    use agentfs_platform::os::subvolume as btrfs;
+    use rustix::fs::{Mode, OFlags};
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(std::io::Error::other("bad snapshot path"));
     };
@@ -68,11 +71,21 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Makes `dir` and everything below it deletable: mode 0700 for directories (Unix), no
+/// read-only flag on anything (Windows).
 fn open_up(dir: &Path) {
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    #[cfg(unix)]
+    let _ = fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    #[cfg(windows)]
+    if let Ok(md) = fs::symlink_metadata(dir) {
+        let mut p = md.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        let _ = fs::set_permissions(dir, p);
+    }
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
+            if cfg!(windows) || e.file_type().is_ok_and(|t| t.is_dir()) {
                 open_up(&e.path());
             }
         }

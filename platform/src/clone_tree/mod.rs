@@ -14,6 +14,8 @@
 
 mod exec;
 mod ranges;
+#[cfg(windows)]
+pub mod refs;
 
 pub use exec::{CopyCloner, FileCloner, execute};
 pub use ranges::{MAX_CLONE_CALL, clone_ranges};

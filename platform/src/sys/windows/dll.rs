@@ -21,7 +21,7 @@ fn dll_name() -> &'static str {
 }
 
 /// WinFsp's install directory, from `HKLM\SOFTWARE\WOW6432Node\WinFsp\InstallDir`.
-fn install_dir() -> io::Result<String> {
+pub fn install_dir() -> io::Result<String> {
     let key = wide(OsStr::new(r"SOFTWARE\WOW6432Node\WinFsp"));
     let value = wide(OsStr::new("InstallDir"));
     let mut buf = vec![0u16; 1024];

@@ -119,3 +119,19 @@ pub fn current_user_sid() -> io::Result<String> {
     unsafe { LocalFree(Some(HLOCAL(s.0.cast()))) };
     out
 }
+
+/// Makes the directory `path` with a descriptor that lets in only the current user,
+/// LocalSystem and administrators (and what is made in it inherits that): a Unix 0700.
+pub fn create_private_dir(path: &std::path::Path) -> io::Result<()> {
+    let sid = current_user_sid()?;
+    let mut sd = from_sddl(&format!("D:P(A;OICI;FA;;;{sid})(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"))?;
+    let attrs = windows::Win32::Security::SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<windows::Win32::Security::SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: sd.as_mut_ptr().cast(),
+        bInheritHandle: windows::core::BOOL(0),
+    };
+    let w = wide(path.as_os_str());
+    // SAFETY: `w` is NUL-terminated; `attrs` and the descriptor bytes it points to (a valid
+    // self-relative descriptor) outlive the call, which only reads them.
+    unsafe { windows::Win32::Storage::FileSystem::CreateDirectoryW(PCWSTR(w.as_ptr()), Some(&attrs)) }.map_err(io_err)
+}
