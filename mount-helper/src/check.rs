@@ -60,6 +60,16 @@ pub fn mount_over(src: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((c.clone(), c))
 }
 
+/// A mount point as records name it: canonical (on Windows without the `\\?\` prefix), or an
+/// upper-cased drive letter `X:`.
+pub fn canonical_mountpoint(p: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(windows)]
+    if agentfs_platform::winfsp::is_drive(p) {
+        return Ok(PathBuf::from(p.as_os_str().to_string_lossy().to_ascii_uppercase()));
+    }
+    fs::canonicalize(p).map(plain)
+}
+
 /// The drive `X:` (upper-cased) if no volume uses it.
 #[cfg(windows)]
 fn free_drive(mnt: &Path) -> Result<PathBuf> {

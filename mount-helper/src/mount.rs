@@ -177,8 +177,9 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
             req.quiet,
             &format!(
                 "warning: {} is used live, because {why}: changes made to it outside the mount may show through; \
-                 put it on btrfs or XFS for a snapshot or reflink pin, or use --pin copy",
-                source.display()
+                 put it on {} for a snapshot or reflink pin, or use --pin copy",
+                source.display(),
+                cloning_filesystems()
             ),
         );
     }
@@ -211,6 +212,17 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     }
     let pid = launch::start_background(exe, &cfg).map_err(cleanup)?;
     Ok(Mounted { mountpoint, pin_kind: pin.kind, pid })
+}
+
+/// Where this OS pins without copying.
+fn cloning_filesystems() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "APFS"
+    } else if cfg!(windows) {
+        "ReFS (a Dev Drive)"
+    } else {
+        "btrfs or XFS"
+    }
 }
 
 fn now() -> i64 {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The live agentfs mount at `mnt`: its canonical path and its record.
 pub fn mounted(mnt: &Path) -> Result<(PathBuf, MountRecord)> {
-    let canon = std::fs::canonicalize(mnt).map_err(|e| match e.kind() {
+    let canon = crate::check::canonical_mountpoint(mnt).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::Input(format!("{} does not exist; give the mount point of an agentfs mount", mnt.display()))
         }

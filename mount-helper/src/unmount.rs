@@ -76,7 +76,7 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
 }
 
 fn canonical(mnt: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(mnt).map_err(|e| match e.kind() {
+    crate::check::canonical_mountpoint(mnt).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::Input(format!("{} does not exist; give the mount point to unmount", mnt.display()))
         }

@@ -92,7 +92,8 @@ pub fn status(a: StatusArgs) -> Result<()> {
         }
         return Ok(());
     };
-    let canon = std::fs::canonicalize(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
+    let canon =
+        agentfs_mount_helper::check::canonical_mountpoint(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
     let rec = live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
         Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
     })?;

@@ -11,7 +11,6 @@
 
 use agentfs_core::{Errno, FallocMode, OpenFlags, RenameFlags, Result, Whence, XattrFlags};
 
-#[cfg(target_os = "macos")]
 pub mod macfuse;
 
 /// An operating system whose FUSE kernel interface the frontend may serve.

@@ -7,10 +7,8 @@
 //! macFUSE as they are: `-o backend=fskit` (macFUSE 5, macOS 15.4 and later) serves the mount
 //! through FSKit without the kernel extension; macFUSE then mounts only under /Volumes.
 
-use crate::fuse::{AgentFs, MountSpec};
-use fuser::{Config, MountOption, Session, SessionACL};
-use std::io;
-use std::sync::Arc;
+use crate::fuse::MountSpec;
+use fuser::MountOption;
 
 /// The macFUSE options of a mount: ours, then the user's `extra` (each `key` or `key=value`).
 pub fn mount_options(spec: &MountSpec<'_>, extra: &[String]) -> Vec<MountOption> {
@@ -27,7 +25,14 @@ pub fn mount_options(spec: &MountSpec<'_>, extra: &[String]) -> Vec<MountOption>
 }
 
 /// Mounts `fs` at `spec.mountpoint` through macFUSE.
-pub fn mount(fs: AgentFs, spec: &MountSpec<'_>, extra: &[String]) -> io::Result<Session<AgentFs>> {
+#[cfg(target_os = "macos")]
+pub fn mount(
+    fs: crate::fuse::AgentFs,
+    spec: &MountSpec<'_>,
+    extra: &[String],
+) -> std::io::Result<fuser::Session<crate::fuse::AgentFs>> {
+    use fuser::{Config, Session, SessionACL};
+    use std::sync::Arc;
     let notifier = Arc::clone(&fs.notifier);
     let mut config = Config::default();
     config.mount_options = mount_options(spec, extra);
@@ -37,4 +42,28 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>, extra: &[String]) -> io::Result<
     let session = Session::new(fs, spec.mountpoint, &config)?;
     let _ = notifier.set(session.notifier());
     Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn macfuse_gets_its_own_options_and_the_users() {
+        let spec = MountSpec {
+            mountpoint: Path::new("/Volumes/work"),
+            fsname: "agentfs:/Users/me/src".into(),
+            allow_other: false,
+            read_only: true,
+            threads: 1,
+        };
+        let opts = mount_options(&spec, &["backend=fskit".to_string()]);
+        assert_eq!(opts[0], MountOption::FSName("agentfs:/Users/me/src".into()));
+        assert!(opts.contains(&MountOption::CUSTOM("volname=work".into())));
+        assert!(opts.contains(&MountOption::CUSTOM("noappledouble".into())));
+        assert!(opts.contains(&MountOption::RO) && !opts.contains(&MountOption::RW));
+        assert_eq!(opts.last(), Some(&MountOption::CUSTOM("backend=fskit".into())), "the user's come last");
+        assert!(!opts.iter().any(|o| matches!(o, MountOption::Subtype(_))), "macFUSE has no subtype option");
+    }
 }

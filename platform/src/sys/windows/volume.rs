@@ -16,6 +16,15 @@ const SUPPORTS_BLOCK_REFCOUNTING: u32 = 0x0800_0000;
 /// The filesystem name (`NTFS`, `ReFS`, `agentfs` for a WinFsp volume of ours) and flags of the
 /// volume that serves `path` (a mount point is followed to the volume mounted there).
 fn volume_info(path: &Path) -> io::Result<(String, u32)> {
+    // `X:` alone names the current directory of drive X; its root is `X:\`.
+    let s = path.as_os_str().to_string_lossy();
+    let root;
+    let path = if s.len() == 2 && s.ends_with(':') {
+        root = PathBuf::from(format!("{s}\\"));
+        root.as_path()
+    } else {
+        path
+    };
     let f = std::fs::OpenOptions::new().access_mode(0).share_mode(7).custom_flags(0x0200_0000).open(path)?;
     let mut name = [0u16; 64];
     let mut flags = 0u32;
