@@ -1,11 +1,15 @@
 //! agentfs-platform: the operating system below and around the engine.
 //!
-//! - [`lower::DirLower`]: the real lower layer, a directory tree read through directory file
-//!   descriptors, never following a symlink;
-//! - [`store::MemStore`] (Linux): upper file data in memfds, small files on the heap;
-//! - [`fuse`]: the FUSE frontend (Linux, and macOS through macFUSE);
+//! - [`lower`]: the real lower layer: on Unix `DirLower`, a directory tree read through
+//!   directory file descriptors, never following a symlink; on Windows [`path_lower`], by path;
+//! - [`store`]: upper file data: memfds on Linux (`MemStore`), the heap elsewhere;
+//! - `fuse` (Linux, and macOS through macFUSE): the FUSE frontend; `fuse::host` translates every
+//!   number whose meaning differs between the two;
+//! - [`winfsp_adapter`] (portable, tested on Linux) and `winfsp` (Windows): the WinFsp frontend;
+//! - [`tree_copy`] (Unix) and [`clone_tree`] (portable, the Windows pins): tree clones;
+//! - [`os`]: calls whose Linux form has a counterpart elsewhere, one function per job;
 //! - [`limits`]: process limits a daemon raises at start;
-//! - `sys`: the only place with `unsafe` code.
+//! - `sys`: the only place with `unsafe` code (`sys/macos`, `sys/windows` per OS).
 
 pub mod clone_tree;
 #[cfg(unix)]

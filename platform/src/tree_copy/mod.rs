@@ -1,6 +1,6 @@
 //! Copies a directory tree, keeping types, modes, owners, times, xattrs, symlinks and hardlinks,
 //! with the data of regular files either cloned (no data block is copied: FICLONE on Linux,
-//! `fclonefileat` on APFS) or copied (see [`data`]). Directories are walked in parallel; directory metadata is applied last,
+//! `fclonefileat` on APFS) or copied (see `data.rs`). Directories are walked in parallel; directory metadata is applied last,
 //! deepest first, so read-only directories can be filled and their times stay as they were.
 
 mod data;
