@@ -87,6 +87,8 @@ mod windows {
         fn set_idle_timeout(&self, _timeout: Option<Duration>) {}
     }
 
+    const ERROR_PIPE_BUSY: i32 = 231;
+
     /// The pipe of mount `id`.
     pub fn pipe_name(id: &str) -> String {
         format!(r"\\.\pipe\agentfs-{id}")
@@ -95,10 +97,25 @@ mod windows {
     /// A pipe leaves nothing behind.
     pub fn remove_endpoint(_id: &str) {}
 
+    /// Connects to the pipe of mount `id`. Between two clients the daemon makes a new pipe
+    /// instance, so a client that comes in that moment is told "busy" or "not found": it tries
+    /// again for a second.
     pub fn connect(id: &str) -> io::Result<(File, String)> {
         let name = pipe_name(id);
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&name)?;
-        Ok((f, name))
+        let mut tries = 0;
+        loop {
+            match std::fs::OpenOptions::new().read(true).write(true).open(&name) {
+                Ok(f) => return Ok((f, name)),
+                Err(e)
+                    if tries < 50
+                        && (e.raw_os_error() == Some(ERROR_PIPE_BUSY) || e.kind() == io::ErrorKind::NotFound) =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn listen(id: &str) -> io::Result<Listener> {
