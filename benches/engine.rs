@@ -1,19 +1,17 @@
 //! Micro-benchmarks of the engine, without FUSE: what one request costs the daemon once the
-//! kernel has handed it over. The lower layer is a real directory (the same `DirLower` the
-//! daemon uses) and upper data lives in the daemon's `MemStore`.
+//! kernel has handed it over. The lower layer is a real directory, read as the daemon reads it
+//! (`DirLower` on Unix), and upper data lives in the daemon's store (memfds on Linux).
 //!
 //!     cargo bench --bench engine
 
 use agentfs_core::FileRef;
 use agentfs_core::{Caller, Config, Engine, ROOT_ID, SetAttr};
-use agentfs_platform::lower::DirLower;
-use agentfs_platform::store::MemStore;
+use agentfs_platform::store::for_daemon;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::ffi::OsStr;
 use std::fs;
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
 const DIR_ENTRIES: usize = 10_000;
 const SMALL: usize = 64 << 10;
@@ -32,8 +30,8 @@ fn populate(root: &Path) {
 }
 
 fn engine(root: &Path) -> Engine {
-    let lower = DirLower::open(root).unwrap();
-    Engine::new(Arc::new(lower), Arc::new(MemStore::new(1024)), Config::default()).unwrap()
+    let lower = agentfs_platform::lower::open_for_daemon(root, Vec::new(), Vec::new()).unwrap();
+    Engine::new(lower, for_daemon(2048), Config::default()).unwrap()
 }
 
 fn lookup(e: &Engine, parent: u64, name: &str) -> u64 {

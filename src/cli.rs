@@ -63,6 +63,10 @@ pub struct MountOptions {
     /// and never sees opens.
     #[arg(long)]
     pub passthrough: bool,
+    /// An option for the FUSE driver, passed as it is; macOS only (macFUSE's): `-o backend=fskit`
+    /// serves the mount through macFUSE's FSKit backend (macOS 15.4+, mounts under /Volumes only)
+    #[arg(long = "fuse-option", short = 'o', value_name = "OPT")]
+    pub fuse_options: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -20,10 +20,22 @@ fn main() {
             cli::Command::Status(a) => cmd::status::status(a),
             cli::Command::List(a) => cmd::status::list(a),
             cli::Command::Gc => cmd::gc::run(),
+            #[cfg(unix)]
             cli::Command::Snapshot(a) => cmd::snapshot::run(a),
+            #[cfg(unix)]
             cli::Command::Snapshots(a) => cmd::snapshot::list(a),
+            #[cfg(unix)]
             cli::Command::Diff(a) => cmd::diff::run(a),
+            #[cfg(unix)]
             cli::Command::Commit(a) => cmd::commit::run(a),
+            #[cfg(windows)]
+            cli::Command::Snapshot(_) => cmd::not_on_windows("snapshot"),
+            #[cfg(windows)]
+            cli::Command::Snapshots(_) => cmd::not_on_windows("snapshots"),
+            #[cfg(windows)]
+            cli::Command::Diff(_) => cmd::not_on_windows("diff"),
+            #[cfg(windows)]
+            cli::Command::Commit(_) => cmd::not_on_windows("commit"),
             cli::Command::Run(a) => cmd::run::run(a),
             cli::Command::Serve(a) => cmd::serve::run(a),
         }

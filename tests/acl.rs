@@ -2,6 +2,7 @@
 //! the mode following an access ACL and chmod changing it, inheritance of default ACLs by new
 //! files and directories (which replaces the umask), ACLs equivalent to a mode not stored, and
 //! the kernel enforcing them for another user.
+#![cfg(unix)]
 
 mod common;
 

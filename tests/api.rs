@@ -1,4 +1,5 @@
 //! The Rust API: a guard that mounts a frozen view and unmounts it when dropped.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The commands: input checks, every way of ending a mount, and what is left afterwards.
+#![cfg(unix)]
 
 mod common;
 

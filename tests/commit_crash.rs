@@ -2,6 +2,7 @@
 //! either exactly as before the commit or exactly as the mount shows it, and nothing of the
 //! commit is left behind: no journal, no staging directory, no lock on SRC. Then 40 times more
 //! each on btrfs (snapshot pins), XFS (reflink pins) and ext4 (copy pins) loop images.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Real programs on the mount, in every I/O mode: git, sqlite (WAL), tar, rm -rf, python mmap,
 //! flock/fcntl, cp -a, find. SRC must come out untouched every time. (Programs that sync what
 //! they write are in sync_programs.rs.)
+#![cfg(unix)]
 
 mod common;
 

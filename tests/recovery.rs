@@ -1,5 +1,6 @@
 //! Crash recovery: kill -9 of a daemon during a workload, then `agentfs gc` (or the next
 //! `agentfs mount`) leaves no mount, no pin and no record, and SRC unchanged.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `agentfs run`: a command in a throwaway frozen view; its exit code, its working directory,
 //! signals passed on, and nothing left afterwards, also when `run` itself is killed.
+#![cfg(target_os = "linux")]
 
 mod common;
 

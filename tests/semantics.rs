@@ -1,4 +1,5 @@
 //! The engine's semantics, checked again through a real mount with std::fs.
+#![cfg(target_os = "linux")]
 
 mod common;
 

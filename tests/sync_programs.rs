@@ -7,6 +7,7 @@
 //! The pinned mode once failed every fsync (EBADF): the kernel sends FSYNC without a file handle
 //! when it opened the file itself. Each program checks what it wrote afterwards, and SRC must
 //! come out untouched.
+#![cfg(unix)]
 
 mod common;
 

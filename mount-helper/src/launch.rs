@@ -13,6 +13,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+#[cfg(windows)]
+const DETACHED_PROCESS: u32 = 0x0000_0008;
+#[cfg(windows)]
+const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+
 /// How long a mount may take to come up.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -54,10 +59,7 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         Ok(()) => Ok(pid),
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid as i32).ok_or_else(|| Error::System("bad pid".into()))?,
-                rustix::process::Signal::KILL,
-            );
+            agentfs_platform::os::process::kill(pid);
             if crate::mountinfo::mount_at(&cfg.mountpoint).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
                 crate::unmount::detach(&cfg.mountpoint);
             }
@@ -70,13 +72,12 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
 /// The launcher's side: start the daemon with the same arguments (minus --detach), report its
 /// pid on stdout, and return.
 pub fn detach(exe: &Path, cfg: &MountConfig) -> Result<()> {
-    let child = Command::new(exe)
-        .arg("__serve")
-        .args(cfg.to_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::null())
-        .spawn();
+    let mut cmd = Command::new(exe);
+    cmd.arg("__serve").args(cfg.to_args()).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::null());
+    // Windows: no console of the caller's (its Ctrl-C and closing must not reach the daemon).
+    #[cfg(windows)]
+    std::os::windows::process::CommandExt::creation_flags(&mut cmd, DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    let child = cmd.spawn();
     let mut out = std::io::stdout();
     match child {
         Ok(c) => {

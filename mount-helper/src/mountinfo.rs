@@ -1,7 +1,8 @@
-//! The mount table of this process's namespace (/proc/self/mountinfo).
+//! Which mounts exist, per OS: the mount table of this process's namespace on Linux
+//! (/proc/self/mountinfo), `statfs` on macOS (the mount holding a path), the volume of a path on
+//! Windows (a WinFsp volume names its filesystem `agentfs`).
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// One line of mountinfo. Paths are bytes: any user can make a mount point whose name is not
@@ -41,10 +42,10 @@ fn parse_line(line: &[u8]) -> Option<MountEntry> {
     let l: Vec<&[u8]> = line[..sep].split(|b| *b == b' ').collect();
     let r: Vec<&[u8]> = line[sep + 3..].split(|b| *b == b' ').collect();
     Some(MountEntry {
-        mount_point: PathBuf::from(OsString::from_vec(unescape(l.get(4)?))),
+        mount_point: bytes_path(unescape(l.get(4)?)),
         device: String::from_utf8_lossy(l.get(2)?).into_owned(),
         fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
-        source: OsString::from_vec(unescape(r.get(1)?)),
+        source: bytes_path(unescape(r.get(1)?)).into_os_string(),
         super_options: String::from_utf8_lossy(r.get(2).copied().unwrap_or_default()).into_owned(),
     })
 }
@@ -54,7 +55,19 @@ pub fn parse(text: &[u8]) -> Vec<MountEntry> {
     text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(parse_line).collect()
 }
 
+#[cfg(unix)]
+fn bytes_path(b: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(b))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(b: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&b).into_owned())
+}
+
 /// The current mount table.
+#[cfg(target_os = "linux")]
 pub fn mounts() -> Vec<MountEntry> {
     match std::fs::read("/proc/self/mountinfo") {
         Ok(t) => parse(&t),
@@ -66,11 +79,13 @@ pub fn mounts() -> Vec<MountEntry> {
 }
 
 /// The topmost mount at `path` (which must be canonical).
+#[cfg(target_os = "linux")]
 pub fn mount_at(path: &Path) -> Option<MountEntry> {
     mounts().into_iter().rev().find(|m| m.mount_point == path)
 }
 
 /// The mount holding `path` (canonical): the one with the longest mount point above it.
+#[cfg(target_os = "linux")]
 pub fn mount_containing(path: &Path) -> Option<MountEntry> {
     mounts()
         .into_iter()
@@ -79,9 +94,65 @@ pub fn mount_containing(path: &Path) -> Option<MountEntry> {
         .max_by_key(|m| m.mount_point.as_os_str().len())
 }
 
+/// The mount holding `path` (canonical), as `statfs` reports it.
+#[cfg(target_os = "macos")]
+pub fn mount_containing(path: &Path) -> Option<MountEntry> {
+    let (mount_point, fstype, source) = agentfs_platform::os::fs::mount_of(path).ok()?;
+    Some(MountEntry { mount_point, fstype, source: source.into(), device: String::new(), super_options: String::new() })
+}
+
+/// The mount at `path` (canonical), if a filesystem is mounted right there.
+#[cfg(target_os = "macos")]
+pub fn mount_at(path: &Path) -> Option<MountEntry> {
+    mount_containing(path).filter(|m| m.mount_point == path)
+}
+
+/// The volume of `path` (a drive letter's root, or a directory mount point), if it is a mounted
+/// filesystem.
+#[cfg(windows)]
+pub fn mount_at(path: &Path) -> Option<MountEntry> {
+    let fstype = agentfs_platform::sys::windows::volume::filesystem_name(path).ok()?;
+    Some(MountEntry {
+        mount_point: path.to_path_buf(),
+        fstype,
+        source: OsString::new(),
+        device: String::new(),
+        super_options: String::new(),
+    })
+}
+
+/// The volume holding `path`: its root (`C:\`), as the place pins go up to.
+#[cfg(windows)]
+pub fn mount_containing(path: &Path) -> Option<MountEntry> {
+    let root = agentfs_platform::sys::windows::volume::volume_root(path).ok()?;
+    let fstype = agentfs_platform::sys::windows::volume::filesystem_name(&root).unwrap_or_default();
+    Some(MountEntry {
+        mount_point: root,
+        fstype,
+        source: OsString::new(),
+        device: String::new(),
+        super_options: String::new(),
+    })
+}
+
+/// The source name an agentfs mount shows (fsname): SRC on Linux, where the type says agentfs;
+/// `agentfs:SRC` on macOS, where every macFUSE mount has the same type.
+pub fn fsname(source: &Path) -> String {
+    let s = source.to_string_lossy();
+    if cfg!(target_os = "macos") { format!("{MACOS_FSNAME_PREFIX}{s}") } else { s.into_owned() }
+}
+
+const MACOS_FSNAME_PREFIX: &str = "agentfs:";
+
 /// Whether an agentfs mount sits at `path`.
 pub fn is_agentfs(entry: &MountEntry) -> bool {
-    entry.fstype == "fuse.agentfs"
+    if cfg!(target_os = "macos") {
+        entry.source.to_string_lossy().starts_with(MACOS_FSNAME_PREFIX)
+    } else if cfg!(windows) {
+        entry.fstype == "agentfs"
+    } else {
+        entry.fstype == "fuse.agentfs"
+    }
 }
 
 /// The user a FUSE mount belongs to (its `user_id=` option).
@@ -94,7 +165,7 @@ pub fn fuse_owner(entry: &MountEntry) -> Option<u32> {
 pub fn not_ours(entry: &MountEntry) -> String {
     let mnt = entry.mount_point.display();
     match fuse_owner(entry) {
-        Some(uid) if uid != rustix::process::getuid().as_raw() => {
+        Some(uid) if uid != crate::runtime::current_uid() => {
             let who = user_name(uid).map(|n| format!("{n} (uid {uid})")).unwrap_or_else(|| format!("uid {uid}"));
             format!("{mnt} is an agentfs mount of {who}; only that user or root can use it")
         }
@@ -112,7 +183,7 @@ fn user_name(uid: u32) -> Option<String> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::ffi::OsStrExt;

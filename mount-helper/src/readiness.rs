@@ -46,7 +46,10 @@ impl Readiness {
     }
 }
 
+/// Points stdout and stderr at /dev/null. (A Windows daemon writes nothing to them once it has
+/// reported: its stdout pipe is left as it is.)
 fn detach_stdio() {
+    #[cfg(unix)]
     if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);

@@ -6,15 +6,19 @@ use agentfs_mount_helper::{Error, Result, gc};
 pub fn run() -> Result<()> {
     let mut failed = Vec::new();
     let mut commits = Vec::new();
-    for r in agentfs_mount_helper::commit::recover() {
-        if r.ok {
-            commits.push(r.line);
-        } else {
-            eprintln!("agentfs: {}", r.line);
-            failed.push(r.line);
+    // Interrupted commits and half-made snapshots (Linux and macOS).
+    #[cfg(unix)]
+    {
+        for r in agentfs_mount_helper::commit::recover() {
+            if r.ok {
+                commits.push(r.line);
+            } else {
+                eprintln!("agentfs: {}", r.line);
+                failed.push(r.line);
+            }
         }
+        commits.extend(agentfs_mount_helper::snapshot::collect());
     }
-    commits.extend(agentfs_mount_helper::snapshot::collect());
     for line in &commits {
         println!("{line}");
     }

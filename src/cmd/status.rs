@@ -8,11 +8,20 @@ use agentfs_mount_helper::runtime::mount_id;
 use agentfs_mount_helper::{Error, Result, mountinfo};
 use serde_json::{Value, json};
 
-/// RAM the upper layer uses and its budget, from statfs of the mount.
+/// RAM the upper layer uses and its budget, from statfs of the mount (the space of the volume
+/// on Windows).
 fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
-    let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
-    let total = st.f_blocks * st.f_frsize;
-    Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
+        let total = st.f_blocks * st.f_frsize;
+        Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    }
+    #[cfg(windows)]
+    {
+        let (total, free) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()).ok()?;
+        Some((total.saturating_sub(free), total))
+    }
 }
 
 /// Records of mounts that serve now.
@@ -86,7 +95,8 @@ pub fn status(a: StatusArgs) -> Result<()> {
         }
         return Ok(());
     };
-    let canon = std::fs::canonicalize(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
+    let canon =
+        agentfs_mount_helper::check::canonical_mountpoint(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
     let rec =
         live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
             match mountinfo::mount_at(&canon).filter(mountinfo::is_agentfs) {

@@ -287,7 +287,7 @@ impl Dir {
 
     /// Makes everything in this directory's filesystem durable.
     pub fn syncfs(&self) -> io::Result<()> {
-        rustix::fs::syncfs(&self.fd).map_err(|e| err_at(&self.path(), e.into()))
+        agentfs_platform::os::fs::sync_filesystem(&self.fd).map_err(|e| err_at(&self.path(), e))
     }
 }
 

@@ -1,28 +1,27 @@
 //! The commands' side of the control channel.
 
-use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send, socket_path};
+use super::transport::{self, Conn};
+use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send};
 use crate::error::{Error, Result};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// A connection to the daemon of one mount.
 pub struct Client {
-    stream: UnixStream,
+    stream: Box<dyn Conn>,
     mnt: PathBuf,
 }
 
 impl Client {
     /// Connects to the daemon of mount `id` (at `mnt`, for messages).
     pub fn connect(id: &str, mnt: &Path) -> Result<Client> {
-        let path = socket_path(id);
-        let stream = UnixStream::connect(&path).map_err(|e| {
+        let (stream, _) = transport::connect(id).map_err(|e| {
             Error::System(format!(
-                "the daemon of {} does not answer on {} ({e}); it may predate this agentfs: unmount and mount again",
+                "the daemon of {} does not answer on its control channel ({e}); it may predate this agentfs: \
+                 unmount and mount again",
                 mnt.display(),
-                path.display()
             ))
         })?;
-        Ok(Client { stream, mnt: mnt.to_path_buf() })
+        Ok(Client { stream: Box::new(stream), mnt: mnt.to_path_buf() })
     }
 
     fn call(&mut self, req: &Request) -> Result<Response> {
@@ -51,6 +50,14 @@ impl Client {
     /// Stops every change to the mount until [`Client::thaw`] or until this client goes away.
     pub fn freeze(&mut self) -> Result<()> {
         match self.call(&Request::Freeze)? {
+            Response::Done => Ok(()),
+            r => Err(self.unexpected(r)),
+        }
+    }
+
+    /// Asks the daemon to end the mount (the Windows way to unmount).
+    pub fn unmount(&mut self) -> Result<()> {
+        match self.call(&Request::Unmount)? {
             Response::Done => Ok(()),
             r => Err(self.unexpected(r)),
         }

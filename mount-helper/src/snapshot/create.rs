@@ -18,7 +18,7 @@ use crate::materialize::{Tree, Written};
 use crate::pin::location;
 use crate::pin::{Pin, PinKind};
 use crate::target;
-use agentfs_platform::sys::btrfs;
+use agentfs_platform::os::subvolume as btrfs;
 use agentfs_platform::tree_copy::{self, DataMode};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -1,19 +1,19 @@
 //! Making a snapshot tree read-only where the filesystem has no read-only subvolumes: every
-//! file and directory gets the immutable flag (`chattr +i`), which only root may set or clear.
-//! The tree is walked through confined directory handles.
+//! file and directory gets the immutable flag (`chattr +i` on Linux, which only root may set or
+//! clear; `chflags uchg` on macOS, see `agentfs_platform::os::fs::set_immutable`). The tree is
+//! walked through confined directory handles.
 
 use crate::confined::{Dir, entries, kind_of};
-use rustix::fs::{FileType, IFlags, Mode, OFlags};
+use agentfs_platform::os::fs::{is_immutable, set_immutable as set_immutable_flag};
+use rustix::fs::{FileType, Mode, OFlags};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::AsFd;
 use std::path::Path;
 
 fn set_flag(fd: impl AsFd, on: bool) -> io::Result<()> {
-    let flags = rustix::fs::ioctl_getflags(&fd)?;
-    let want = if on { flags | IFlags::IMMUTABLE } else { flags - IFlags::IMMUTABLE };
-    if want != flags {
-        rustix::fs::ioctl_setflags(&fd, want)?;
+    if is_immutable(fd.as_fd())? != on {
+        set_immutable_flag(fd.as_fd(), on)?;
     }
     Ok(())
 }

@@ -57,28 +57,10 @@ pub fn set_time(t: TimeOrNow) -> SetTime {
 /// every O_APPEND write itself, so append is dropped; with the writeback cache the kernel also
 /// reads through write-only handles (to fill partly written pages), so those may read.
 pub fn open_flags(raw: i32, writeback: bool) -> OpenFlags {
-    let mut f = OpenFlags::from_linux(host_to_linux_open_flags(raw));
+    let mut f = super::host::open_flags(raw);
     f.append = false;
     if writeback && f.write {
         f.read = true;
     }
     f
-}
-
-#[cfg(target_os = "linux")]
-fn host_to_linux_open_flags(raw: i32) -> i32 {
-    raw
-}
-
-#[cfg(not(target_os = "linux"))]
-fn host_to_linux_open_flags(raw: i32) -> i32 {
-    let mut out = raw & libc::O_ACCMODE;
-    for (host, linux) in
-        [(libc::O_APPEND, 0o2000), (libc::O_TRUNC, 0o1000), (libc::O_EXCL, 0o200), (libc::O_CREAT, 0o100)]
-    {
-        if raw & host != 0 {
-            out |= linux;
-        }
-    }
-    out
 }

@@ -9,6 +9,7 @@ mod backing;
 mod caller;
 mod classic;
 mod convert;
+pub mod host;
 mod io_mode;
 mod lseek;
 pub mod ops;

@@ -22,6 +22,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The lower layer of a daemon: the tree at `root`, leaving out the top-level names `hidden`
+/// and the names `everywhere` at any depth.
+pub fn open_for_daemon(
+    root: &Path,
+    hidden: Vec<std::ffi::OsString>,
+    everywhere: Vec<std::ffi::OsString>,
+) -> std::io::Result<Arc<dyn Lower>> {
+    Ok(Arc::new(DirLower::open_hiding(root, hidden)?.hiding_everywhere(everywhere)))
+}
+
 /// Directory fds kept open at most.
 const DIR_FDS: usize = 256;
 

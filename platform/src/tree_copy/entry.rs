@@ -13,12 +13,20 @@ use std::sync::atomic::Ordering;
 
 type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
+#[cfg(target_os = "linux")]
 fn open_ro(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | extra;
     match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
         Err(rustix::io::Errno::PERM) => Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?),
         other => Ok(other?),
     }
+}
+
+/// macOS has no O_NOATIME.
+#[cfg(not(target_os = "linux"))]
+fn open_ro(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | extra;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// All xattrs of an open file or directory (none if the filesystem has none).
@@ -158,68 +166,22 @@ pub fn copy_file_at(
     rel: &Path,
 ) -> io::Result<u64> {
     let src = open_ro(src_dir, src_name, OFlags::empty())?;
-    let dst = rustix::fs::openat(
-        dst_dir,
-        dst_name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )?;
     #[allow(clippy::unnecessary_cast)]
     let size = st.st_size as u64;
-    match mode {
-        DataMode::Reflink => rustix::fs::ioctl_ficlone(&dst, &src).map_err(|e| {
-            io::Error::new(
-                io::Error::from(e).kind(),
-                format!("cannot clone {} ({e}); this filesystem may not support reflinks", rel.display()),
-            )
-        })?,
-        DataMode::Copy => copy_data(&src, &dst, size)?,
+    let dst = super::data::reproduce(&src, dst_dir, dst_name, size, mode, rel)?;
+    if !dst.xattrs_copied {
+        write_xattrs_fd(&dst.fd, &read_xattrs_fd(&src));
     }
-    write_xattrs_fd(&dst, &read_xattrs_fd(&src));
     if keep_owner {
         rustix::fs::fchown(
-            &dst,
+            &dst.fd,
             Some(rustix::fs::Uid::from_raw(st.st_uid)),
             Some(rustix::fs::Gid::from_raw(st.st_gid)),
         )?;
     }
-    rustix::fs::fchmod(&dst, mode_of(st))?;
-    rustix::fs::futimens(&dst, &times(st))?;
+    rustix::fs::fchmod(&dst.fd, mode_of(st))?;
+    rustix::fs::futimens(&dst.fd, &times(st))?;
     Ok(size)
-}
-
-/// Copies `size` bytes from `src` to `dst`: in the kernel (copy_file_range), or by reading and
-/// writing where the kernel cannot (between some filesystems).
-fn copy_data(src: &OwnedFd, dst: &OwnedFd, size: u64) -> io::Result<()> {
-    let mut left = size;
-    while left > 0 {
-        match rustix::fs::copy_file_range(src, None, dst, None, left.min(1 << 30) as usize) {
-            Ok(0) => return Ok(()),
-            Ok(n) => left -= n as u64,
-            Err(
-                rustix::io::Errno::XDEV
-                | rustix::io::Errno::INVAL
-                | rustix::io::Errno::OPNOTSUPP
-                | rustix::io::Errno::NOSYS,
-            ) if left == size => {
-                let mut buf = vec![0u8; 1 << 20];
-                let mut off = 0u64;
-                loop {
-                    let n = rustix::io::pread(src, &mut buf, off)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    let mut done = 0;
-                    while done < n {
-                        done += rustix::io::pwrite(dst, &buf[done..n], off + done as u64)?;
-                    }
-                    off += n as u64;
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// Copies the symlink `src_dir/src_name` to a new `dst_dir/dst_name`, with owner and times.
@@ -250,7 +212,7 @@ pub fn copy_special_at(
     rel: &Path,
 ) -> io::Result<()> {
     #[allow(clippy::unnecessary_cast)]
-    match rustix::fs::mknodat(dst_dir, name, kind, mode_of(st), st.st_rdev as _) {
+    match crate::os::fs::mknodat(dst_dir, name, kind, mode_of(st).bits() as u32, st.st_rdev as u64) {
         Ok(()) => {
             if keep_owner {
                 chown_at(dst_dir, name, st)?;
@@ -258,10 +220,14 @@ pub fn copy_special_at(
             rustix::fs::utimensat(dst_dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW)?;
             Ok(())
         }
-        Err(rustix::io::Errno::PERM) => {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
             tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
             Ok(())
         }
-        Err(e) => Err(e.into()),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            tracing::warn!(path = %rel.display(), "left out: this OS cannot make such a node by name");
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }

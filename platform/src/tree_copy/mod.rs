@@ -1,8 +1,9 @@
 //! Copies a directory tree, keeping types, modes, owners, times, xattrs, symlinks and hardlinks,
-//! with the data of regular files either cloned (FICLONE: no data block is copied) or copied
-//! (copy_file_range). Directories are walked in parallel; directory metadata is applied last,
+//! with the data of regular files either cloned (no data block is copied: FICLONE on Linux,
+//! `fclonefileat` on APFS) or copied (see `data.rs`). Directories are walked in parallel; directory metadata is applied last,
 //! deepest first, so read-only directories can be filled and their times stay as they were.
 
+mod data;
 mod entry;
 mod queue;
 
@@ -15,24 +16,18 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How file data is reproduced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataMode {
-    /// FICLONE: share the data blocks (btrfs, XFS, bcachefs, ZFS 2.2+).
+    /// Share the data blocks: FICLONE (btrfs, XFS, bcachefs, ZFS 2.2+), clonefile (APFS).
     Reflink,
-    /// copy_file_range: the kernel copies (or clones, where it can).
+    /// Copy the data (Linux: copy_file_range, which the kernel may turn into a clone).
     Copy,
 }
 
-/// Progress of a copy, readable while it runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub files: AtomicU64,
-    pub dirs: AtomicU64,
-    pub bytes: AtomicU64,
-}
+pub use crate::clone_tree::Progress;
 
 pub struct Options {
     pub mode: DataMode,

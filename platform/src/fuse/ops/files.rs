@@ -8,7 +8,7 @@ use super::super::convert::open_flags;
 use super::super::io_mode::Decision;
 use super::super::lseek::Job;
 use super::{EntryOut, NewMode, OpenOut, Ops, Req, Result, fopen, logged};
-use agentfs_core::{Errno, FallocMode, FileRef, PrivilegeDrop, Whence};
+use agentfs_core::{Errno, FileRef, PrivilegeDrop};
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
 
@@ -137,7 +137,7 @@ impl Ops {
 
     /// fallocate, punch hole and zero range (Linux mode bits).
     pub fn fallocate(&self, req: &Req, ino: u64, fh: u64, offset: u64, length: u64, mode: i32) -> Result<()> {
-        let mode = FallocMode::from_linux(mode)?;
+        let mode = super::super::host::fallocate_mode(mode)?;
         // Linux takes set-id bits and capabilities away on fallocate as on write; the kernel
         // leaves that to us here (HANDLE_KILLPRIV_V2) without saying who may keep them.
         if self.granted.killpriv.load(Ordering::Acquire) {
@@ -155,11 +155,7 @@ impl Ops {
     /// engine has not seen: they are written back first, by a worker thread, since the writes
     /// that takes are requests too; `done` then gets the answer, from that thread.
     pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32, done: LseekDone) {
-        let whence = match whence {
-            3 => Whence::Data,
-            4 => Whence::Hole,
-            _ => return done(Err(Errno::EINVAL)),
-        };
+        let Some(whence) = super::super::host::whence(whence) else { return done(Err(Errno::EINVAL)) };
         let Ok(offset) = u64::try_from(offset) else { return done(Err(Errno::ENXIO)) };
         let job = Job { file: FileRef::new(ino, fh), offset, whence, done };
         // Without open tracking any file may have writers.

@@ -1,7 +1,7 @@
 //! lookup, forget, and the operations that make, link, remove and rename names.
 
 use super::{EntryOut, NewMode, Ops, Req, Result, logged};
-use agentfs_core::{Attr, Errno, RenameFlags};
+use agentfs_core::{Attr, Errno};
 use std::ffi::OsStr;
 
 impl Ops {
@@ -58,7 +58,7 @@ impl Ops {
         newname: &OsStr,
         flags: u32,
     ) -> Result<()> {
-        RenameFlags::from_linux(flags)
+        super::super::host::rename_flags(flags)
             .and_then(|f| self.engine.rename_as(parent, name, newparent, newname, f, &req.caller()))
             .map_err(|e| logged("rename", e))
     }

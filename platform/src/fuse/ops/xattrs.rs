@@ -1,7 +1,7 @@
 //! Extended attributes.
 
 use super::{Ops, Result, XattrOut, logged};
-use agentfs_core::{Errno, XattrFlags};
+use agentfs_core::Errno;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
@@ -28,7 +28,7 @@ impl Ops {
             return Err(Errno::EINVAL);
         }
         self.refuse_acl(name.as_bytes())?;
-        XattrFlags::from_linux(flags)
+        super::super::host::xattr_flags(flags)
             .and_then(|f| self.engine.setxattr(ino, name, value, f))
             .map_err(|e| logged("setxattr", e))
     }
