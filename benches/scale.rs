@@ -126,7 +126,10 @@ struct Row {
 
 /// Mount, walk, change 1%, diff, snapshot, commit --to, commit: one row.
 fn measure(fs: &LoopFs, files: usize, shape: Shape, env: &[(&str, &Path)]) -> Row {
+    // SRC is a subvolume of its own, as btrfs users keep big trees: the pin, a snapshot and
+    // `commit --to` are then each one subvolume snapshot.
     let src = fs.root.join(format!("vol/{}-{files}", shape.name()));
+    fs.subvolume(&src);
     generate(&src, files, shape);
     drop_caches();
     let mnt = tempfile::tempdir().unwrap();

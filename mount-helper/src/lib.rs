@@ -21,6 +21,8 @@ mod kernel_unmount;
 pub mod launch;
 pub mod logging;
 #[cfg(unix)]
+pub mod lower_copy;
+#[cfg(unix)]
 pub mod materialize;
 pub mod mount;
 pub mod mountinfo;
