@@ -1,6 +1,7 @@
 //! No input and no size breaks it: names with any bytes (in SRC, in the mount, in the mount
 //! point's own path), trees 5,000 levels deep, a log that stays small whatever the workload.
 //! (Memory bounds are in memory.rs.)
+#![cfg(unix)]
 
 mod common;
 

@@ -10,6 +10,7 @@ pub mod changeset;
 pub mod check;
 #[cfg(unix)]
 pub mod commit;
+#[cfg(unix)]
 pub mod confined;
 pub mod control;
 pub mod daemon;

@@ -170,15 +170,20 @@ fn build(
     Ok((staging, tree_id, w.bytes))
 }
 
-/// Whether files in `dir` can be cloned (FICLONE).
+/// Whether files in `dir` can be cloned (FICLONE on Linux, clonefile on macOS).
 pub fn can_clone(dir: &Dir) -> bool {
     let (a, b) = (OsStr::new(".probe-a"), OsStr::new(".probe-b"));
     let r = (|| -> std::io::Result<()> {
         let fa = dir.create_file(a, 0o600)?;
         rustix::io::write(&fa, &[0x5a; 4096])?;
         rustix::fs::fsync(&fa)?;
-        let fb = dir.create_file(b, 0o600)?;
-        rustix::fs::ioctl_ficlone(&fb, &fa)?;
+        #[cfg(target_os = "linux")]
+        {
+            let fb = dir.create_file(b, 0o600)?;
+            agentfs_platform::os::fs::clone_into(&fb, &fa)?;
+        }
+        #[cfg(target_os = "macos")]
+        agentfs_platform::os::fs::clone_to_name(&fa, dir.fd(), b)?;
         Ok(())
     })();
     let _ = dir.unlink(a);
