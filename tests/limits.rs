@@ -200,12 +200,14 @@ fn three_hundred_thousand_changes_are_diffed_snapshotted_and_committed(mode: Mod
     let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(diff.as_array().unwrap().len(), added + 50);
     if mode.pinned() {
-        let out = f.run(&[os("snapshot"), f.mnt.as_os_str(), os("many")]);
+        // Snapshots of root's trees on / all go to /.agentfs-snapshots: a name of this run only.
+        let name = format!("many-{}", std::process::id());
+        let out = f.run(&[os("snapshot"), f.mnt.as_os_str(), os(&name)]);
         assert!(out.status.success(), "snapshot: {}", String::from_utf8_lossy(&out.stderr));
         let out = f.run(&[os("commit"), f.mnt.as_os_str()]);
         assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(sh(&f.src, "find . -type f | wc -l").trim(), (files + 50).to_string());
-        let out = f.run(&[os("snapshot"), os("rm"), os("many")]);
+        let out = f.run(&[os("snapshot"), os("rm"), os(&name)]);
         assert!(out.status.success(), "snapshot rm: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(f.is_mounted(), "the daemon survived");
