@@ -8,7 +8,7 @@ use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::{ensure_private_dir, log_path, logs_dir};
 use agentfs_core::{Config, Engine, ROOT_ID};
-use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
+use agentfs_platform::fuse::{AgentFs, FuseOptions, IoUringMode, MountSpec, Transport};
 use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
 use agentfs_platform::sys::signals;
@@ -40,6 +40,8 @@ pub struct MountConfig {
     pub pin: Pin,
     /// Open large lower files through FUSE passthrough instead of serving pages from the daemon.
     pub passthrough: bool,
+    /// Whether requests may come through FUSE over io_uring.
+    pub io_uring: IoUringMode,
     /// The record's id.
     pub id: String,
     /// Unmount when this process (pid, start time) exits.
@@ -59,6 +61,8 @@ impl MountConfig {
         if self.passthrough {
             a.push("--passthrough".into());
         }
+        a.push("--io-uring".into());
+        a.push(self.io_uring.name().into());
         a.push("--id".into());
         a.push(self.id.clone().into());
         if let Some((pid, start)) = self.exit_with {
@@ -78,6 +82,7 @@ impl MountConfig {
 struct Running {
     id: String,
     session: JoinHandle<std::io::Result<()>>,
+    transport: Transport,
     log: Option<PathBuf>,
     pin: Pin,
 }
@@ -123,6 +128,7 @@ fn fuse_options(cfg: &MountConfig, live: bool) -> FuseOptions {
         opts.passthrough = true;
         opts.no_open = false;
     }
+    opts.io_uring = cfg.io_uring;
     opts
 }
 
@@ -230,7 +236,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
     let fs = AgentFs::new(Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
-    let mut session = agentfs_platform::fuse::mount(fs, &spec)
+    let (mut session, transport) = agentfs_platform::fuse::mount(fs, &spec)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
     let mut unmounter = session.unmount_callable();
     let session = std::thread::Builder::new()
@@ -286,6 +292,8 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         pin: cfg.pin.clone(),
         pins_dir: cfg.pin.path().parent().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
         passthrough: passthrough.load(std::sync::atomic::Ordering::Acquire),
+        transport: transport.name().into(),
+        transport_reason: transport.reason().into(),
     };
     if let Err(e) = registry::save(&rec) {
         crate::unmount::detach(&mnt);
@@ -297,7 +305,7 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         tracing::warn!(%e, "no control socket: diff, snapshot and commit will not reach this mount");
     }
     tracing::info!(pid = rec.pid, "serving");
-    Ok(Running { id, session, log, pin: cfg.pin.clone() })
+    Ok(Running { id, session, transport, log, pin: cfg.pin.clone() })
 }
 
 impl Running {
@@ -315,6 +323,7 @@ impl Running {
                 false
             }
         };
+        self.transport.join();
         tracing::info!(clean, "unmounted");
         let _ = fs::remove_file(crate::control::socket_path(&self.id));
         if let Err(e) = pin::remove(&self.pin) {

@@ -10,6 +10,7 @@ use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
 use crate::snapshot::{self, record::SnapshotRecord};
 use crate::{check, gc, launch, process};
+use agentfs_platform::fuse::IoUringMode;
 use agentfs_platform::tree_copy::Progress;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct MountRequest {
     pub quiet: bool,
     /// Open large lower files through FUSE passthrough (root only).
     pub passthrough: bool,
+    /// Whether requests may come through FUSE over io_uring.
+    pub io_uring: IoUringMode,
     /// Mount over SRC itself (`agentfs run`, in a private mount namespace).
     pub over_source: bool,
     /// The record's id (default: derived from the mount point).
@@ -51,6 +54,7 @@ impl MountRequest {
             foreground: false,
             quiet: true,
             passthrough: false,
+            io_uring: IoUringMode::Auto,
             over_source: false,
             id: None,
             exit_with: None,
@@ -108,6 +112,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
                 .into(),
         ));
     }
+    check::io_uring(req.io_uring)?;
     for r in gc::collect() {
         let what = r.pin.as_ref().map(|p| format!(", removed its pin {}", p.display())).unwrap_or_default();
         notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
@@ -134,6 +139,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pin: pin::Pin::pending(),
         pins_dir: plan.pins_dir.as_ref().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
         passthrough: false,
+        transport: String::new(),
+        transport_reason: String::new(),
     };
     // The record comes first: if this process dies while pinning, `gc` finds what it made.
     registry::save(&record)?;
@@ -189,6 +196,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         read_only: req.read_only,
         pin: pin.clone(),
         passthrough: req.passthrough,
+        io_uring: req.io_uring,
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
     };

@@ -18,6 +18,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         foreground: a.foreground,
         quiet: a.quiet,
         passthrough: a.options.passthrough,
+        io_uring: a.options.io_uring,
         ..MountRequest::new(a.src, a.mnt)
     };
     mount(&req, &agentfs_exe()?).map(|_| ())

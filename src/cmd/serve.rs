@@ -15,6 +15,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         read_only: a.options.read_only,
         pin,
         passthrough: a.options.passthrough,
+        io_uring: a.options.io_uring,
         id: a.id,
         exit_with: a.exit_with,
     };

@@ -12,3 +12,5 @@ pub mod memory;
 pub mod namespace;
 #[cfg(unix)]
 pub mod signals;
+#[cfg(target_os = "linux")]
+pub mod uring;

@@ -1,0 +1,223 @@
+//! One queue's thread: pinned to the queue's CPU (the kernel queues a request on the CPU its
+//! caller runs on), it registers the queue's entries, then serves each request that arrives
+//! and commits the reply, which also fetches the next one.
+//!
+//! A request answered later (LSEEK, which may first need dirty pages written back, and those
+//! writes are requests too) keeps its entry while its answer is computed elsewhere; the answer
+//! comes back through a channel and the queue's eventfd, and this thread commits it. The thread
+//! never waits for anything but its ring.
+//!
+//! The thread ends when every entry is gone: at unmount (or when the connection is aborted) the
+//! kernel completes each entry's command with an error.
+
+use super::abi::{self, Reader};
+use super::decode::Header;
+use super::dispatch::{self, Call, Reply};
+use super::encode;
+use crate::fuse::ops::{LseekDone, Ops};
+use crate::sys::uring::{Completion, FuseRing, HEADER_SIZE, Waker};
+use agentfs_core::Errno;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, mpsc};
+use std::thread::ThreadId;
+
+/// What a queue thread is given.
+pub struct Spec {
+    pub qid: u16,
+    /// The CPU to pin to (none if it is not ours to run on).
+    pub cpu: Option<usize>,
+    pub depth: usize,
+    pub payload_size: usize,
+}
+
+/// What a queue shares with the thread that started it.
+pub struct Shared {
+    pub ops: Arc<Ops>,
+    pub device: Arc<OwnedFd>,
+    /// Requests served through the ring (all queues).
+    pub served: Arc<AtomicU64>,
+    /// Set to make the queue stop at its next wake-up (registration failed elsewhere).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// An answer computed on another thread.
+struct Answer {
+    index: usize,
+    unique: u64,
+    result: agentfs_core::Result<u64>,
+}
+
+struct Queue {
+    ring: FuseRing,
+    shared: Shared,
+    answers: Receiver<Answer>,
+    answer_tx: Sender<Answer>,
+    waker: Waker,
+    me: ThreadId,
+}
+
+/// The body of a queue thread: sets the queue up, reports how that went through `ready`,
+/// then serves until the queue ends.
+pub fn run(spec: &Spec, shared: Shared, ready: &mpsc::SyncSender<io::Result<Waker>>) {
+    if let Some(cpu) = spec.cpu {
+        if let Err(e) = crate::sys::uring::pin_to_cpu(cpu) {
+            tracing::debug!(qid = spec.qid, cpu, %e, "queue thread not pinned");
+        }
+    }
+    let mut early = Vec::new();
+    let ring = match setup(spec, &shared, &mut early) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let (answer_tx, answers) = channel();
+    let waker = ring.waker();
+    let mut q = Queue { ring, shared, answers, answer_tx, waker: waker.clone(), me: std::thread::current().id() };
+    if ready.send(Ok(waker)).is_err() {
+        return;
+    }
+    q.serve(spec.qid, early);
+}
+
+/// Makes the ring and registers its entries. A REGISTER the kernel refuses fails at once
+/// (its completion is posted during the submission); completions that are requests already
+/// are left in `early`.
+fn setup(spec: &Spec, shared: &Shared, early: &mut Vec<Completion>) -> io::Result<FuseRing> {
+    let mut ring = FuseRing::new(Arc::clone(&shared.device), spec.qid, spec.depth, spec.payload_size)?;
+    ring.register_all()?;
+    ring.completions(early);
+    for c in early.iter() {
+        if let Completion::Entry { result, .. } = *c {
+            if result < 0 && result != -libc::EAGAIN && result != -libc::EINTR {
+                return Err(io::Error::from_raw_os_error(-result));
+            }
+        }
+    }
+    Ok(ring)
+}
+
+impl Queue {
+    fn serve(&mut self, qid: u16, early: Vec<Completion>) {
+        let mut done = early;
+        loop {
+            for c in &done {
+                match *c {
+                    Completion::Wake => {
+                        self.ring.drain_wake();
+                        if self.shared.stop.load(Ordering::Acquire) {
+                            return;
+                        }
+                        if let Err(e) = self.ring.arm_wake() {
+                            tracing::warn!(qid, %e, "the queue can no longer be woken");
+                        }
+                    }
+                    Completion::Entry { index, result: 0, .. } => self.request(index),
+                    Completion::Entry { index, result, registering } => self.failed(qid, index, result, registering),
+                }
+            }
+            self.deliver_answers();
+            if self.ring.in_kernel() == 0 && self.ring.in_user() == 0 {
+                tracing::debug!(qid, "io_uring queue ended");
+                return;
+            }
+            done.clear();
+            if let Err(e) = self.ring.submit_and_wait() {
+                if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN | libc::ENOMEM)) {
+                    tracing::warn!(qid, %e, "io_uring_enter failed; trying again");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+                tracing::error!(qid, %e, "the io_uring queue failed; its requests wait for unmount");
+                return;
+            }
+            self.ring.completions(&mut done);
+        }
+    }
+
+    /// Serves the request that arrived in entry `index`.
+    fn request(&mut self, index: usize) {
+        let (tx, waker, me) = (self.answer_tx.clone(), self.waker.clone(), self.me);
+        let ops = Arc::clone(&self.shared.ops);
+        let Some((header, payload)) = self.ring.buffers(index) else { return };
+        let (h, commit_id, payload_sz) = match read_header(header) {
+            Some(x) => x,
+            None => return,
+        };
+        let later = move || -> LseekDone {
+            let (tx, waker) = (tx.clone(), waker.clone());
+            Box::new(move |result| {
+                let _ = tx.send(Answer { index, unique: h.unique, result });
+                if std::thread::current().id() != me {
+                    waker.wake();
+                }
+            })
+        };
+        let call = Call { ops: &ops, header: h, later: &later };
+        let op_in: [u8; abi::RING_OP_IN] = op_in(header);
+        let reply = dispatch::serve(&call, &op_in, payload, payload_sz);
+        self.shared.served.fetch_add(1, Ordering::Relaxed);
+        if let Reply::Done { error, payload } = reply {
+            self.commit(index, h.unique, commit_id, error, payload);
+        }
+    }
+
+    fn commit(&mut self, index: usize, unique: u64, commit_id: u64, error: i32, payload: usize) {
+        let Some((header, _)) = self.ring.buffers(index) else { return };
+        encode::finish(header, unique, error, payload);
+        if let Err(e) = self.ring.commit(index, commit_id) {
+            tracing::error!(index, %e, "a reply could not be committed");
+        }
+    }
+
+    /// Commits the answers computed on other threads.
+    fn deliver_answers(&mut self) {
+        while let Ok(a) = self.answers.try_recv() {
+            let Some((_, payload)) = self.ring.buffers(a.index) else { continue };
+            if let Reply::Done { error, payload } = dispatch::lseek_reply(a.result, payload) {
+                // The commit id of a request is its unique.
+                self.commit(a.index, a.unique, a.unique, error, payload);
+            }
+        }
+    }
+
+    /// A command of entry `index` failed with `result`.
+    fn failed(&mut self, qid: u16, index: usize, result: i32, registering: bool) {
+        let e = -result;
+        let r = if e == libc::EAGAIN || e == libc::EINTR {
+            self.ring.retry(index)
+        } else if [libc::ENOTCONN, libc::ECONNABORTED, libc::ECANCELED, libc::ENODEV].contains(&e) {
+            // The connection is going away: this entry is done.
+            Ok(())
+        } else if registering {
+            tracing::error!(qid, index, errno = Errno::from_linux(e).name(), "a ring entry could not be registered");
+            Ok(())
+        } else {
+            tracing::warn!(qid, index, errno = Errno::from_linux(e).name(), "a reply was refused; registering again");
+            self.ring.reregister(index)
+        };
+        if let Err(e) = r {
+            tracing::error!(qid, index, %e, "a ring entry is lost");
+        }
+    }
+}
+
+/// The request's header, commit id and payload size, from an entry's header buffer.
+fn read_header(header: &[u8; HEADER_SIZE]) -> Option<(Header, u64, usize)> {
+    let h = Header::read(&header[..abi::IN_HEADER])?;
+    let mut ent = Reader::new(&header[abi::RING_IN_OUT + abi::RING_OP_IN..]);
+    let _flags = ent.u64()?;
+    let commit_id = ent.u64()?;
+    let payload_sz = ent.u32()? as usize;
+    Some((h, commit_id, payload_sz))
+}
+
+fn op_in(header: &[u8; HEADER_SIZE]) -> [u8; abi::RING_OP_IN] {
+    let mut a = [0u8; abi::RING_OP_IN];
+    a.copy_from_slice(&header[abi::RING_IN_OUT..abi::RING_IN_OUT + abi::RING_OP_IN]);
+    a
+}
