@@ -18,6 +18,13 @@ impl Backing {
         Ok(Backing { device: Arc::clone(device), id })
     }
 
+    /// A backing as if registered on `device` with `id` (for encoding tests; closing it fails
+    /// quietly unless `device` is a session's /dev/fuse).
+    #[cfg(test)]
+    pub(crate) fn for_test(device: Arc<OwnedFd>, id: u32) -> Backing {
+        Backing { device, id }
+    }
+
     /// The number the kernel knows it by.
     pub fn id(&self) -> u32 {
         self.id

@@ -39,7 +39,7 @@ pub fn probe() -> io::Result<()> {
 /// again: a REGISTER for a queue that cannot exist fails, and a failed REGISTER clears the
 /// connection's io_uring flag (fs/fuse/dev_uring.c, fuse_uring_cmd).
 pub fn refuse(device: Arc<OwnedFd>) -> io::Result<()> {
-    let mut ring = FuseRing::new(device, u16::MAX, 1, 8192)?;
+    let mut ring = FuseRing::new(device, u16::MAX, 1, 1, 8192)?;
     ring.register_all()?;
     let mut out = Vec::new();
     for _ in 0..100 {
@@ -135,18 +135,37 @@ pub struct FuseRing {
     wake: Arc<OwnedFd>,
     /// Whether a poll of `wake` is submitted (its completion is still to come).
     wake_armed: bool,
+    /// The most entries this ring takes (its queues are sized for them).
+    capacity: usize,
+    payload_size: usize,
 }
 
 impl FuseRing {
     /// A ring for queue `qid` of the FUSE connection `device`, with `depth` entries whose
-    /// payload buffers hold `payload_size` bytes.
-    pub fn new(device: Arc<OwnedFd>, qid: u16, depth: usize, payload_size: usize) -> io::Result<FuseRing> {
-        let sqes = u32::try_from(depth + 1).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    /// payload buffers hold `payload_size` bytes, and room for `capacity` entries in all.
+    pub fn new(
+        device: Arc<OwnedFd>,
+        qid: u16,
+        depth: usize,
+        capacity: usize,
+        payload_size: usize,
+    ) -> io::Result<FuseRing> {
+        let sqes = u32::try_from(capacity.max(depth) + 1).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let ring = IoUring::<squeue::Entry128, cqueue::Entry>::builder().setup_cqsize(sqes * 2).build(sqes)?;
-        let wake =
-            rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK)?;
+        let flags = rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
+        let wake = rustix::event::eventfd(0, flags)?;
         let slots = (0..depth).map(|_| Slot::new(payload_size)).collect();
-        Ok(FuseRing { ring, device, qid, slots, wake: Arc::new(wake), wake_armed: false })
+        Ok(FuseRing { ring, device, qid, slots, wake: Arc::new(wake), wake_armed: false, capacity, payload_size })
+    }
+
+    /// Adds an entry and queues its REGISTER, if there is room; returns whether it did.
+    pub fn add_entry(&mut self) -> io::Result<bool> {
+        if self.slots.len() >= self.capacity {
+            return Ok(false);
+        }
+        self.slots.push(Slot::new(self.payload_size));
+        self.push_command(self.slots.len() - 1, Command::Register)?;
+        Ok(true)
     }
 
     pub fn depth(&self) -> usize {
@@ -351,7 +370,7 @@ mod tests {
     fn a_register_command_is_laid_out_as_the_kernel_reads_it() {
         let dev =
             Arc::new(rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap());
-        let Ok(ring) = FuseRing::new(Arc::clone(&dev), 3, 2, 8192) else {
+        let Ok(ring) = FuseRing::new(Arc::clone(&dev), 3, 2, 2, 8192) else {
             eprintln!("skipping: io_uring is not available here");
             return;
         };
@@ -381,12 +400,17 @@ mod tests {
     fn buffers_are_given_out_only_while_an_entry_is_ours() {
         let dev =
             Arc::new(rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap());
-        let Ok(mut ring) = FuseRing::new(dev, 0, 1, 8192) else {
+        let Ok(mut ring) = FuseRing::new(dev, 0, 1, 2, 8192) else {
             eprintln!("skipping: io_uring is not available here");
             return;
         };
         assert!(ring.buffers(0).is_none());
         assert!(ring.commit(0, 1).is_err());
         assert!(ring.buffers(7).is_none());
+        assert_eq!(ring.depth(), 1);
+        // Registering on something that is not /dev/fuse fails in the kernel, not here.
+        assert!(ring.add_entry().unwrap());
+        assert!(!ring.add_entry().unwrap(), "no room beyond the capacity");
+        assert_eq!(ring.depth(), 2);
     }
 }

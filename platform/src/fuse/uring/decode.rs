@@ -22,7 +22,7 @@ pub struct Header {
 
 impl Header {
     pub fn read(in_out: &[u8]) -> Option<Header> {
-        let mut r = Reader::new(in_out);
+        let mut r = Reader::new(in_out.get(..abi::IN_HEADER)?);
         let _len = r.u32()?;
         let opcode = r.u32()?;
         let unique = r.u64()?;
@@ -287,7 +287,7 @@ pub fn setattr(op_in: &[u8]) -> Option<SetAttrIn> {
     let (uid, gid) = (r.u32()?, r.u32()?);
     let has = |bit: u32| valid & bit != 0;
     let time = |set: u32, now: u32, secs: i64, nanos: u32| {
-        has(set).then(|| if has(now) { SetTime::Now } else { SetTime::At(Timestamp::new(secs, nanos)) })
+        has(set).then(|| if has(now) { SetTime::Now } else { SetTime::At(timestamp(secs, nanos)) })
     };
     Some(SetAttrIn {
         mode: has(fattr::MODE).then_some(mode),
@@ -296,8 +296,15 @@ pub fn setattr(op_in: &[u8]) -> Option<SetAttrIn> {
         size: has(fattr::SIZE).then_some(size),
         atime: time(fattr::ATIME, fattr::ATIME_NOW, atime, atimensec),
         mtime: time(fattr::MTIME, fattr::MTIME_NOW, mtime, mtimensec),
-        ctime: has(fattr::CTIME).then(|| Timestamp::new(ctime, ctimensec)),
+        ctime: has(fattr::CTIME).then(|| timestamp(ctime, ctimensec)),
     })
+}
+
+/// A time as the kernel sends it, nanoseconds carried into seconds past a whole second (the
+/// kernel never sends that, but fuser's decoding did the same).
+fn timestamp(secs: i64, nanos: u32) -> Timestamp {
+    const NANOS: u32 = 1_000_000_000;
+    Timestamp::new(secs.saturating_add(i64::from(nanos / NANOS)), nanos % NANOS)
 }
 
 /// `struct fuse_read_in`: fh, offset, size, read_flags, lock_owner, flags, padding.

@@ -18,6 +18,8 @@ mod decode;
 mod dispatch;
 mod encode;
 mod queue;
+#[cfg(test)]
+mod tests;
 
 use super::ops::Ops;
 use crate::sys::uring::{self as ring, Waker};
@@ -31,6 +33,8 @@ use std::time::{Duration, Instant};
 /// Entries per queue: a queue's thread serves one request at a time, the others are filled
 /// by the kernel meanwhile (and an LSEEK waiting for writeback holds one).
 const DEPTH: usize = 8;
+/// The most entries a queue grows to while requests wait for answers from elsewhere.
+const CAPACITY: usize = 64;
 /// How long [`Rings::join`] waits for the queue threads after the session ended.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -111,7 +115,7 @@ fn spawn_queues(ops: &Arc<Ops>, device: &Arc<std::os::fd::OwnedFd>) -> io::Resul
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::with_capacity(queues);
     for qid in 0..qids {
-        let spec = queue::Spec { qid, cpu: Some(usize::from(qid)), depth: DEPTH, payload_size };
+        let spec = queue::Spec { qid, cpu: Some(usize::from(qid)), depth: DEPTH, capacity: CAPACITY, payload_size };
         let shared = queue::Shared {
             ops: Arc::clone(ops),
             device: Arc::clone(device),

@@ -30,6 +30,8 @@ pub struct Spec {
     /// The CPU to pin to (none if it is not ours to run on).
     pub cpu: Option<usize>,
     pub depth: usize,
+    /// The most entries the queue may grow to (see [`Queue::keep_depth`]).
+    pub capacity: usize,
     pub payload_size: usize,
 }
 
@@ -57,6 +59,8 @@ struct Queue {
     answer_tx: Sender<Answer>,
     waker: Waker,
     me: ThreadId,
+    /// Entries whose request waits for an answer from another thread.
+    pending: usize,
 }
 
 /// The body of a queue thread: sets the queue up, reports how that went through `ready`,
@@ -77,18 +81,19 @@ pub fn run(spec: &Spec, shared: Shared, ready: &mpsc::SyncSender<io::Result<Wake
     };
     let (answer_tx, answers) = channel();
     let waker = ring.waker();
-    let mut q = Queue { ring, shared, answers, answer_tx, waker: waker.clone(), me: std::thread::current().id() };
+    let mut q =
+        Queue { ring, shared, answers, answer_tx, waker: waker.clone(), me: std::thread::current().id(), pending: 0 };
     if ready.send(Ok(waker)).is_err() {
         return;
     }
-    q.serve(spec.qid, early);
+    q.serve(spec, early);
 }
 
 /// Makes the ring and registers its entries. A REGISTER the kernel refuses fails at once
 /// (its completion is posted during the submission); completions that are requests already
 /// are left in `early`.
 fn setup(spec: &Spec, shared: &Shared, early: &mut Vec<Completion>) -> io::Result<FuseRing> {
-    let mut ring = FuseRing::new(Arc::clone(&shared.device), spec.qid, spec.depth, spec.payload_size)?;
+    let mut ring = FuseRing::new(Arc::clone(&shared.device), spec.qid, spec.depth, spec.capacity, spec.payload_size)?;
     ring.register_all()?;
     ring.completions(early);
     for c in early.iter() {
@@ -102,7 +107,8 @@ fn setup(spec: &Spec, shared: &Shared, early: &mut Vec<Completion>) -> io::Resul
 }
 
 impl Queue {
-    fn serve(&mut self, qid: u16, early: Vec<Completion>) {
+    fn serve(&mut self, spec: &Spec, early: Vec<Completion>) {
+        let qid = spec.qid;
         let mut done = early;
         loop {
             for c in &done {
@@ -116,7 +122,12 @@ impl Queue {
                             tracing::warn!(qid, %e, "the queue can no longer be woken");
                         }
                     }
-                    Completion::Entry { index, result: 0, .. } => self.request(index),
+                    Completion::Entry { index, result: 0, .. } => {
+                        if !self.request(index) {
+                            self.pending += 1;
+                            self.keep_depth(spec);
+                        }
+                    }
                     Completion::Entry { index, result, registering } => self.failed(qid, index, result, registering),
                 }
             }
@@ -139,15 +150,28 @@ impl Queue {
         }
     }
 
-    /// Serves the request that arrived in entry `index`.
-    fn request(&mut self, index: usize) {
+    /// While requests wait for answers from elsewhere, their entries are not available: one
+    /// is added for each, up to the capacity, so the queue always has `depth` entries for new
+    /// requests. Those may be the very writes a waiting LSEEK needs (writeback runs on the
+    /// thread that flushes, and its requests go to that thread's CPU's queue).
+    fn keep_depth(&mut self, spec: &Spec) {
+        if self.ring.depth().saturating_sub(self.pending) >= spec.depth {
+            return;
+        }
+        match self.ring.add_entry() {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(qid = spec.qid, "every entry of an io_uring queue waits for an answer"),
+            Err(e) => tracing::warn!(qid = spec.qid, %e, "could not add an io_uring entry"),
+        }
+    }
+
+    /// Serves the request that arrived in entry `index`; returns whether it was answered
+    /// (false: its answer comes later).
+    fn request(&mut self, index: usize) -> bool {
         let (tx, waker, me) = (self.answer_tx.clone(), self.waker.clone(), self.me);
         let ops = Arc::clone(&self.shared.ops);
-        let Some((header, payload)) = self.ring.buffers(index) else { return };
-        let (h, commit_id, payload_sz) = match read_header(header) {
-            Some(x) => x,
-            None => return,
-        };
+        let Some((header, payload)) = self.ring.buffers(index) else { return true };
+        let Some((h, commit_id, payload_sz)) = read_header(header) else { return true };
         let later = move || -> LseekDone {
             let (tx, waker) = (tx.clone(), waker.clone());
             Box::new(move |result| {
@@ -161,8 +185,12 @@ impl Queue {
         let op_in: [u8; abi::RING_OP_IN] = op_in(header);
         let reply = dispatch::serve(&call, &op_in, payload, payload_sz);
         self.shared.served.fetch_add(1, Ordering::Relaxed);
-        if let Reply::Done { error, payload } = reply {
-            self.commit(index, h.unique, commit_id, error, payload);
+        match reply {
+            Reply::Done { error, payload } => {
+                self.commit(index, h.unique, commit_id, error, payload);
+                true
+            }
+            Reply::Pending => false,
         }
     }
 
@@ -177,6 +205,7 @@ impl Queue {
     /// Commits the answers computed on other threads.
     fn deliver_answers(&mut self) {
         while let Ok(a) = self.answers.try_recv() {
+            self.pending = self.pending.saturating_sub(1);
             let Some((_, payload)) = self.ring.buffers(a.index) else { continue };
             if let Reply::Done { error, payload } = dispatch::lseek_reply(a.result, payload) {
                 // The commit id of a request is its unique.
