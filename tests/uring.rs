@@ -222,6 +222,34 @@ fn io_uring_on_is_refused_with_one_sentence_where_the_kernel_does_not_offer_it_a
     f.assert_gone(None);
 }
 
+/// Bytes the daemon read with system calls (the lower data it served).
+fn daemon_rchar(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines().find_map(|l| l.strip_prefix("rchar: ")).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn passthrough_opens_answered_through_the_ring_carry_their_backing_file() {
+    let _param = param_lock();
+    if !fuse_available() || !uring_available() {
+        return;
+    }
+    let f = Fixture::new(|src| {
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        fs::write(src.join("large"), data).unwrap();
+    });
+    f.mount(&["--pin", "copy", "--passthrough", "--io-uring", "on"]);
+    let st = f.status();
+    assert_eq!((st["transport"].as_str(), st["passthrough"].as_bool()), (Some("io_uring"), Some(true)), "{st}");
+    let pid = f.daemon_pid().unwrap();
+    let before = daemon_rchar(pid);
+    let got = fs::read(f.mnt.join("large")).unwrap();
+    assert_eq!(got, fs::read(f.src.join("large")).unwrap());
+    assert!(daemon_rchar(pid) - before < 1 << 20, "4 MiB read by the kernel from the backing file, not by the daemon");
+    f.unmount();
+    f.assert_gone(Some(pid));
+}
+
 #[test]
 fn lseeks_waiting_for_writeback_never_starve_their_queue() {
     let _param = param_lock();
