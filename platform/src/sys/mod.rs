@@ -5,7 +5,7 @@
 pub mod btrfs;
 #[cfg(target_os = "linux")]
 pub mod child;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse_dev;
 pub mod memory;
 #[cfg(target_os = "linux")]
