@@ -183,7 +183,7 @@ mod tests {
             pins_dir: b"/p/.agentfs-pins".to_vec(),
             passthrough: true,
             transport: "io_uring".into(),
-            transport_reason: "2 io_uring queues (--io-uring auto)".into(),
+            transport_reason: "2 queues, one per CPU (--io-uring auto)".into(),
         }
     }
 

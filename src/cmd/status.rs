@@ -73,7 +73,7 @@ fn print_human(rec: &MountRecord) {
         ),
     }
     println!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" });
-    println!("  transport: {} ({})", rec.transport, rec.transport_reason);
+    println!("  transport: {}; {}", rec.transport, rec.transport_reason);
     println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
 }
 

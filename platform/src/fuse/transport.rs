@@ -156,7 +156,7 @@ pub(super) fn start(ops: &Arc<Ops>) -> io::Result<Transport> {
 fn start_rings(ops: &Arc<Ops>, mode: IoUringMode) -> Transport {
     match super::uring::start(ops) {
         Ok(rings) => Transport {
-            reason: format!("{} io_uring queues (--io-uring {})", rings.queues(), mode.name()),
+            reason: format!("{} queues, one per CPU (--io-uring {})", rings.queues(), mode.name()),
             rings: Some(rings),
         },
         Err(e) => {

@@ -125,6 +125,8 @@ impl Queue {
                     Completion::Entry { index, result: 0, .. } => {
                         if !self.request(index) {
                             self.pending += 1;
+                            // An answer given at once (no writeback to wait for) is in already.
+                            self.deliver_answers();
                             self.keep_depth(spec);
                         }
                     }
@@ -159,7 +161,7 @@ impl Queue {
             return;
         }
         match self.ring.add_entry() {
-            Ok(true) => {}
+            Ok(true) => tracing::debug!(qid = spec.qid, entries = self.ring.depth(), "io_uring queue grew"),
             Ok(false) => tracing::warn!(qid = spec.qid, "every entry of an io_uring queue waits for an answer"),
             Err(e) => tracing::warn!(qid = spec.qid, %e, "could not add an io_uring entry"),
         }
