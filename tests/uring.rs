@@ -253,6 +253,54 @@ fn passthrough_opens_answered_through_the_ring_carry_their_backing_file() {
 }
 
 #[test]
+fn when_a_queue_cannot_be_set_up_auto_serves_through_dev_fuse_and_on_mounts_nothing() {
+    let _param = param_lock();
+    if !fuse_available() || !uring_available() {
+        return;
+    }
+    // The last queue fails after the others registered their entries: requests, which wait
+    // for a complete ring, must be let through /dev/fuse.
+    let last = (possible_cpus() - 1).to_string();
+    let f = Fixture::new(populate);
+    let mount = |mode: &str| {
+        agentfs_cmd(&f.runtime)
+            .args([
+                os("mount"),
+                os("--pin"),
+                os("copy"),
+                os("--io-uring"),
+                os(mode),
+                f.src.as_os_str(),
+                f.mnt.as_os_str(),
+            ])
+            .env("AGENTFS_FAULT_URING_QID", &last)
+            .output()
+            .unwrap()
+    };
+    let out = mount("on");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("io_uring queues could not be set up") && err.contains("fault injected"), "{err}");
+    // A daemon that failed to mount keeps its log (the same error, for whoever looks later).
+    for log in fs::read_dir(f.runtime.join("logs")).unwrap().flatten() {
+        assert!(fs::read_to_string(log.path()).unwrap().contains("fault injected"));
+        fs::remove_file(log.path()).unwrap();
+    }
+    f.assert_gone(None);
+    let out = mount("auto");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st = f.status();
+    assert_eq!(st["transport"], "classic", "{st}");
+    assert!(st["transport_reason"].as_str().unwrap().contains("fault injected"), "{st}");
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
+    fs::write(f.mnt.join("dir/new"), b"written").unwrap();
+    assert_eq!(fs::read(f.mnt.join("dir/new")).unwrap(), b"written");
+    let pid = f.daemon_pid().unwrap();
+    f.unmount();
+    f.assert_gone(Some(pid));
+}
+
+#[test]
 fn lseeks_waiting_for_writeback_never_starve_their_queue() {
     let _param = param_lock();
     if !fuse_available() || !uring_available() {

@@ -93,6 +93,7 @@ pub fn run(spec: &Spec, shared: Shared, ready: &mpsc::SyncSender<io::Result<Wake
 /// (its completion is posted during the submission); completions that are requests already
 /// are left in `early`.
 fn setup(spec: &Spec, shared: &Shared, early: &mut Vec<Completion>) -> io::Result<FuseRing> {
+    injected_fault(spec.qid)?;
     let mut ring = FuseRing::new(Arc::clone(&shared.device), spec.qid, spec.depth, spec.capacity, spec.payload_size)?;
     ring.register_all()?;
     ring.completions(early);
@@ -234,6 +235,15 @@ impl Queue {
         if let Err(e) = r {
             tracing::error!(qid, index, %e, "a ring entry is lost");
         }
+    }
+}
+
+/// Tests make queue `AGENTFS_FAULT_URING_QID` fail to set up, as it would without memory,
+/// after the others registered: the kernel must then be made to serve /dev/fuse again.
+fn injected_fault(qid: u16) -> io::Result<()> {
+    match std::env::var("AGENTFS_FAULT_URING_QID").ok().and_then(|v| v.parse::<u16>().ok()) {
+        Some(q) if q == qid => Err(io::Error::other(format!("fault injected into queue {qid}"))),
+        _ => Ok(()),
     }
 }
 
