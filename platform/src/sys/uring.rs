@@ -267,16 +267,19 @@ impl FuseRing {
 
     /// Takes the completions that arrived (appended to `out`).
     pub fn completions(&mut self, out: &mut Vec<Completion>) {
-        let done: Vec<(u64, i32)> = self.ring.completion().map(|c| (c.user_data(), c.result())).collect();
-        for (tag, result) in done {
+        let FuseRing { ring, slots, wake_armed, .. } = self;
+        for c in ring.completion() {
+            let (tag, result) = (c.user_data(), c.result());
             if tag == WAKE_TAG {
-                self.wake_armed = false;
+                *wake_armed = false;
                 out.push(Completion::Wake);
                 continue;
             }
-            let Some(slot) = usize::try_from(tag).ok().and_then(|i| self.slots.get_mut(i)) else { continue };
+            let Some((index, slot)) = usize::try_from(tag).ok().and_then(|i| Some((i, slots.get_mut(i)?))) else {
+                continue;
+            };
             slot.owner = if result == 0 { Owner::User } else { Owner::Idle };
-            out.push(Completion::Entry { index: tag as usize, result, registering: slot.last == Command::Register });
+            out.push(Completion::Entry { index, result, registering: slot.last == Command::Register });
         }
     }
 

@@ -171,12 +171,11 @@ impl Queue {
     /// Serves the request that arrived in entry `index`; returns whether it was answered
     /// (false: its answer comes later).
     fn request(&mut self, index: usize) -> bool {
-        let (tx, waker, me) = (self.answer_tx.clone(), self.waker.clone(), self.me);
-        let ops = Arc::clone(&self.shared.ops);
-        let Some((header, payload)) = self.ring.buffers(index) else { return true };
+        let Queue { ring, shared, answer_tx, waker, me, .. } = self;
+        let Some((header, payload)) = ring.buffers(index) else { return true };
         let Some((h, commit_id, payload_sz)) = read_header(header) else { return true };
-        let later = move || -> LseekDone {
-            let (tx, waker) = (tx.clone(), waker.clone());
+        let later = || -> LseekDone {
+            let (tx, waker, me) = (answer_tx.clone(), waker.clone(), *me);
             Box::new(move |result| {
                 let _ = tx.send(Answer { index, unique: h.unique, result });
                 if std::thread::current().id() != me {
@@ -184,10 +183,10 @@ impl Queue {
                 }
             })
         };
-        let call = Call { ops: &ops, header: h, later: &later };
+        let call = Call { ops: &shared.ops, header: h, later: &later };
         let op_in: [u8; abi::RING_OP_IN] = op_in(header);
         let reply = dispatch::serve(&call, &op_in, payload, payload_sz);
-        self.shared.served.fetch_add(1, Ordering::Relaxed);
+        shared.served.fetch_add(1, Ordering::Relaxed);
         match reply {
             Reply::Done { error, payload } => {
                 self.commit(index, h.unique, commit_id, error, payload);
