@@ -15,7 +15,8 @@ const IGNORED: [&str; 19] = [
 ];
 
 pub fn run(args: Vec<OsString>) -> Result<()> {
-    let usage = || Error::Input("usage: mount.fuse.agentfs SRC MNT [-o pin=auto,size=4G,ro,allow_other]".into());
+    let usage =
+        || Error::Input("usage: mount.fuse.agentfs SRC MNT [-o pin=auto,size=4G,io_uring=auto,ro,allow_other]".into());
     let mut positional = Vec::new();
     let mut options = String::new();
     let mut it = args.into_iter().skip(1);
@@ -39,10 +40,11 @@ pub fn run(args: Vec<OsString>) -> Result<()> {
             "ro" => req.read_only = true,
             "allow_other" => req.allow_other = true,
             "passthrough" => req.passthrough = true,
+            "io_uring" => req.io_uring = value.parse().map_err(Error::Input)?,
             k if IGNORED.contains(&k) || k.starts_with("x-") || k == "comment" => {}
             _ => {
                 return Err(Error::Input(format!(
-                    "unknown mount option {opt:?}; agentfs takes pin=auto|snapshot|reflink|copy|live, size=SIZE, ro and allow_other"
+                    "unknown mount option {opt:?}; agentfs takes pin=auto|snapshot|reflink|copy|live, size=SIZE, io_uring=auto|on|off, ro and allow_other"
                 )));
             }
         }

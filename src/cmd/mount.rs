@@ -19,6 +19,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         quiet: a.quiet,
         passthrough: a.options.passthrough,
         fuse_options: a.options.fuse_options,
+        io_uring: a.options.io_uring,
         ..MountRequest::new(a.src, a.mnt)
     };
     mount(&req, &agentfs_exe()?).map(|_| ())
