@@ -169,8 +169,13 @@ impl Ops {
         let writeback = granted.contains(InitFlags::FUSE_WRITEBACK_CACHE);
         let g = &self.granted;
         g.writeback.store(writeback, Ordering::Release);
-        // With the writeback cache the kernel keeps file times and sends them with SETATTR.
+        // With the writeback cache the kernel keeps file times and sends them with SETATTR,
+        // stamped from its coarse clock: the daemon's own times come from the same clock.
         self.engine().set_frontend_keeps_mtime(writeback);
+        #[cfg(target_os = "linux")]
+        if writeback {
+            agentfs_core::set_clock(coarse_now);
+        }
         g.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
         g.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
         g.posix_acl.store(granted.contains(InitFlags::FUSE_POSIX_ACL), Ordering::Release);
@@ -261,4 +266,12 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<(Session<Classic>,
     let transport = transport::start(&ops)?;
     tracing::info!(transport = transport.name(), reason = transport.reason(), "transport");
     Ok((session, transport))
+}
+
+/// The kernel's coarse wall clock (what it stamps file times with when a filesystem has no
+/// fine-grained timestamps, FUSE included).
+#[cfg(target_os = "linux")]
+fn coarse_now() -> agentfs_core::Timestamp {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    agentfs_core::Timestamp::new(t.tv_sec, t.tv_nsec as u32)
 }
