@@ -9,7 +9,9 @@ pub enum Kind {
     Overlayfs,
     /// A fuse-overlayfs binary, upper and work directories on tmpfs.
     FuseOverlayfs(PathBuf),
-    Agentfs(PathBuf),
+    /// agentfs, with `--io-uring` set to the given value (`off`: the classic /dev/fuse
+    /// transport; `on`: FUSE over io_uring).
+    Agentfs(PathBuf, &'static str),
 }
 
 pub struct Impl {
@@ -42,7 +44,7 @@ impl Impl {
             Kind::FuseOverlayfs(bin) => {
                 format!("{tmpfs} && {} -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}", bin.display())
             }
-            Kind::Agentfs(bin) => format!("{} mount --quiet {l} {m}", bin.display()),
+            Kind::Agentfs(bin, io_uring) => format!("{} mount --quiet --io-uring {io_uring} {l} {m}", bin.display()),
         }
     }
 
@@ -50,7 +52,7 @@ impl Impl {
     pub fn unmount_cmd(&self, lower: &Path, mnt: &Path, scratch: &Path) -> String {
         let (m, s) = (mnt.display(), scratch.display());
         match &self.kind {
-            Kind::Agentfs(bin) => format!("{} unmount {m}", bin.display()),
+            Kind::Agentfs(bin, _) => format!("{} unmount {m}", bin.display()),
             Kind::Native => {
                 format!("umount {m} && btrfs subvolume delete {} >/dev/null", native_snapshot(lower).display())
             }
@@ -81,6 +83,14 @@ pub fn available(agentfs: &Path, fuse_overlayfs_2: Option<PathBuf>, fuse_overlay
             None => eprintln!("skipping {name}: not installed (scripts/bench installs it)"),
         }
     }
-    v.push(Impl { name: "agentfs", kind: Kind::Agentfs(agentfs.to_path_buf()) });
+    v.push(Impl { name: "agentfs", kind: Kind::Agentfs(agentfs.to_path_buf(), "off") });
+    let uring = std::fs::read_to_string("/sys/module/fuse/parameters/enable_uring").unwrap_or_default();
+    if matches!(uring.trim(), "Y" | "1") {
+        v.push(Impl { name: "agentfs-io_uring", kind: Kind::Agentfs(agentfs.to_path_buf(), "on") });
+    } else {
+        eprintln!(
+            "skipping agentfs-io_uring: the fuse module parameter enable_uring is off (scripts/bench turns it on)"
+        );
+    }
     v
 }
