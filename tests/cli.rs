@@ -18,6 +18,7 @@ per_mode!(
     read_only_mounts_refuse_writes,
     other_users_are_kept_out_unless_allow_other,
     a_user_mounts_and_unmounts_without_root,
+    status_counts_the_requests_the_kernel_sent,
 );
 
 fn populate(src: &std::path::Path) {
@@ -398,4 +399,28 @@ fn a_runtime_directory_of_another_user_is_refused() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `status --json` shows how many requests of each kind the kernel sent, whichever transport
+/// carried them: 200 stats of names never seen before are 200 lookups more.
+fn status_counts_the_requests_the_kernel_sent(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, |src| {
+        for i in 0..200 {
+            fs::write(src.join(format!("f{i}")), b"x").unwrap();
+        }
+    });
+    f.mount(&[]);
+    let count = |op: &str| f.status()["requests"]["by_operation"][op].as_u64().unwrap_or(0);
+    let before = count("lookup");
+    for i in 0..200 {
+        fs::symlink_metadata(f.mnt.join(format!("f{i}"))).unwrap();
+    }
+    let after = count("lookup");
+    assert!(after >= before + 200, "lookups: {before} -> {after}: {}", f.status());
+    let total = f.status()["requests"]["total"].as_u64().unwrap();
+    assert!(total >= after, "{}", f.status());
+    f.unmount();
 }

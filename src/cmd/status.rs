@@ -33,6 +33,13 @@ fn live_records() -> Vec<MountRecord> {
         .collect()
 }
 
+/// The requests the kernel sent the mount so far, by operation, as its daemon counts them (None
+/// when the daemon does not answer, or counts nothing).
+fn request_counts(rec: &MountRecord) -> Option<Vec<(String, u64)>> {
+    let mut client = agentfs_mount_helper::control::client::Client::connect(&rec.id, &rec.mountpoint_path()).ok()?;
+    client.request_counts().ok()
+}
+
 fn to_json(rec: &MountRecord) -> Value {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
     let mut pin = json!({
@@ -54,6 +61,11 @@ fn to_json(rec: &MountRecord) -> Value {
         "transport": rec.transport,
         "transport_reason": rec.transport_reason,
     });
+    if let Some(counts) = request_counts(rec) {
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        let by_op: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, Value::from(n))).collect();
+        v["requests"] = json!({ "total": total, "by_operation": by_op });
+    }
     quote::put(&mut v, "mountpoint", rec.mountpoint_path());
     quote::put(&mut v, "source", rec.source_path());
     v
@@ -84,6 +96,12 @@ fn print_human(rec: &MountRecord) {
     println!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" });
     println!("  transport: {}; {}", rec.transport, rec.transport_reason);
     println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
+    if let Some(mut counts) = request_counts(rec) {
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        let top: Vec<String> = counts.iter().take(6).map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  requests: {total} ({})", top.join(", "));
+    }
 }
 
 pub fn status(a: StatusArgs) -> Result<()> {

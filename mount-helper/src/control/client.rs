@@ -63,6 +63,14 @@ impl Client {
         }
     }
 
+    /// Requests the kernel sent the mount so far, by operation.
+    pub fn request_counts(&mut self) -> Result<Vec<(String, u64)>> {
+        match self.call(&Request::RequestCounts)? {
+            Response::RequestCounts(c) => Ok(c),
+            r => Err(self.unexpected(r)),
+        }
+    }
+
     pub fn thaw(&mut self) -> Result<()> {
         match self.call(&Request::Thaw)? {
             Response::Done => Ok(()),

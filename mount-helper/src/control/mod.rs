@@ -60,6 +60,8 @@ pub enum Request {
     },
     /// End the mount (Windows: only the daemon can take a WinFsp volume down).
     Unmount,
+    /// How many requests of each kind the kernel sent so far (answered by `RequestCounts`).
+    RequestCounts,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -110,6 +112,8 @@ pub enum Response {
     Bytes(Vec<u8>),
     Layout(Option<WireLayout>),
     Segments(Vec<(u64, u64)>),
+    /// Requests served so far, by the kernel's name of the operation.
+    RequestCounts(Vec<(String, u64)>),
     /// The request failed with this errno.
     Failed {
         errno: i32,

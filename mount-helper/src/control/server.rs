@@ -16,9 +16,19 @@ const IDLE_WHILE_FROZEN: Duration = Duration::from_secs(60);
 /// unmount ends the daemon, and the request is refused).
 pub type OnUnmount = Arc<dyn Fn() + Send + Sync>;
 
+/// The requests the frontend served so far, by operation.
+pub type RequestCounts = Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+
+/// What the daemon offers its control clients beyond the engine.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub on_unmount: Option<OnUnmount>,
+    pub request_counts: Option<RequestCounts>,
+}
+
 /// Listens for mount `id`, for its owner `owner` and root, answering from `engine` on a thread
 /// per connection.
-pub fn start(engine: Arc<Engine>, id: &str, owner: u32, on_unmount: Option<OnUnmount>) -> std::io::Result<()> {
+pub fn start(engine: Arc<Engine>, id: &str, owner: u32, hooks: Hooks) -> std::io::Result<()> {
     let listener = transport::listen(id)?;
     std::thread::Builder::new().name("control".into()).spawn(move || {
         loop {
@@ -30,10 +40,9 @@ pub fn start(engine: Arc<Engine>, id: &str, owner: u32, on_unmount: Option<OnUnm
                 }
             };
             let engine = Arc::clone(&engine);
-            let on_unmount = on_unmount.clone();
-            let spawned = std::thread::Builder::new()
-                .name("control-conn".into())
-                .spawn(move || serve(&engine, stream, on_unmount.as_ref()));
+            let hooks = hooks.clone();
+            let spawned =
+                std::thread::Builder::new().name("control-conn".into()).spawn(move || serve(&engine, stream, &hooks));
             if let Err(e) = spawned {
                 tracing::warn!(%e, "cannot serve a control connection");
             }
@@ -42,7 +51,7 @@ pub fn start(engine: Arc<Engine>, id: &str, owner: u32, on_unmount: Option<OnUnm
     Ok(())
 }
 
-fn serve(engine: &Engine, mut stream: impl Conn, on_unmount: Option<&OnUnmount>) {
+fn serve(engine: &Engine, mut stream: impl Conn, hooks: &Hooks) {
     let mut frozen: Option<Frozen<'_>> = None;
     loop {
         stream.set_idle_timeout(frozen.as_ref().map(|_| IDLE_WHILE_FROZEN));
@@ -72,7 +81,14 @@ fn serve(engine: &Engine, mut stream: impl Conn, on_unmount: Option<&OnUnmount>)
                 Ok(()) => Response::ChangesEnd,
                 Err(e) => Response::Failed { errno: e.linux(), message: e.to_string() },
             },
-            Request::Unmount => match on_unmount {
+            Request::RequestCounts => match &hooks.request_counts {
+                Some(counts) => Response::RequestCounts(counts()),
+                None => Response::Failed {
+                    errno: Errno::ENOSYS.linux(),
+                    message: "this daemon's frontend does not count requests".into(),
+                },
+            },
+            Request::Unmount => match &hooks.on_unmount {
                 Some(f) => {
                     tracing::info!("unmount asked for by a control client");
                     f();
@@ -160,7 +176,7 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
             buf.truncate(n);
             Response::Bytes(buf)
         }
-        Request::Freeze | Request::Thaw | Request::Unmount => return Err(Errno::EINVAL),
+        Request::Freeze | Request::Thaw | Request::Unmount | Request::RequestCounts => return Err(Errno::EINVAL),
     })
 }
 

@@ -111,6 +111,7 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     let fs = AgentFs::new(std::sync::Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
+    let request_counts = fs.request_counter();
     let (mut session, transport) = mount(fs, &spec, cfg)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
     let unmounter = session.unmount_callable();
@@ -145,7 +146,8 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
         return Err(e);
     }
     // Commands that read the upper layer (diff, snapshot, commit) ask through this socket.
-    if let Err(e) = crate::control::server::start(engine, &cfg.id, rec.uid, None) {
+    let hooks = crate::control::server::Hooks { on_unmount: None, request_counts: Some(request_counts) };
+    if let Err(e) = crate::control::server::start(engine, &cfg.id, rec.uid, hooks) {
         tracing::warn!(%e, "no control socket: diff, snapshot and commit will not reach this mount");
     }
     tracing::info!(pid = rec.pid, "serving");

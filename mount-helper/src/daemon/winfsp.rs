@@ -68,8 +68,13 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     let rec = record(cfg, log.as_deref(), serving);
     let started = registry::save(&rec).and_then(|()| {
         // The only way to unmount: without it the mount must not stay.
-        crate::control::server::start(engine, &cfg.id, rec.uid, Some(Arc::clone(&stop)))
-            .map_err(|e| Error::System(format!("cannot listen for control requests: {e}")))
+        crate::control::server::start(
+            engine,
+            &cfg.id,
+            rec.uid,
+            crate::control::server::Hooks { on_unmount: Some(Arc::clone(&stop)), request_counts: None },
+        )
+        .map_err(|e| Error::System(format!("cannot listen for control requests: {e}")))
     });
     if let Err(e) = started {
         stop();

@@ -117,6 +117,12 @@ impl AgentFs {
         Arc::clone(&self.ops.granted.passthrough)
     }
 
+    /// Reads the requests served so far, by operation name (both transports count).
+    pub fn request_counter(&self) -> Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync> {
+        let ops = Arc::clone(&self.ops);
+        Arc::new(move || ops.request_counts().into_iter().map(|(name, n)| (name.to_string(), n)).collect())
+    }
+
     /// The operations, shared with every transport.
     pub fn ops(&self) -> &Arc<Ops> {
         &self.ops
