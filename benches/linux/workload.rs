@@ -7,6 +7,8 @@ mod loopfs;
 mod peers;
 #[path = "../common/report.rs"]
 mod report;
+#[path = "../common/requests.rs"]
+mod requests;
 #[path = "../common/tree.rs"]
 mod tree;
 
@@ -56,13 +58,26 @@ fn stat_all(dir: &Path) -> Result<u64, String> {
     Ok(n)
 }
 
-/// One pass of every workload over `imp`; the times in [`report::WORKLOADS`] order.
+/// What the workloads of one pass count per: files of the tree, of the tarball, MiB of the big
+/// file.
+fn per_unit(workload: &str, sizes: &Sizes) -> u64 {
+    match workload {
+        "untar" => sizes.untar_files as u64,
+        "read big" | "write new big" => sizes.big_mib,
+        "append 1 byte to big" | "mount" | "unmount" => 1,
+        _ => sizes.files as u64,
+    }
+}
+
+/// One pass of every workload over `imp`; the times in [`report::WORKLOADS`] order. For
+/// agentfs, the requests each workload cost go to `counted`.
 fn run_one(
     imp: &Impl,
     lower: &Path,
     work: &Path,
     tarball: &Path,
     sizes: &Sizes,
+    counted: &mut Vec<requests::Row>,
 ) -> Result<Vec<(&'static str, f64)>, String> {
     let mnt = work.join(format!("mnt-{}", imp.name));
     let scratch = work.join(format!("upper-{}", imp.name));
@@ -70,7 +85,24 @@ fn run_one(
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
     let m = mnt.display().to_string();
     let mut r = Vec::new();
-    let mut step = |name: &'static str, d: Duration| r.push((name, d.as_secs_f64()));
+    let agentfs = matches!(imp.kind, peers::Kind::Agentfs(..));
+    let mut last = std::collections::BTreeMap::new();
+    let mut step = |name: &'static str, d: Duration| {
+        r.push((name, d.as_secs_f64()));
+        if agentfs && !["mount", "unmount"].contains(&name) {
+            let now = requests::counts(Path::new(AGENTFS), &mnt);
+            let delta = requests::delta(&last, &now);
+            counted.push(requests::Row {
+                implementation: imp.name.into(),
+                workload: name,
+                per: per_unit(name, sizes),
+                delta,
+            });
+            last = requests::counts(Path::new(AGENTFS), &mnt);
+        } else if agentfs && name == "mount" {
+            last = requests::counts(Path::new(AGENTFS), &mnt);
+        }
+    };
     let result = (|| -> Result<(), String> {
         drop_caches();
         step("mount", sh(&imp.mount_cmd(lower, &mnt, &scratch))?);
@@ -178,12 +210,20 @@ pub fn main() {
     };
 
     let mut samples = Samples::default();
+    let mut counted = Vec::new();
     let mut failed = false;
     for round in 1..=rounds {
         for imp in &imps {
             eprintln!("round {round}/{rounds}: {} ...", imp.name);
-            match run_one(imp, &lower, &work, &tarball, &sizes) {
-                Ok(r) => samples.add(imp.name, &r),
+            // Requests are counted in the first round only (they do not vary).
+            let mut rows = Vec::new();
+            match run_one(imp, &lower, &work, &tarball, &sizes, &mut rows) {
+                Ok(r) => {
+                    samples.add(imp.name, &r);
+                    if round == 1 {
+                        counted.extend(rows);
+                    }
+                }
                 Err(e) => {
                     eprintln!("{}: {e}", imp.name);
                     failed = true;
@@ -193,6 +233,11 @@ pub fn main() {
     }
     print!("{}", samples.table());
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench"));
+    let per_request = requests::table(&counted);
+    println!("\nFUSE requests per unit of work (files; MiB for the big file), first round:\n\n{per_request}");
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("requests.md"), &per_request)) {
+        eprintln!("cannot save the request counts in {}: {e}", dir.display());
+    }
     match samples.save(&dir, rounds, &sizes_note(&sizes)) {
         Ok(()) => eprintln!("saved {}/workload.{{json,csv,md}}", dir.display()),
         Err(e) => eprintln!("cannot save the results in {}: {e}", dir.display()),
