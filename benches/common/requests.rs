@@ -48,7 +48,7 @@ pub fn table(rows: &[Row]) -> String {
         let per = r.per.max(1) as f64;
         let total: u64 = r.delta.values().sum();
         let mut kinds: Vec<(&String, &u64)> = r.delta.iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(a.1));
+        kinds.sort_by_key(|k| std::cmp::Reverse(*k.1));
         let top: Vec<String> = kinds.iter().take(5).map(|(k, n)| format!("{k} {:.2}", **n as f64 / per)).collect();
         t.push_str(&format!(
             "| {} | {} | {} | {:.2} | {} |\n",

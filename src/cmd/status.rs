@@ -97,7 +97,7 @@ fn print_human(rec: &MountRecord) {
     println!("  transport: {}; {}", rec.transport, rec.transport_reason);
     println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
     if let Some(mut counts) = request_counts(rec) {
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let top: Vec<String> = counts.iter().take(6).map(|(k, n)| format!("{k} {n}")).collect();
         println!("  requests: {total} ({})", top.join(", "));
