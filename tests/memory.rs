@@ -14,6 +14,8 @@ use std::time::Duration;
 /// stacks, the allocator's arenas, the read-ahead memory (README, "Memory").
 const BASE: u64 = 40 << 20;
 
+per_mode!(a_write_past_the_budget_fails_where_the_mode_says);
+
 fn rss(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: u64 = status
@@ -99,4 +101,47 @@ fn a_full_budget_of_small_or_large_files_stays_within_it() {
         assert!(used < BUDGET + BASE, "{what}: {n} files, RSS {used} past the budget and base");
         f.unmount();
     }
+}
+
+/// 100 MiB written into a 64 MiB budget. Without the writeback cache (passthrough, live) the
+/// write(2) that passes the budget gets ENOSPC. With it (pinned, io_uring: the kernel takes
+/// writes into its page cache), every write(2) succeeds and ENOSPC comes at fsync and at close,
+/// as the README says; the file keeps the size the writer wrote on both sides of the mount
+/// (what did not fit reads as zeros), and the memory is back once it is deleted.
+fn a_write_past_the_budget_fails_where_the_mode_says(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, |_| {});
+    f.mount(&["--size", "64M"]);
+    let script = "import os, errno\n\
+        fd = os.open('big', os.O_WRONLY | os.O_CREAT, 0o644)\n\
+        written, at_write, at_fsync = 0, False, False\n\
+        try:\n    for i in range(100): written += os.write(fd, bytes([65 + i % 26]) * (1 << 20))\n\
+        except OSError as e:\n    assert e.errno == errno.ENOSPC, e\n    at_write = True\n\
+        try:\n    os.fsync(fd)\n\
+        except OSError as e:\n    assert e.errno == errno.ENOSPC, e\n    at_fsync = True\n\
+        os.close(fd)\n\
+        print(written, at_write, at_fsync)";
+    let out = sh(&f.mnt, &format!("python3 -c \"{script}\""));
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    let written: u64 = fields[0].parse().unwrap();
+    if mode.no_open() {
+        assert_eq!(fields[1..], ["False", "True"], "{mode}: write() succeeds, fsync reports ENOSPC");
+        assert_eq!(written, 100 << 20);
+        sh(std::path::Path::new("/"), "sync; echo 3 > /proc/sys/vm/drop_caches");
+        let size = fs::metadata(f.mnt.join("big")).unwrap().len();
+        assert_eq!(size, 100 << 20, "{mode}: the size the writer wrote, after the kernel forgot its own");
+        let data = fs::read(f.mnt.join("big")).unwrap();
+        assert_eq!(data[0], b'A');
+        assert_eq!(data[(99 << 20) + 5], 0, "{mode}: what did not fit reads as zeros");
+    } else {
+        assert_eq!(fields[1], "True", "{mode}: the write past the budget fails: {out}");
+        assert!(written < 64 << 20, "{mode}: {written} bytes written");
+    }
+    fs::remove_file(f.mnt.join("big")).unwrap();
+    // The memory goes when the kernel forgets the deleted file (FORGET may come a moment later).
+    let free = || rustix::fs::statvfs(&f.mnt).map(|st| st.f_bfree * st.f_frsize).unwrap_or(0);
+    assert!(wait_until(Duration::from_secs(10), || free() > 60 << 20), "{mode}: the budget is free again");
+    f.unmount();
 }

@@ -114,7 +114,25 @@ impl Ops {
             };
             self.drop_privileges(ino, drop).map_err(|e| logged("write", e))?;
         }
-        self.engine.write(FileRef::new(ino, fh), offset, data).map(|n| n as u32).map_err(|e| logged("write", e))
+        let written = self.engine.write(FileRef::new(ino, fh), offset, data);
+        if written == Err(Errno::ENOSPC) && self.granted.writeback.load(Ordering::Acquire) {
+            self.keep_size_after_lost_write(ino, offset + data.len() as u64);
+        }
+        written.map(|n| n as u32).map_err(|e| logged("write", e))
+    }
+
+    /// With the writeback cache the writer was told at write() that these bytes were written,
+    /// and the kernel keeps the file's size as written; when the budget refuses them at
+    /// writeback, the daemon's size is brought up to the same `end` (the lost bytes read as
+    /// zeros; a hole costs no memory), so both agree, and the ENOSPC reaches the writer at
+    /// fsync, msync or close.
+    fn keep_size_after_lost_write(&self, ino: u64, end: u64) {
+        if self.engine.getattr(ino).is_ok_and(|a| a.size < end) {
+            let grow = agentfs_core::SetAttr { size: Some(end), ..Default::default() };
+            if let Err(e) = self.engine.setattr(ino, &grow) {
+                tracing::warn!(ino, end, %e, "a file the budget cut short keeps its shorter size");
+            }
+        }
     }
 
     /// Nothing to do at close (the upper layer is volatile); ENOSYS makes the kernel stop
