@@ -115,6 +115,21 @@ struct Row {
     overlay: [Duration; 2],
 }
 
+/// The daemon's RSS once the kernel's FORGETs have arrived and the daemon gave memory back:
+/// read every second until it stops falling (at most 30 s).
+fn settled_rss(pid: u32) -> f64 {
+    let mut last = rss_mib(pid);
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_secs(3));
+        let now = rss_mib(pid);
+        if now >= last - 0.5 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Mount, walk, change 1%, diff, snapshot, commit --to, commit: one row.
 fn measure(fs: &LoopFs, files: usize, shape: Shape, env: &[(&str, &Path)]) -> Row {
     // SRC is a subvolume of its own, as btrfs users keep big trees: the pin, a snapshot and
@@ -132,8 +147,7 @@ fn measure(fs: &LoopFs, files: usize, shape: Shape, env: &[(&str, &Path)]) -> Ro
     let stat_t = stat_all(mnt.path());
     let rss1 = rss_mib(pid);
     drop_caches();
-    std::thread::sleep(Duration::from_secs(4));
-    let rss2 = rss_mib(pid);
+    let rss2 = settled_rss(pid);
     let changed = change_one_percent(mnt.path(), files, shape);
     let rss3 = rss_mib(pid);
     let diff = timed::agentfs(env, &["diff", "--stat", m]);

@@ -18,11 +18,13 @@ pub const NODE_COST: u64 = 832;
 pub struct Budget {
     limit: u64,
     used: AtomicU64,
+    /// The most used since [`Budget::take_peak`] was last called.
+    peak: AtomicU64,
 }
 
 impl Budget {
     pub fn new(limit: u64) -> Arc<Budget> {
-        Arc::new(Budget { limit, used: AtomicU64::new(0) })
+        Arc::new(Budget { limit, used: AtomicU64::new(0), peak: AtomicU64::new(0) })
     }
 
     pub fn limit(&self) -> u64 {
@@ -39,7 +41,10 @@ impl Budget {
         loop {
             let next = cur.checked_add(n).filter(|v| *v <= self.limit).ok_or(Errno::ENOSPC)?;
             match self.used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.peak.fetch_max(next, Ordering::Relaxed);
+                    return Ok(());
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -47,7 +52,14 @@ impl Budget {
 
     /// Charges bytes that are already in use (a correction after the fact); never fails.
     fn force_charge(&self, n: u64) {
-        self.used.fetch_add(n, Ordering::AcqRel);
+        let next = self.used.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        self.peak.fetch_max(next, Ordering::Relaxed);
+    }
+
+    /// The most used since the last call (a use that came and went between two looks counts),
+    /// and starts the next period at what is used now.
+    pub fn take_peak(&self) -> u64 {
+        self.peak.swap(self.used(), Ordering::Relaxed).max(self.used())
     }
 
     pub fn release(&self, n: u64) {

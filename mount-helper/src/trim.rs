@@ -16,18 +16,21 @@ const BYTES_DROPPED: u64 = 8 << 20;
 /// Watches `engine` until it is gone.
 pub fn start(engine: Weak<Engine>) -> std::io::Result<()> {
     std::thread::Builder::new().name("trim".into()).spawn(move || {
-        // The most nodes and bytes seen since the last trim.
-        let mut peak = (0, 0);
+        // The most nodes seen since the last trim. A walk that came and went between two looks
+        // is caught by the node table's capacity, and bytes by the budget's own peak.
+        let mut nodes_peak = 0;
         loop {
             std::thread::sleep(EVERY);
             let Some(e) = engine.upgrade() else { return };
             let now = e.stats();
-            drop(e);
-            peak = (peak.0.max(now.nodes), peak.1.max(now.used_bytes));
-            if peak.0 >= now.nodes + NODES_DROPPED || peak.1 >= now.used_bytes + BYTES_DROPPED {
+            nodes_peak = nodes_peak.max(now.nodes);
+            let bytes_peak = e.take_bytes_peak();
+            let shrank = e.shrink_tables();
+            if shrank || nodes_peak >= now.nodes + NODES_DROPPED || bytes_peak >= now.used_bytes + BYTES_DROPPED {
                 tracing::debug!(nodes = now.nodes, bytes = now.used_bytes, "giving freed memory back");
+                drop(e);
                 agentfs_platform::sys::memory::trim();
-                peak = (now.nodes, now.used_bytes);
+                nodes_peak = now.nodes;
             }
         }
     })?;

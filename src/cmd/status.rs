@@ -40,6 +40,12 @@ fn request_counts(rec: &MountRecord) -> Option<Vec<(String, u64)>> {
     client.request_counts().ok()
 }
 
+/// Nodes the daemon holds in memory and its open files (None when it does not answer).
+fn engine_stats(rec: &MountRecord) -> Option<(u64, u64)> {
+    let mut client = agentfs_mount_helper::control::client::Client::connect(&rec.id, &rec.mountpoint_path()).ok()?;
+    client.engine_stats().ok()
+}
+
 fn to_json(rec: &MountRecord) -> Value {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
     let mut pin = json!({
@@ -61,6 +67,9 @@ fn to_json(rec: &MountRecord) -> Value {
         "transport": rec.transport,
         "transport_reason": rec.transport_reason,
     });
+    if let Some((nodes, open_files)) = engine_stats(rec) {
+        v["engine"] = json!({ "nodes": nodes, "open_files": open_files });
+    }
     if let Some(counts) = request_counts(rec) {
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let by_op: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, Value::from(n))).collect();

@@ -169,7 +169,11 @@ impl Fixture {
             let d = self.runtime.join(sub);
             let left: Vec<_> =
                 fs::read_dir(&d).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-            assert!(left.is_empty(), "left in {}: {left:?}", d.display());
+            let contents: Vec<String> = left
+                .iter()
+                .map(|n| String::from_utf8_lossy(&fs::read(d.join(n)).unwrap_or_default()).into_owned())
+                .collect();
+            assert!(left.is_empty(), "left in {}: {left:?}\n{}", d.display(), contents.join("\n"));
         }
     }
 }

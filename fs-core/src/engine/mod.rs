@@ -183,6 +183,25 @@ impl Engine {
         self.frontend_keeps_mtime.store(on, Ordering::Release);
     }
 
+    /// Gives back the room of the node table once it holds less than a quarter of what it
+    /// could (after the kernel forgot most of a big walk): a table keeps its peak capacity, 16
+    /// bytes and more per slot, otherwise. Each shard is locked while it is rebuilt. Says
+    /// whether it shrank: the table's capacity remembers a peak of nodes that came and went
+    /// between two looks.
+    pub fn shrink_tables(&self) -> bool {
+        const SMALL: usize = 4096;
+        let shrink = self.nodes.capacity() > SMALL && self.nodes.len() * 4 < self.nodes.capacity();
+        if shrink {
+            self.nodes.shrink_to_fit();
+        }
+        shrink
+    }
+
+    /// The most bytes the upper layer held since the last call.
+    pub fn take_bytes_peak(&self) -> u64 {
+        self.budget.take_peak()
+    }
+
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             nodes: self.nodes.len(),

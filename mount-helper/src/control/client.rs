@@ -71,6 +71,14 @@ impl Client {
         }
     }
 
+    /// Nodes the daemon holds in memory, and its open files.
+    pub fn engine_stats(&mut self) -> Result<(u64, u64)> {
+        match self.call(&Request::EngineStats)? {
+            Response::EngineStats { nodes, open_files } => Ok((nodes, open_files)),
+            r => Err(self.unexpected(r)),
+        }
+    }
+
     pub fn thaw(&mut self) -> Result<()> {
         match self.call(&Request::Thaw)? {
             Response::Done => Ok(()),

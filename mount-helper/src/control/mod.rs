@@ -62,6 +62,8 @@ pub enum Request {
     Unmount,
     /// How many requests of each kind the kernel sent so far (answered by `RequestCounts`).
     RequestCounts,
+    /// Nodes in memory and open files (answered by `EngineStats`).
+    EngineStats,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -114,6 +116,10 @@ pub enum Response {
     Segments(Vec<(u64, u64)>),
     /// Requests served so far, by the kernel's name of the operation.
     RequestCounts(Vec<(String, u64)>),
+    EngineStats {
+        nodes: u64,
+        open_files: u64,
+    },
     /// The request failed with this errno.
     Failed {
         errno: i32,

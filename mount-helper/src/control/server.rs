@@ -176,6 +176,10 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
             buf.truncate(n);
             Response::Bytes(buf)
         }
+        Request::EngineStats => {
+            let s = engine.stats();
+            Response::EngineStats { nodes: s.nodes as u64, open_files: s.open_files as u64 }
+        }
         Request::Freeze | Request::Thaw | Request::Unmount | Request::RequestCounts => return Err(Errno::EINVAL),
     })
 }

@@ -69,6 +69,20 @@ fn mount(
 }
 
 /// Unmounts when one of the termination signals arrives.
+/// How the session ended. After `umount -l` the kernel tears the connection down at the
+/// last close, and the session's read sees ECONNABORTED instead of ENODEV when the teardown
+/// aborts the requests in flight: with the mount gone, that is the same clean end. An abort
+/// through /sys/fs/fuse/connections leaves the mount in place and stays an error.
+fn session_end(r: std::io::Result<()>, mnt: &Path) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) && crate::mountinfo::mount_at(mnt).is_none() => {
+            tracing::info!("the kernel ended the connection after the mount was detached");
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 fn on_signals(sigs: signals::SignalSet, mut unmounter: fuser::SessionUnmounter, mnt: &Path) -> Result<()> {
     let mnt = mnt.to_path_buf();
     std::thread::Builder::new()
@@ -115,9 +129,10 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     let (mut session, transport) = mount(fs, &spec, cfg)
         .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
     let unmounter = session.unmount_callable();
+    let session_mnt = cfg.mountpoint.clone();
     let session = std::thread::Builder::new()
         .name("fuse-session".into())
-        .spawn(move || session.run())
+        .spawn(move || session_end(session.run(), &session_mnt))
         .map_err(|e| Error::System(format!("cannot start the session thread: {e}")))?;
     let mnt = cfg.mountpoint.clone();
     on_signals(sigs, unmounter, &mnt)?;
