@@ -10,6 +10,7 @@ use crate::runtime::{ensure_private_dir, log_path, logs_dir};
 use agentfs_core::{Config, Engine, ROOT_ID};
 use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
 use agentfs_platform::lower::DirLower;
+use agentfs_platform::mount_options::KernelOptions;
 use agentfs_platform::store::MemStore;
 use agentfs_platform::sys::signals;
 use std::ffi::OsString;
@@ -44,6 +45,10 @@ pub struct MountConfig {
     pub id: String,
     /// Unmount when this process (pid, start time) exits.
     pub exit_with: Option<(u32, u64)>,
+    /// The kernel's generic mount options.
+    pub kernel: KernelOptions,
+    /// The source the mount table shows (default: `source`).
+    pub fsname: Option<String>,
 }
 
 impl MountConfig {
@@ -59,6 +64,15 @@ impl MountConfig {
         if self.passthrough {
             a.push("--passthrough".into());
         }
+        let kernel = self.kernel.to_option_string();
+        if !kernel.is_empty() {
+            a.push("--kernel-options".into());
+            a.push(kernel.into());
+        }
+        if let Some(name) = &self.fsname {
+            a.push("--fsname".into());
+            a.push(name.into());
+        }
         a.push("--id".into());
         a.push(self.id.clone().into());
         if let Some((pid, start)) = self.exit_with {
@@ -72,6 +86,23 @@ impl MountConfig {
         a.push(self.mountpoint.clone().into());
         a
     }
+}
+
+/// The kernel (or fusermount3) refused the mount: say so, and what to check.
+fn mount_refused(cfg: &MountConfig, e: &std::io::Error) -> Error {
+    let hint = if e.to_string().contains("fusermount3: unknown option") {
+        "; as a user agentfs mounts through fusermount3, which may not know every kernel option (3.14 takes \
+         ro, rw, nosuid, nodev, noexec, sync, async, atime, noatime, dirsync): leave the option out or mount as root"
+            .to_string()
+    } else if cfg.kernel.security.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} needs a security module (such as SELinux) that takes it: leave it out where none is enabled",
+            cfg.kernel.security.join(",")
+        )
+    };
+    Error::System(format!("cannot mount at {}: {e}{hint}", cfg.mountpoint.display()))
 }
 
 /// A mounted, serving daemon.
@@ -209,17 +240,17 @@ fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running> {
         signals::block(&signals::TERMINATION).map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
     let spec = MountSpec {
         mountpoint: &cfg.mountpoint,
-        fsname: cfg.source.to_string_lossy().into_owned(),
+        fsname: cfg.fsname.clone().unwrap_or_else(|| cfg.source.to_string_lossy().into_owned()),
         allow_other: cfg.allow_other,
         read_only: cfg.read_only,
         threads: threads(),
+        kernel: cfg.kernel.clone(),
     };
     let engine = Arc::new(engine);
     let fs = AgentFs::new(Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
-    let mut session = agentfs_platform::fuse::mount(fs, &spec)
-        .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
+    let mut session = agentfs_platform::fuse::mount(fs, &spec).map_err(|e| mount_refused(cfg, &e))?;
     let mut unmounter = session.unmount_callable();
     let session = std::thread::Builder::new()
         .name("fuse-session".into())

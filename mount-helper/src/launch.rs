@@ -7,7 +7,7 @@
 
 use crate::daemon::MountConfig;
 use crate::error::{Error, Result};
-use crate::readiness::read_report;
+use crate::readiness::{parse_report, read_report};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -32,16 +32,27 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         return Err(Error::System("the launcher has no stdout pipe".into()));
     };
     let mut reader = BufReader::new(out);
+    // The launcher writes `pid N` after starting the daemon, which shares the pipe: a quick
+    // daemon may report first.
     let mut first = String::new();
     let _ = reader.read_line(&mut first);
+    let early_report = (!first.starts_with("pid ")).then(|| std::mem::take(&mut first));
+    if early_report.is_some() {
+        let _ = reader.read_line(&mut first);
+    }
     let _ = launcher.wait();
     let pid: u32 = match first.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()) {
         Some(pid) => pid,
         None => {
-            return Err(Error::System(format!("the daemon could not be started: {}", first.trim())));
+            let said = early_report.as_deref().unwrap_or(&first).trim().to_string();
+            return Err(Error::System(format!("the daemon could not be started: {said}")));
         }
     };
-    match read_report(reader, READY_TIMEOUT) {
+    let report = match early_report {
+        Some(line) => parse_report(line.trim_end()),
+        None => read_report(reader, READY_TIMEOUT),
+    };
+    match report {
         Ok(()) => Ok(pid),
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.

@@ -10,6 +10,7 @@ use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
 use crate::snapshot::{self, record::SnapshotRecord};
 use crate::{check, gc, launch, process};
+use agentfs_platform::mount_options::KernelOptions;
 use agentfs_platform::tree_copy::Progress;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,10 @@ pub struct MountRequest {
     pub id: Option<String>,
     /// The daemon unmounts when this process exits (`agentfs run`).
     pub exit_with: Option<u32>,
+    /// The kernel's generic mount options (nosuid, noexec, noatime, sync, context=...).
+    pub kernel: KernelOptions,
+    /// What the mount table shows as the source (default: SRC).
+    pub fsname: Option<String>,
 }
 
 impl MountRequest {
@@ -54,6 +59,8 @@ impl MountRequest {
             over_source: false,
             id: None,
             exit_with: None,
+            kernel: KernelOptions::default(),
+            fsname: None,
         }
     }
 }
@@ -92,6 +99,13 @@ fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
 
 pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
+    if !rustix::process::geteuid().is_root() && (req.kernel.suid || req.kernel.dev) {
+        return Err(Error::Permission(
+            "the mount options suid and dev need root (set-id programs and device nodes on a user's mount would \
+             reach beyond the user's rights); mount without them"
+                .into(),
+        ));
+    }
     let branch = branch_of(&req.src, req.pin)?;
     let src = branch.as_ref().map_or_else(|| req.src.clone(), SnapshotRecord::root_path);
     let (source, mountpoint) =
@@ -191,6 +205,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         passthrough: req.passthrough,
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
+        kernel: req.kernel.clone(),
+        fsname: req.fsname.clone(),
     };
     if req.foreground {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;

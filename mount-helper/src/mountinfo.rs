@@ -1,4 +1,5 @@
-//! The mount table of this process's namespace (/proc/self/mountinfo).
+//! The mount table of this thread's namespace (/proc/thread-self/mountinfo: a thread may have
+//! entered a mount namespace of its own).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -12,6 +13,10 @@ pub struct MountEntry {
     pub source: String,
     /// "major:minor" of the mounted filesystem.
     pub device: String,
+    /// The mount's own options (`rw,nosuid,nodev,relatime`).
+    pub options: String,
+    /// The filesystem's options (`rw,sync,user_id=0,...`).
+    pub super_options: String,
 }
 
 /// Undoes the octal escapes of mountinfo (\040 for a space...).
@@ -43,6 +48,10 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
                 device: (*l.get(2)?).to_string(),
                 fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
                 source: String::from_utf8_lossy(&unescape(r.get(1)?)).into_owned(),
+                options: (*l.get(5)?).to_string(),
+                super_options: r
+                    .get(2)
+                    .map_or_else(String::new, |o| String::from_utf8_lossy(&unescape(o)).into_owned()),
             })
         })
         .collect()
@@ -50,7 +59,10 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 
 /// The current mount table.
 pub fn mounts() -> Vec<MountEntry> {
-    std::fs::read_to_string("/proc/self/mountinfo").map(|t| parse(&t)).unwrap_or_default()
+    std::fs::read_to_string("/proc/thread-self/mountinfo")
+        .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"))
+        .map(|t| parse(&t))
+        .unwrap_or_default()
 }
 
 /// The topmost mount at `path` (which must be canonical).
@@ -87,6 +99,7 @@ mod tests {
         assert_eq!(m[0].fstype, "fuse.agentfs");
         assert_eq!(m[0].source, "/src dir");
         assert_eq!(m[0].device, "98:0");
+        assert_eq!((m[0].options.as_str(), m[0].super_options.as_str()), ("rw,noatime", "rw,user_id=0"));
         assert!(is_agentfs(&m[0]) && !is_agentfs(&m[1]));
     }
 }

@@ -73,7 +73,8 @@ pub fn read_report(pipe: impl Read + Send + 'static, timeout: Duration) -> Resul
     parse_report(line.trim_end())
 }
 
-fn parse_report(line: &str) -> Result<()> {
+/// The meaning of the daemon's report line (without its newline).
+pub fn parse_report(line: &str) -> Result<()> {
     if line == "ok" {
         return Ok(());
     }

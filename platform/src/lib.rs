@@ -17,6 +17,7 @@ pub mod fuse;
 pub mod limits;
 #[cfg(unix)]
 pub mod lower;
+pub mod mount_options;
 #[cfg(target_os = "linux")]
 pub mod store;
 pub mod sys;

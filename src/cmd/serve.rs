@@ -17,6 +17,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         passthrough: a.options.passthrough,
         id: a.id,
         exit_with: a.exit_with,
+        kernel: a.kernel_options,
+        fsname: a.fsname,
     };
     if a.detach {
         return launch::detach(&super::mount::agentfs_exe()?, &cfg);

@@ -267,9 +267,20 @@ fn clone(plan: &Plan, dir: &Path, kind: PinKind, progress: &Arc<Progress>) -> Re
         progress: Arc::clone(progress),
     };
     let pin = Pin::new(kind, &path, &path);
-    if let Err(e) = tree_copy::copy_tree(&plan.src, &path, &opts) {
-        let _ = remove(&pin);
-        return Err(Error::System(format!("cannot make a {} pin of {}: {e}", kind.name(), plan.src.display())));
+    let mut attempts = 0;
+    loop {
+        match tree_copy::copy_tree(&plan.src, &path, &opts) {
+            Ok(()) => return Ok(pin),
+            // Another mount's unmount removes the pins directory with its last pin: if that
+            // happened between making the directory and copying into it, make it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 && !dir.exists() => {
+                attempts += 1;
+                let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(dir);
+            }
+            Err(e) => {
+                let _ = remove(&pin);
+                return Err(Error::System(format!("cannot make a {} pin of {}: {e}", kind.name(), plan.src.display())));
+            }
+        }
     }
-    Ok(pin)
 }
