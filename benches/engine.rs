@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench engine
 
+use agentfs_core::FileRef;
 use agentfs_core::{Caller, Config, Engine, ROOT_ID, SetAttr};
 use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
@@ -119,7 +120,7 @@ fn data(c: &mut Criterion) {
     let mut i = 0u64;
     g.bench_function("sequential, 64 MiB then over again", |b| {
         b.iter(|| {
-            e.write_ino(file, (i % 16384) * 4096, &block).unwrap();
+            e.write(FileRef::inode(file), (i % 16384) * 4096, &block).unwrap();
             i += 1;
         })
     });
@@ -137,11 +138,15 @@ fn data(c: &mut Criterion) {
         }
     };
     g.bench_function("first write into a 64 KiB lower file (whole copy)", |b| {
-        b.iter_batched(fresh("small"), |(e, id)| e.write_ino(id, 0, b"x").unwrap(), BatchSize::PerIteration)
+        b.iter_batched(fresh("small"), |(e, id)| e.write(FileRef::inode(id), 0, b"x").unwrap(), BatchSize::PerIteration)
     });
     g.throughput(Throughput::Elements(1));
     g.bench_function("append to a 64 MiB lower file (partial copy)", |b| {
-        b.iter_batched(fresh("large"), |(e, id)| e.write_ino(id, LARGE, b"x").unwrap(), BatchSize::PerIteration)
+        b.iter_batched(
+            fresh("large"),
+            |(e, id)| e.write(FileRef::inode(id), LARGE, b"x").unwrap(),
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

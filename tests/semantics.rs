@@ -19,6 +19,7 @@ per_mode!(
     symlinks_fsync_and_xattrs,
     many_threads_at_once,
     a_hundred_thousand_files_meet_no_fd_limit,
+    renaming_every_entry_while_listing_ends,
 );
 
 fn populate(src: &Path) {
@@ -271,5 +272,28 @@ fn a_hundred_thousand_files_meet_no_fd_limit(mode: Mode) {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum.unwrap_or(u64::MAX);
     assert!((fds as u64) < limit / 2 + 100, "{fds} fds open, limit {limit}");
     assert_eq!(fs::read(d.join("d99/f99999")).unwrap(), b"0123456789");
+    f.unmount();
+}
+
+/// Renaming each entry while the directory is read (to a temporary name and back) must not make
+/// the listing go on forever (xfstests generic/736; btrfs once did).
+fn renaming_every_entry_while_listing_ends(mode: Mode) {
+    let Some(f) = mounted(mode) else { return };
+    let d = f.mnt.join("renames");
+    fs::create_dir(&d).unwrap();
+    const N: usize = 2000;
+    for i in 0..N {
+        File::create(d.join(i.to_string())).unwrap();
+    }
+    let mut listed = 0;
+    for e in fs::read_dir(&d).unwrap() {
+        let name = e.unwrap().file_name();
+        listed += 1;
+        assert!(listed <= 3 * N, "listed {listed} entries of a directory of {N}");
+        fs::rename(d.join(&name), d.join("TEMPFILE")).unwrap();
+        fs::rename(d.join("TEMPFILE"), d.join(&name)).unwrap();
+    }
+    assert!(listed >= N, "every entry present all along was listed: {listed}");
+    assert_eq!(fs::read_dir(&d).unwrap().count(), N);
     f.unmount();
 }

@@ -9,6 +9,12 @@
 //! Every entry carries a cookie, given once when the entry appears and never reused, and
 //! `readdir` continues after a cookie. So an offset stays valid while other entries come and go,
 //! and no untouched entry is skipped or repeated.
+//!
+//! A listing also ends where the directory ended when it began: entries that appear later (a
+//! renamed entry gets a fresh cookie) are not listed by it, as POSIX allows. Without that, a
+//! program that renames every entry it reads would read forever (xfstests generic/736). The
+//! limit travels inside the offsets handed out (see [`ListingPos`]), because the kernel lists
+//! without opening the directory.
 
 use crate::lower::LowerPath;
 use crate::types::FileKind;
@@ -22,6 +28,36 @@ pub const DOT_COOKIE: u64 = 1;
 /// Cookie of "..".
 pub const DOTDOT_COOKIE: u64 = 2;
 const FIRST_COOKIE: u64 = 3;
+/// Cookies stay below 2^COOKIE_BITS (renumbered when they would not); the bits above carry how
+/// far the listing an offset belongs to may go.
+const COOKIE_BITS: u32 = 40;
+const COOKIE_MASK: u64 = (1 << COOKIE_BITS) - 1;
+/// Largest span an offset can carry (keeps offsets below 2^63: the kernel stores them signed).
+const SPAN_MAX: u64 = (1 << (63 - COOKIE_BITS)) - 1;
+
+/// Where a listing is: after which cookie it continues, and the first cookie it must not list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListingPos {
+    pub after: u64,
+    pub limit: u64,
+}
+
+impl ListingPos {
+    /// The position an offset from [`ListingPos::offset`] names. An offset without a span (0,
+    /// or the cookie of "." or "..") starts a listing: it may go up to `next_cookie`.
+    pub fn decode(offset: u64, next_cookie: u64) -> ListingPos {
+        let (after, span) = (offset & COOKIE_MASK, offset >> COOKIE_BITS);
+        let limit = if span == 0 { next_cookie } else { after.saturating_add(span) };
+        ListingPos { after, limit }
+    }
+
+    /// The offset to hand out with the entry of `cookie`, for a listing limited by `limit`. A
+    /// span too large to carry is cut short (the listing then ends earlier, never later).
+    pub fn offset(cookie: u64, limit: u64) -> u64 {
+        let span = limit.saturating_sub(cookie).clamp(1, SPAN_MAX);
+        (span << COOKIE_BITS) | cookie
+    }
+}
 
 pub type Name = Arc<OsStr>;
 
@@ -139,6 +175,9 @@ impl DirBody {
     /// Adds an entry with a fresh cookie, replacing any entry of that name.
     pub fn insert(&mut self, name: Name, id: u64, kind: FileKind, origin: Option<LowerPath>) {
         self.changed = self.loaded;
+        if self.next_cookie > COOKIE_MASK {
+            self.renumber();
+        }
         let cookie = self.next_cookie;
         self.next_cookie += 1;
         if let Some(old) = self.entries.insert(Arc::clone(&name), Entry { id, kind, origin, cookie }) {
@@ -168,12 +207,37 @@ impl DirBody {
         self.entries.is_empty()
     }
 
-    /// Entries whose cookie is greater than `offset`, in cookie order.
-    pub fn after(&self, offset: u64) -> impl Iterator<Item = (&Name, &Entry)> {
-        self.order.range(offset.saturating_add(1).max(FIRST_COOKIE)..).filter_map(|(_, name)| {
+    /// Gives the entries cookies from the first one again, in their order (after 2^40 cookies
+    /// were used; listings in progress may then see an entry twice or not at all).
+    fn renumber(&mut self) {
+        let order = std::mem::take(&mut self.order);
+        self.next_cookie = FIRST_COOKIE;
+        for name in order.into_values() {
+            if let Some(e) = self.entries.get_mut(&name) {
+                e.cookie = self.next_cookie;
+                self.order.insert(self.next_cookie, name);
+                self.next_cookie += 1;
+            }
+        }
+    }
+
+    /// Where a listing continuing from `offset` (0 for a new one) is.
+    pub fn position(&self, offset: u64) -> ListingPos {
+        ListingPos::decode(offset, self.next_cookie)
+    }
+
+    /// Entries of the listing at `pos` still to come, in cookie order.
+    pub fn listing(&self, pos: ListingPos) -> impl Iterator<Item = (&Name, &Entry)> {
+        let from = pos.after.saturating_add(1).max(FIRST_COOKIE);
+        self.order.range(from..pos.limit.max(from)).filter_map(|(_, name)| {
             let e = self.entries.get(name)?;
             Some((name, e))
         })
+    }
+
+    /// Every entry, in cookie order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Name, &Entry)> {
+        self.listing(ListingPos { after: 0, limit: u64::MAX })
     }
 }
 
@@ -182,7 +246,7 @@ mod tests {
     use super::*;
 
     fn names(d: &DirBody, offset: u64) -> Vec<String> {
-        d.after(offset).map(|(n, _)| n.to_string_lossy().into_owned()).collect()
+        d.listing(d.position(offset)).map(|(n, _)| n.to_string_lossy().into_owned()).collect()
     }
 
     #[test]
@@ -196,5 +260,45 @@ mod tests {
         d.insert(Arc::from(OsStr::new("e")), 20, FileKind::Regular, None);
         assert_eq!(names(&d, b), vec!["c", "d", "e"]);
         assert_eq!(names(&d, 0), vec!["b", "c", "d", "e"]);
+    }
+
+    /// A listing ends where the directory ended when it began, so renaming every entry read
+    /// (each gets a fresh cookie) cannot make it go on forever.
+    #[test]
+    fn a_listing_does_not_list_what_appeared_after_it_began() {
+        let mut d = DirBody::new_upper();
+        for i in 0..100u64 {
+            d.insert(Arc::from(OsStr::new(&format!("f{i}"))), i + 10, FileKind::Regular, None);
+        }
+        let mut offset = 0;
+        let mut seen = 0;
+        loop {
+            let pos = d.position(offset);
+            let Some((name, e)) = d.listing(pos).next() else { break };
+            let (name, id, cookie) = (Arc::clone(name), e.id, e.cookie());
+            offset = ListingPos::offset(cookie, pos.limit);
+            seen += 1;
+            assert!(seen <= 100, "listed more entries than there are");
+            d.remove(&name);
+            d.insert(Arc::from(OsStr::new("TEMP")), id, FileKind::Regular, None);
+            d.remove(OsStr::new("TEMP"));
+            d.insert(name, id, FileKind::Regular, None);
+        }
+        assert_eq!(seen, 100);
+        assert_eq!(names(&d, 0).len(), 100, "a new listing sees every entry");
+    }
+
+    #[test]
+    fn offsets_carry_cookie_and_limit() {
+        for (cookie, limit) in [(3u64, 4u64), (1000, 5000), (COOKIE_MASK - 1, COOKIE_MASK)] {
+            let off = ListingPos::offset(cookie, limit);
+            assert!(off < 1 << 63);
+            assert_eq!(ListingPos::decode(off, 99), ListingPos { after: cookie, limit });
+        }
+        assert_eq!(ListingPos::decode(0, 77), ListingPos { after: 0, limit: 77 });
+        assert_eq!(ListingPos::decode(DOTDOT_COOKIE, 77), ListingPos { after: DOTDOT_COOKIE, limit: 77 });
+        // A span too wide to carry ends the listing early, never late.
+        let far = ListingPos::decode(ListingPos::offset(5, u64::MAX), 0);
+        assert_eq!((far.after, far.limit), (5, 5 + SPAN_MAX));
     }
 }

@@ -225,6 +225,43 @@ impl OpenFlags {
     }
 }
 
+/// The file a data request is about: its node, and the handle the engine gave out when it was
+/// opened, or [`FileRef::NO_HANDLE`] when the frontend's kernel opened it without telling the
+/// engine.
+///
+/// Which requests come without a handle (Linux FUSE): in the no-open mode (a pinned lower layer
+/// without passthrough) the kernel never sends OPEN, CREATE or RELEASE, so every READ, WRITE,
+/// FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE, IOCTL, POLL and lock request carries handle 0, and
+/// so do the page writebacks of the writeback cache and msync. With OPEN answered (live, or
+/// passthrough) they carry the handle of the open that made them, except writebacks, which
+/// carry the handle of any writable open of the inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRef {
+    /// Node id; 0 if only the handle is known.
+    pub ino: u64,
+    pub fh: u64,
+}
+
+impl FileRef {
+    /// The handle of a file opened without telling the engine.
+    pub const NO_HANDLE: u64 = 0;
+
+    /// What a request names: node and handle (which may be [`FileRef::NO_HANDLE`]).
+    pub fn new(ino: u64, fh: u64) -> FileRef {
+        FileRef { ino, fh }
+    }
+
+    /// A file known by its handle only.
+    pub fn handle(fh: u64) -> FileRef {
+        FileRef { ino: 0, fh }
+    }
+
+    /// A file opened without telling the engine: any access the frontend let through.
+    pub fn inode(ino: u64) -> FileRef {
+        FileRef { ino, fh: FileRef::NO_HANDLE }
+    }
+}
+
 /// Flags of `rename`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenameFlags {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use agentfs_core::FileRef;
 use agentfs_core::{Caller, Config, Engine, Errno, FileKind, OpenFlags, ROOT_ID, RenameFlags, SetAttr};
 use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
@@ -105,7 +106,7 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
     let r = (|| match rng.next() % 12 {
         0 => {
             let (a, fh) = e.create(d, name, 0o644, OpenFlags::RDWR, &caller)?;
-            let r = e.write(fh, rng.next() % 100_000, &vec![7u8; (rng.next() % 70_000) as usize]);
+            let r = e.write(FileRef::handle(fh), rng.next() % 100_000, &vec![7u8; (rng.next() % 70_000) as usize]);
             e.release(fh)?;
             e.forget(a.ino, 1);
             r.map(|_| ())
@@ -115,8 +116,12 @@ fn one_op(e: &Engine, rng: &mut Rng) -> Result<(), Errno> {
             let r = (|| {
                 let fh = e.open(a.ino, if rng.next() % 2 == 0 { OpenFlags::RDONLY } else { OpenFlags::RDWR })?;
                 let mut buf = vec![0u8; 8192];
-                let r = e.read(fh, rng.next() % 50_000, &mut buf).and_then(|_| {
-                    if rng.next() % 2 == 0 { e.write(fh, rng.next() % 50_000, b"written").map(|_| ()) } else { Ok(()) }
+                let r = e.read(FileRef::handle(fh), rng.next() % 50_000, &mut buf).and_then(|_| {
+                    if rng.next() % 2 == 0 {
+                        e.write(FileRef::handle(fh), rng.next() % 50_000, b"written").map(|_| ())
+                    } else {
+                        Ok(())
+                    }
                 });
                 e.release(fh)?;
                 r.or_else(|err| if err == Errno::EBADF { Ok(()) } else { Err(err) })
@@ -307,7 +312,7 @@ fn concurrent_writers_copy_a_lower_file_up_once_and_keep_every_write() {
                 std::thread::spawn(move || {
                     let fh = e.open(id, OpenFlags::RDWR).unwrap();
                     for block in (t..64).step_by(THREADS) {
-                        e.write(fh, block * 4096, &[b'0' + t as u8; 4096]).unwrap();
+                        e.write(FileRef::handle(fh), block * 4096, &[b'0' + t as u8; 4096]).unwrap();
                     }
                     e.release(fh).unwrap();
                 })
@@ -341,7 +346,7 @@ fn concurrent_appends_never_overwrite_each_other() {
                 std::thread::spawn(move || {
                     let fh = e.open(a.ino, OpenFlags { append: true, ..OpenFlags::WRONLY }).unwrap();
                     for i in 0..500 {
-                        e.write(fh, 0, format!("{t}:{i:05}\n").as_bytes()).unwrap();
+                        e.write(FileRef::handle(fh), 0, format!("{t}:{i:05}\n").as_bytes()).unwrap();
                     }
                     e.release(fh).unwrap();
                 })

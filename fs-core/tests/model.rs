@@ -7,6 +7,7 @@
 
 mod common;
 
+use agentfs_core::FileRef;
 use agentfs_core::{Config, Engine, Errno, FileKind, OpenFlags, RenameFlags, SetAttr};
 use agentfs_platform::lower::DirLower;
 use agentfs_platform::store::MemStore;
@@ -92,7 +93,7 @@ fn on_engine(e: &Engine, op: &Op) -> Result<(), i32> {
             let (dir, name) = parent_of(e, p)?;
             let a = e.lookup(dir, OsStr::new(name))?;
             let fh = e.open(a.ino, OpenFlags::WRONLY)?;
-            let r = e.write(fh, *off, &vec![*byte; *len]);
+            let r = e.write(FileRef::handle(fh), *off, &vec![*byte; *len]);
             e.release(fh)?;
             r.map(|_| ())
         }

@@ -68,16 +68,19 @@ impl Engine {
         Ok(node.attr())
     }
 
-    /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]).
-    pub fn drop_privileges(&self, id: u64, drop: PrivilegeDrop) -> Result<()> {
+    /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]); returns whether
+    /// anything changed (a frontend whose kernel caches attributes must then tell it).
+    pub fn drop_privileges(&self, id: u64, drop: PrivilegeDrop) -> Result<bool> {
         let node = self.node(id)?;
         let _change = self.mutation();
         self.drop_privileges_of(&node, drop)
     }
 
-    fn drop_privileges_of(&self, node: &Arc<Node>, drop: PrivilegeDrop) -> Result<()> {
-        if drop == PrivilegeDrop::Nothing || node.kind != FileKind::Regular {
-            return Ok(());
+    /// Directories keep their set-id bits (a set-group-id directory passes its group on); every
+    /// other kind loses them, FIFOs, sockets and device nodes included, as on Linux.
+    fn drop_privileges_of(&self, node: &Arc<Node>, drop: PrivilegeDrop) -> Result<bool> {
+        if drop == PrivilegeDrop::Nothing || node.kind == FileKind::Directory {
+            return Ok(false);
         }
         self.load_xattrs(node)?;
         let kept_perm = |perm: u16| match drop {
@@ -95,7 +98,7 @@ impl Engine {
             // The common case changes nothing and must stay cheap: it runs before every write.
             let m = node.meta.lock();
             if kept_perm(m.perm) == m.perm && !has_caps(&m) {
-                return Ok(());
+                return Ok(false);
             }
         }
         self.pin(node)?;
@@ -106,7 +109,7 @@ impl Engine {
             m.recharge(&budget, -((CAPABILITY_XATTR.len() + v.len()) as i64))?;
         }
         m.touch_changed();
-        Ok(())
+        Ok(true)
     }
 
     /// The target of a symlink, as bytes.

@@ -94,7 +94,7 @@ impl Engine {
             if !body.is_loaded() {
                 return Ok(());
             }
-            (body.after(0).map(|(n, e)| (Arc::clone(n), e.clone())).collect(), body.is_changed())
+            (body.entries().map(|(n, e)| (Arc::clone(n), e.clone())).collect(), body.is_changed())
         };
         if base.is_some() && !listing_changed {
             return self.walk_unchanged_listing(&entries, path, out);

@@ -7,14 +7,14 @@ use crate::budget::ChargedData;
 use crate::errno::{Errno, Result};
 use crate::lower::LowerFile;
 use crate::node::{Body, FileBody, Node};
-use crate::types::{Attr, Caller, FallocMode, FileKind, MAX_FILE_SIZE, OpenFlags, Whence};
+use crate::types::{Attr, Caller, FallocMode, FileKind, FileRef, MAX_FILE_SIZE, OpenFlags, Whence};
 use crate::upper::UpperFile;
 use std::ffi::OsStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// The handle of a file the frontend's kernel opened without telling the engine.
-pub const NO_HANDLE: u64 = 0;
+pub const NO_HANDLE: u64 = FileRef::NO_HANDLE;
 
 /// Size of the buffer used to copy data (copy-up, copy_file_range).
 const COPY_CHUNK: u64 = 1 << 20;
@@ -191,13 +191,14 @@ impl Engine {
     }
 
     /// Succeeds without I/O: the upper layer is volatile by design.
-    pub fn flush(&self, fh: u64) -> Result<()> {
-        self.open_file(fh).map(|_| ())
+    pub fn flush(&self, file: FileRef) -> Result<()> {
+        self.file(file).map(|_| ())
     }
 
-    /// Succeeds without I/O: the upper layer is volatile by design.
-    pub fn fsync(&self, fh: u64, _datasync: bool) -> Result<()> {
-        self.open_file(fh).map(|_| ())
+    /// Succeeds without I/O: the upper layer is volatile by design (the frontend's own caches
+    /// are written back to the engine before this is asked).
+    pub fn fsync(&self, file: FileRef, _datasync: bool) -> Result<()> {
+        self.file(file).map(|_| ())
     }
 
     /// Where the file's bytes are now.
@@ -213,8 +214,8 @@ impl Engine {
     }
 
     /// Reads into `buf` at `offset`; returns the bytes read (0 at the end).
-    pub fn read(&self, fh: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let f = self.open_file(fh)?;
+    pub fn read(&self, file: FileRef, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let f = self.file(file)?;
         if !f.flags.read {
             return Err(Errno::EBADF);
         }
@@ -247,29 +248,30 @@ impl Engine {
     }
 
     /// Writes `buf` at `offset` (at the end for an append handle); returns the bytes written.
-    pub fn write(&self, fh: u64, offset: u64, buf: &[u8]) -> Result<usize> {
-        let f = self.open_file(fh)?;
+    pub fn write(&self, file: FileRef, offset: u64, buf: &[u8]) -> Result<usize> {
+        let f = self.file(file)?;
         if !f.flags.write {
             return Err(Errno::EBADF);
         }
         self.write_node(&f, offset, buf)
     }
 
-    /// A stand-in handle for a file the frontend's kernel opened without telling the engine
-    /// (FUSE no-open mode): it already checked access, so it may read and write.
-    fn handle_less(&self, id: u64) -> Result<OpenFile> {
-        Ok(OpenFile { node: self.node(id)?, flags: OpenFlags::RDWR })
-    }
-
-    /// Reads node `id` without a handle (see [`Config::tracks_opens`]).
-    pub fn read_ino(&self, id: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let node = self.node(id)?;
-        self.read_node(&node, offset, buf)
-    }
-
-    /// Writes node `id` without a handle (see [`Config::tracks_opens`]).
-    pub fn write_ino(&self, id: u64, offset: u64, buf: &[u8]) -> Result<usize> {
-        self.write_node(&self.handle_less(id)?, offset, buf)
+    /// The open file a request is about: the handle's, or for a file the frontend's kernel
+    /// opened without telling the engine, a stand-in that may read and write (that kernel
+    /// already checked access). Every operation on an open file resolves it here.
+    pub(super) fn file(&self, file: FileRef) -> Result<Arc<OpenFile>> {
+        if file.fh == FileRef::NO_HANDLE {
+            if file.ino == 0 {
+                return Err(Errno::EBADF);
+            }
+            return Ok(Arc::new(OpenFile { node: self.node(file.ino)?, flags: OpenFlags::RDWR }));
+        }
+        let f = self.files.get(&file.fh).map(|f| Arc::clone(&f)).ok_or(Errno::EBADF)?;
+        if file.ino != 0 && f.node.id != file.ino {
+            tracing::error!(ino = file.ino, fh = file.fh, "a handle used for another node");
+            return Err(Errno::EBADF);
+        }
+        Ok(f)
     }
 
     fn write_node(&self, f: &OpenFile, offset: u64, buf: &[u8]) -> Result<usize> {
@@ -351,20 +353,11 @@ impl Engine {
     }
 
     /// Allocates, punches or zeroes a range of an open file.
-    pub fn fallocate(&self, fh: u64, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
-        let f = self.open_file(fh)?;
+    pub fn fallocate(&self, file: FileRef, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
+        let f = self.file(file)?;
         if !f.flags.write {
             return Err(Errno::EBADF);
         }
-        self.fallocate_file(&f, offset, len, mode)
-    }
-
-    /// [`Engine::fallocate`] without a handle.
-    pub fn fallocate_ino(&self, id: u64, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
-        self.fallocate_file(&self.handle_less(id)?, offset, len, mode)
-    }
-
-    fn fallocate_file(&self, f: &OpenFile, offset: u64, len: u64, mode: FallocMode) -> Result<()> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -403,18 +396,9 @@ impl Engine {
     }
 
     /// SEEK_DATA / SEEK_HOLE.
-    pub fn lseek(&self, fh: u64, offset: u64, whence: Whence) -> Result<u64> {
-        self.lseek_node(&self.open_file(fh)?.node, offset, whence)
-    }
-
-    /// [`Engine::lseek`] without a handle.
-    pub fn lseek_ino(&self, id: u64, offset: u64, whence: Whence) -> Result<u64> {
-        let node = self.node(id)?;
-        self.lseek_node(&node, offset, whence)
-    }
-
-    fn lseek_node(&self, node: &Node, offset: u64, whence: Whence) -> Result<u64> {
-        match (self.source(node)?, whence) {
+    pub fn lseek(&self, file: FileRef, offset: u64, whence: Whence) -> Result<u64> {
+        let f = self.file(file)?;
+        match (self.source(&f.node)?, whence) {
             (Source::Upper(d), Whence::Data) => d.seek_data(offset),
             (Source::Upper(d), Whence::Hole) => d.seek_hole(offset),
             (Source::Lower(file), Whence::Data) => file.seek_data(offset),
@@ -422,20 +406,11 @@ impl Engine {
         }
     }
 
-    /// Copies up to `len` bytes between files, each named by `(node id, handle)` (a handle of
-    /// [`NO_HANDLE`] for a file opened without telling the engine); returns the bytes copied
-    /// (fewer at the end of the source).
-    pub fn copy_file_range(
-        &self,
-        (id_in, fh_in): (u64, u64),
-        off_in: u64,
-        (id_out, fh_out): (u64, u64),
-        off_out: u64,
-        len: u64,
-    ) -> Result<u64> {
-        let target = |id, fh| if fh == NO_HANDLE { self.handle_less(id).map(Arc::new) } else { self.open_file(fh) };
-        let fi = target(id_in, fh_in)?;
-        let fo = target(id_out, fh_out)?;
+    /// Copies up to `len` bytes between files; returns the bytes copied (fewer at the end of
+    /// the source).
+    pub fn copy_file_range(&self, from: FileRef, off_in: u64, to: FileRef, off_out: u64, len: u64) -> Result<u64> {
+        let fi = self.file(from)?;
+        let fo = self.file(to)?;
         if !fi.flags.read || !fo.flags.write || fo.flags.append {
             return Err(Errno::EBADF);
         }

@@ -1,7 +1,7 @@
 //! opendir, readdir, readdirplus, releasedir.
 
 use super::{Engine, OpenFile};
-use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE, DirBody};
+use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE, DirBody, ListingPos};
 use crate::errno::{Errno, Result};
 use crate::node::Node;
 use crate::types::{Attr, DirEntry, FileKind, OpenFlags};
@@ -36,8 +36,10 @@ impl Engine {
                 return Ok(());
             }
         }
-        for (name, e) in d.after(offset) {
-            let entry = DirEntry { ino: e.id, offset: e.cookie(), kind: e.kind, name: OsString::from(&**name) };
+        let pos = d.position(offset);
+        for (name, e) in d.listing(pos) {
+            let at = ListingPos::offset(e.cookie(), pos.limit);
+            let entry = DirEntry { ino: e.id, offset: at, kind: e.kind, name: OsString::from(&**name) };
             if !add(&entry) {
                 break;
             }
@@ -58,7 +60,8 @@ impl Engine {
                 }
             }
         }
-        for (name, e) in d.after(offset) {
+        let pos = d.position(offset);
+        for (name, e) in d.listing(pos) {
             let child = match self.resolve(id, e, true, false) {
                 Ok(c) => c,
                 Err(err) => {
@@ -67,7 +70,8 @@ impl Engine {
                 }
             };
             let attr = child.attr();
-            let entry = DirEntry { ino: e.id, offset: e.cookie(), kind: attr.kind, name: OsString::from(&**name) };
+            let at = ListingPos::offset(e.cookie(), pos.limit);
+            let entry = DirEntry { ino: e.id, offset: at, kind: attr.kind, name: OsString::from(&**name) };
             if !add(&entry, &attr) {
                 self.forget(child.id, 1);
                 break;
@@ -93,7 +97,7 @@ impl Engine {
     fn note_listing(&self, d: &DirBody) {
         let Some(p) = &self.prefetch else { return };
         let files = d
-            .after(0)
+            .entries()
             .filter(|(_, e)| e.kind == FileKind::Regular)
             .filter_map(|(_, e)| {
                 let origin = e.origin.clone()?;

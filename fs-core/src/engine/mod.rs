@@ -322,10 +322,6 @@ impl Engine {
         node.attr()
     }
 
-    fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
-        self.files.get(&fh).map(|f| Arc::clone(&f)).ok_or(Errno::EBADF)
-    }
-
     fn budget(&self) -> &Arc<Budget> {
         &self.budget
     }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 /// Chunk size. A chunk holds the bytes from its start up to the last byte written in it, so a
 /// small file costs its size, not a whole chunk.
 pub const CHUNK: u64 = 64 * 1024;
+/// Granularity of punched holes inside a chunk (SEEK_HOLE reports them page by page, as tmpfs).
+const PAGE: u64 = 4096;
 
 /// A store that keeps every file in process memory.
 #[derive(Debug, Default)]
@@ -25,6 +27,9 @@ struct Inner {
     allocated: u64,
     /// Chunk index -> bytes from the chunk start (at most CHUNK long).
     chunks: BTreeMap<u64, Vec<u8>>,
+    /// Chunk index -> its pages (bit n: bytes n*PAGE..) that a punch zeroed inside the chunk's
+    /// bytes and nothing wrote since: they read as zeros and count as holes. Absent: none.
+    punched: BTreeMap<u64, u16>,
 }
 
 /// One file's data in memory.
@@ -68,7 +73,37 @@ impl Inner {
                 self.chunks.remove(&i);
             }
         }
+        // Pages wholly past the new end are no longer punched pages of this chunk.
+        let from = (to as u64).div_ceil(PAGE) * PAGE;
+        self.set_punched(i, from as usize, CHUNK as usize, false);
     }
+
+    /// Marks (or clears) as punched the pages of chunk `i` that lie wholly inside `[s, e)`
+    /// when `on`, or every page touching `[s, e)` when clearing.
+    fn set_punched(&mut self, i: u64, s: usize, e: usize, on: bool) {
+        let (s, e) = (s as u64, e as u64);
+        let mask = if on { page_mask(s.div_ceil(PAGE), e / PAGE) } else { page_mask(s / PAGE, e.div_ceil(PAGE)) };
+        if mask == 0 {
+            return;
+        }
+        let bits = self.punched.get(&i).copied().unwrap_or(0);
+        let bits = if on { bits | mask } else { bits & !mask };
+        if bits == 0 {
+            self.punched.remove(&i);
+        } else {
+            self.punched.insert(i, bits);
+        }
+    }
+
+    /// Whether the byte at `pos` lies in a punched page.
+    fn is_punched(&self, pos: u64) -> bool {
+        self.punched.get(&(pos / CHUNK)).is_some_and(|bits| bits & (1 << ((pos % CHUNK) / PAGE)) != 0)
+    }
+}
+
+/// The bits of pages `first..last` (page numbers within a chunk).
+fn page_mask(first: u64, last: u64) -> u16 {
+    (first..last.min(CHUNK / PAGE)).fold(0u16, |m, p| m | (1 << p))
 }
 
 fn check_range(offset: u64, len: u64) -> Result<()> {
@@ -111,6 +146,7 @@ impl FileData for HeapFile {
             let chunk = inner.chunk_to(i, e);
             chunk[s..e].copy_from_slice(&data[src..src + (e - s)]);
             src += e - s;
+            inner.set_punched(i, s, e, false);
         }
         let end = offset + data.len() as u64;
         if end > inner.len {
@@ -130,6 +166,7 @@ impl FileData for HeapFile {
                     inner.allocated -= c.len() as u64;
                 }
             }
+            inner.punched.retain(|i, _| *i < keep);
             if len % CHUNK != 0 {
                 inner.shrink_chunk(len / CHUNK, (len % CHUNK) as usize);
             }
@@ -175,6 +212,7 @@ impl FileData for HeapFile {
                 inner.shrink_chunk(i, to);
             } else if s < chunk.len() {
                 chunk[s..e].fill(0);
+                inner.set_punched(i, s, e, true);
             }
         }
         Ok(())
@@ -183,8 +221,9 @@ impl FileData for HeapFile {
     fn allocate(&self, offset: u64, len: u64) -> Result<()> {
         check_range(offset, len)?;
         let mut inner = self.inner.write();
-        for (i, _, e) in pieces(offset, len) {
+        for (i, s, e) in pieces(offset, len) {
             inner.chunk_to(i, e);
+            inner.set_punched(i, s, e, false);
         }
         Ok(())
     }
@@ -197,8 +236,11 @@ impl FileData for HeapFile {
         for (i, chunk) in inner.chunks.range(offset / CHUNK..) {
             let base = i * CHUNK;
             let data_end = base + chunk.len() as u64;
-            if data_end > offset {
-                let at = base.max(offset);
+            let mut at = base.max(offset);
+            while at < data_end && inner.is_punched(at) {
+                at = (at / PAGE + 1) * PAGE;
+            }
+            if at < data_end {
                 return if at < inner.len { Ok(at) } else { Err(Errno::ENXIO) };
             }
         }
@@ -215,7 +257,16 @@ impl FileData for HeapFile {
             let i = pos / CHUNK;
             let base = i * CHUNK;
             match inner.chunks.get(&i) {
+                Some(_) if inner.is_punched(pos) => return Ok(pos.min(inner.len)),
                 Some(chunk) if pos < base + chunk.len() as u64 => {
+                    let data_end = base + chunk.len() as u64;
+                    let mut next = (pos / PAGE + 1) * PAGE;
+                    while next < data_end && !inner.is_punched(next) {
+                        next += PAGE;
+                    }
+                    if next < data_end {
+                        return Ok(next.min(inner.len));
+                    }
                     if chunk.len() as u64 == CHUNK {
                         pos = base + CHUNK;
                     } else {
@@ -308,6 +359,31 @@ mod tests {
         f.punch_hole(10, 5).unwrap();
         f.read_at(&mut b, 11).unwrap();
         assert_eq!(b, [0; 3]);
+    }
+
+    /// Whole pages punched inside a chunk are holes for SEEK_HOLE/SEEK_DATA (generic/539), until
+    /// written again; partly punched pages stay data.
+    #[test]
+    fn pages_punched_inside_a_chunk_are_holes() {
+        let f = HeapFile::default();
+        f.write_at(&[b'a'; 3 * PAGE as usize], 0).unwrap();
+        f.punch_hole(PAGE, PAGE).unwrap();
+        assert_eq!(f.seek_data(0).unwrap(), 0);
+        assert_eq!(f.seek_hole(0).unwrap(), PAGE);
+        assert_eq!(f.seek_data(PAGE).unwrap(), 2 * PAGE);
+        assert_eq!(f.seek_hole(PAGE + 5).unwrap(), PAGE + 5);
+        assert_eq!(f.seek_hole(2 * PAGE).unwrap(), 3 * PAGE);
+        f.punch_hole(2 * PAGE + 1, 10).unwrap();
+        assert_eq!(f.seek_hole(2 * PAGE).unwrap(), 3 * PAGE, "a partly punched page is data");
+        f.write_at(b"x", PAGE + 7).unwrap();
+        assert_eq!(f.seek_hole(0).unwrap(), 3 * PAGE, "written again: data");
+        f.punch_hole(0, 2 * PAGE).unwrap();
+        assert_eq!(f.seek_data(0).unwrap(), 2 * PAGE);
+        // Shrinking keeps the punched page below the new end; bytes a later write zero-fills
+        // inside the chunk count as data (allowed: a hole may always be reported as data).
+        f.set_len(PAGE).unwrap();
+        f.write_at(b"y", 3 * PAGE).unwrap();
+        assert_eq!(f.seek_data(0).unwrap(), PAGE);
     }
 
     #[test]

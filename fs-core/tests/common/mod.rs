@@ -2,6 +2,7 @@
 //! the engine the way the kernel would do it, and snapshots of trees for comparison.
 #![allow(dead_code)]
 
+use agentfs_core::FileRef;
 use agentfs_core::{Engine, Errno, FileKind, OpenFlags, ROOT_ID};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -70,7 +71,7 @@ pub fn engine_read(e: &Engine, ino: u64) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = e.read(fh, out.len() as u64, &mut buf).unwrap();
+        let n = e.read(FileRef::handle(fh), out.len() as u64, &mut buf).unwrap();
         if n == 0 {
             break;
         }

@@ -3,7 +3,7 @@
 use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, WireWhat, recv, send};
 use agentfs_core::changes::{Change, ChangeKind};
 use agentfs_core::upper::Layout;
-use agentfs_core::{Engine, Errno, Frozen, Whence};
+use agentfs_core::{Engine, Errno, FileRef, Frozen, Whence};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -118,7 +118,7 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
         Request::Segments { id, start, end } => Response::Segments(segments(engine, id, start, end)?),
         Request::Read { id, offset, len } => {
             let mut buf = vec![0u8; len.min(MAX_READ) as usize];
-            let n = engine.read_ino(id, offset, &mut buf)?;
+            let n = engine.read(FileRef::inode(id), offset, &mut buf)?;
             buf.truncate(n);
             Response::Bytes(buf)
         }
@@ -131,7 +131,7 @@ fn segments(engine: &Engine, id: u64, start: u64, end: u64) -> agentfs_core::Res
     let mut out = Vec::new();
     let mut pos = start;
     while pos < end {
-        let data = match engine.lseek_ino(id, pos, Whence::Data) {
+        let data = match engine.lseek(FileRef::inode(id), pos, Whence::Data) {
             Ok(d) => d,
             Err(Errno::ENXIO) => break,
             Err(e) => return Err(e),
@@ -139,7 +139,7 @@ fn segments(engine: &Engine, id: u64, start: u64, end: u64) -> agentfs_core::Res
         if data >= end {
             break;
         }
-        let hole = engine.lseek_ino(id, data, Whence::Hole)?.min(end);
+        let hole = engine.lseek(FileRef::inode(id), data, Whence::Hole)?.min(end);
         if hole <= data {
             break;
         }

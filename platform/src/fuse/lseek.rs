@@ -7,14 +7,13 @@
 //! stay free), then answers from complete data.
 
 use super::convert::errno;
-use agentfs_core::{Engine, Whence};
+use agentfs_core::{Engine, FileRef, Whence};
 use fuser::{INodeNo, Notifier, ReplyLseek};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, OnceLock};
 
 pub struct Job {
-    pub ino: u64,
-    pub fh: u64,
+    pub file: FileRef,
     pub offset: u64,
     pub whence: Whence,
     pub reply: ReplyLseek,
@@ -43,8 +42,8 @@ impl LseekWorker {
 fn run(engine: &Engine, notifier: &OnceLock<Notifier>, rx: &Receiver<Job>) {
     while let Ok(job) = rx.recv() {
         if let Some(n) = notifier.get() {
-            if let Err(e) = n.inval_inode(INodeNo(job.ino), 0, 0) {
-                tracing::debug!(ino = job.ino, %e, "could not flush dirty pages before lseek");
+            if let Err(e) = n.inval_inode(INodeNo(job.file.ino), 0, 0) {
+                tracing::debug!(ino = job.file.ino, %e, "could not flush dirty pages before lseek");
             }
         }
         answer(engine, job);
@@ -52,12 +51,7 @@ fn run(engine: &Engine, notifier: &OnceLock<Notifier>, rx: &Receiver<Job>) {
 }
 
 pub fn answer(engine: &Engine, job: Job) {
-    let r = if job.fh == agentfs_core::NO_HANDLE {
-        engine.lseek_ino(job.ino, job.offset, job.whence)
-    } else {
-        engine.lseek(job.fh, job.offset, job.whence)
-    };
-    match r {
+    match engine.lseek(job.file, job.offset, job.whence) {
         Ok(o) => job.reply.offset(o as i64),
         Err(e) => job.reply.error(errno(e)),
     }

@@ -6,7 +6,7 @@ use super::convert::{errno, file_attr, file_type, negative_attr, open_flags, set
 use super::io_mode::Decision;
 use super::lseek::{Job, answer};
 use agentfs_core::{
-    Caller, Errno, FallocMode, NO_HANDLE, PrivilegeDrop, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags,
+    Caller, Errno, FallocMode, FileRef, PrivilegeDrop, RenameFlags, SetAttr, Timestamp, Whence, XattrFlags,
 };
 use fuser::BackingId;
 use fuser::{
@@ -124,6 +124,21 @@ impl AgentFs {
             Ok(a) if a.perm & 0o2010 == 0o2000 => caller::in_group(req.pid(), req.gid(), a.gid),
             _ => true,
         }
+    }
+
+    /// Takes set-id bits and capabilities away as a write does; when that changed the mode, the
+    /// kernel's cached attributes are dropped (they would otherwise show the old mode for as
+    /// long as they may be cached, which pinned is forever). Only attributes are invalidated,
+    /// which takes no lock a request in progress could hold.
+    fn drop_privileges(&self, ino: u64, drop: PrivilegeDrop) -> agentfs_core::Result<()> {
+        if self.engine.drop_privileges(ino, drop)? {
+            if let Some(n) = self.notifier.get() {
+                if let Err(e) = n.inval_inode(INodeNo(ino), -1, 0) {
+                    tracing::debug!(ino, %e, "could not drop the kernel's attributes after a privilege drop");
+                }
+            }
+        }
+        Ok(())
     }
 
     fn reply_empty(reply: ReplyEmpty, r: agentfs_core::Result<()>, op: &str) {
@@ -293,12 +308,7 @@ impl Filesystem for AgentFs {
             if buf.len() < size as usize {
                 buf.resize(size as usize, 0);
             }
-            let r = if fh.0 == NO_HANDLE {
-                self.engine.read_ino(ino.0, offset, &mut buf[..size as usize])
-            } else {
-                self.engine.read(fh.0, offset, &mut buf[..size as usize])
-            };
-            match r {
+            match self.engine.read(FileRef::new(ino.0, fh.0), offset, &mut buf[..size as usize]) {
                 Ok(n) => reply.data(&buf[..n]),
                 Err(e) => reply.error(fail("read", e)),
             }
@@ -325,16 +335,11 @@ impl Filesystem for AgentFs {
             } else {
                 PrivilegeDrop::Capabilities
             };
-            if let Err(e) = self.engine.drop_privileges(ino.0, drop) {
+            if let Err(e) = self.drop_privileges(ino.0, drop) {
                 return reply.error(fail("write", e));
             }
         }
-        let r = if fh.0 == NO_HANDLE {
-            self.engine.write_ino(ino.0, offset, data)
-        } else {
-            self.engine.write(fh.0, offset, data)
-        };
-        match r {
+        match self.engine.write(FileRef::new(ino.0, fh.0), offset, data) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fail("write", e)),
         }
@@ -363,8 +368,8 @@ impl Filesystem for AgentFs {
         Self::reply_empty(reply, r, "release");
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        Self::reply_empty(reply, self.engine.fsync(fh.0, datasync), "fsync");
+    fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        Self::reply_empty(reply, self.engine.fsync(FileRef::new(ino.0, fh.0), datasync), "fsync");
     }
 
     /// Listing needs no open state (readdir works by inode and cookie); ENOSYS makes the kernel
@@ -530,9 +535,28 @@ impl Filesystem for AgentFs {
         reply.error(errno(Errno::ENOSYS));
     }
 
-    fn fallocate(
+    /// No ioctl is implemented (chattr flags, FIEMAP ...): ENOTTY, as a filesystem without them
+    /// answers, after checking that the file is one.
+    fn ioctl(
         &self,
         _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        match self.engine.flush(FileRef::new(ino.0, fh.0)) {
+            Ok(()) | Err(Errno::EISDIR) => reply.error(errno(Errno::ENOTTY)),
+            Err(e) => reply.error(fail("ioctl", e)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -541,11 +565,17 @@ impl Filesystem for AgentFs {
         reply: ReplyEmpty,
     ) {
         let r = FallocMode::from_linux(mode).and_then(|m| {
-            if fh.0 == NO_HANDLE {
-                self.engine.fallocate_ino(ino.0, offset, length, m)
-            } else {
-                self.engine.fallocate(fh.0, offset, length, m)
+            // Linux takes set-id bits and capabilities away on fallocate as on write; the kernel
+            // leaves that to us here (HANDLE_KILLPRIV_V2) without saying who may keep them.
+            if self.killpriv.load(Ordering::Acquire) {
+                let drop = if req.uid() == 0 {
+                    PrivilegeDrop::Capabilities
+                } else {
+                    PrivilegeDrop::CapabilitiesAndSetId { caller_in_group: self.caller_in_group(req, ino.0) }
+                };
+                self.drop_privileges(ino.0, drop)?;
             }
+            self.engine.fallocate(FileRef::new(ino.0, fh.0), offset, length, m)
         });
         Self::reply_empty(reply, r, "fallocate");
     }
@@ -559,7 +589,7 @@ impl Filesystem for AgentFs {
         let Ok(offset) = u64::try_from(offset) else {
             return reply.error(errno(Errno::ENXIO));
         };
-        let job = Job { ino: ino.0, fh: fh.0, offset, whence, reply };
+        let job = Job { file: FileRef::new(ino.0, fh.0), offset, whence, reply };
         // Without open tracking any file may have writers.
         let may_have_writers = self.opts.no_open || self.engine.has_writers(ino.0);
         if self.writeback.load(Ordering::Acquire) && may_have_writers {
@@ -583,13 +613,8 @@ impl Filesystem for AgentFs {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        match self.engine.copy_file_range(
-            (ino_in.0, fh_in.0),
-            offset_in,
-            (ino_out.0, fh_out.0),
-            offset_out,
-            len.min(MAX_COPY),
-        ) {
+        let (from, to) = (FileRef::new(ino_in.0, fh_in.0), FileRef::new(ino_out.0, fh_out.0));
+        match self.engine.copy_file_range(from, offset_in, to, offset_out, len.min(MAX_COPY)) {
             Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(fail("copy_file_range", e)),
         }

@@ -4,6 +4,7 @@ use super::*;
 use crate::Errno;
 use crate::budget::NODE_COST;
 use crate::lower::fake::FakeLower;
+use crate::types::FileRef;
 
 #[test]
 fn writes_past_the_budget_fail_with_enospc_and_memory_comes_back() {
@@ -12,10 +13,10 @@ fn writes_past_the_budget_fail_with_enospc_and_memory_comes_back() {
     assert_eq!((st.budget_bytes, st.blocks * u64::from(st.bsize)), (1 << 20, 1 << 20));
     let id = create_file(&e, ROOT_ID, "big", &vec![1u8; 600_000]);
     let fh = e.open(id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(e.write(fh, 600_000, &vec![2u8; 600_000]).unwrap_err(), Errno::ENOSPC);
+    assert_eq!(e.write(FileRef::handle(fh), 600_000, &vec![2u8; 600_000]).unwrap_err(), Errno::ENOSPC);
     assert_eq!(e.getattr(id).unwrap().size, 600_000);
     // An overwrite in place still fits.
-    e.write(fh, 0, &vec![3u8; 100_000]).unwrap();
+    e.write(FileRef::handle(fh), 0, &vec![3u8; 100_000]).unwrap();
     let used = e.statfs().used_bytes;
     assert!((600_000..700_000).contains(&used), "used {used}");
     assert!(e.statfs().bfree < (1 << 20) / 4096 - 140);
@@ -38,11 +39,11 @@ fn copy_up_past_the_budget_fails_cleanly() {
     let (_l, e) = engine_with(l, 200_000);
     let id = ino(&e, "large");
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    assert_eq!(e.write(fh, 0, b"x").unwrap_err(), Errno::ENOSPC);
+    assert_eq!(e.write(FileRef::handle(fh), 0, b"x").unwrap_err(), Errno::ENOSPC);
     assert!(!e.upper_state(id).unwrap().data_in_upper);
     assert_eq!(e.statfs().used_bytes, 0);
     let mut buf = [0u8; 3];
-    e.read(fh, 0, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 0, &mut buf).unwrap();
     assert_eq!(buf, [5, 5, 5]);
     e.release(fh).unwrap();
 }

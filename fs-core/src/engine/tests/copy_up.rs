@@ -1,6 +1,7 @@
 //! Semantics 1, 2 and 10: reading never copies up; only data changes copy data; fsync is free.
 
 use super::*;
+use crate::types::FileRef;
 use crate::{Errno, FallocMode, SetAttr, SetTime, Timestamp, XattrFlags};
 use std::sync::atomic::Ordering;
 
@@ -11,7 +12,7 @@ fn reading_a_lower_file_creates_no_upper_state() {
     assert_eq!(read_all(&e, id), b"fn main() {}\n");
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
     let mut buf = [0u8; 4];
-    e.read(fh, 3, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 3, &mut buf).unwrap();
     assert_eq!(&buf, b"main");
     e.release(fh).unwrap();
     let st = e.upper_state(id).unwrap();
@@ -52,7 +53,7 @@ fn each_data_change_copies_up() {
     // fallocate
     let c = ino(&e, "src/lib.rs");
     let fh = e.open(c, OpenFlags::RDWR).unwrap();
-    e.fallocate(fh, 0, 100, FallocMode::Allocate { keep_size: false }).unwrap();
+    e.fallocate(FileRef::handle(fh), 0, 100, FallocMode::Allocate { keep_size: false }).unwrap();
     e.release(fh).unwrap();
     assert!(e.upper_state(c).unwrap().data_in_upper);
     let data = read_all(&e, c);
@@ -65,8 +66,8 @@ fn opening_for_write_alone_does_not_copy() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    e.fsync(fh, false).unwrap();
-    e.flush(fh).unwrap();
+    e.fsync(FileRef::handle(fh), false).unwrap();
+    e.flush(FileRef::handle(fh)).unwrap();
     e.release(fh).unwrap();
     assert!(!e.upper_state(id).unwrap().data_in_upper);
 }
@@ -86,7 +87,7 @@ fn o_trunc_does_not_read_the_lower_file() {
     let id = ino(&e, "README");
     let before = lower.counters.open.load(Ordering::Relaxed);
     let fh = e.open(id, OpenFlags { truncate: true, ..OpenFlags::WRONLY }).unwrap();
-    e.write(fh, 0, b"new").unwrap();
+    e.write(FileRef::handle(fh), 0, b"new").unwrap();
     e.release(fh).unwrap();
     assert_eq!(lower.counters.open.load(Ordering::Relaxed), before);
     assert_eq!(read_all(&e, id), b"new");
@@ -97,7 +98,7 @@ fn fsync_succeeds_without_io_and_checks_the_handle() {
     let (_l, e) = engine();
     let id = create_file(&e, ROOT_ID, "f", b"x");
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    e.fsync(fh, true).unwrap();
+    e.fsync(FileRef::handle(fh), true).unwrap();
     e.release(fh).unwrap();
-    assert_eq!(e.fsync(fh, false), Err(Errno::EBADF));
+    assert_eq!(e.fsync(FileRef::handle(fh), false), Err(Errno::EBADF));
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::lower::fake::FakeLower;
+use crate::types::FileRef;
 use crate::{Errno, FallocMode, SetAttr, Whence};
 
 const GIB: u64 = 1 << 30;
@@ -17,18 +18,18 @@ fn writes_past_4gib_leave_a_hole_that_reads_as_zeros() {
     assert!(a.blocks * 512 < 1 << 20, "a hole costs no memory: {} blocks", a.blocks);
     let fh = e.open(id, OpenFlags::RDONLY).unwrap();
     let mut buf = [9u8; 8];
-    e.read(fh, 3 * GIB, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 3 * GIB, &mut buf).unwrap();
     assert_eq!(buf, [0; 8]);
-    e.read(fh, 5 * GIB, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 5 * GIB, &mut buf).unwrap();
     assert_eq!(&buf[..4], b"tail");
-    assert_eq!(e.read(fh, 5 * GIB + 4, &mut buf).unwrap(), 0);
-    assert_eq!(e.lseek(fh, 0, Whence::Data).unwrap(), 0);
-    let hole = e.lseek(fh, 0, Whence::Hole).unwrap();
+    assert_eq!(e.read(FileRef::handle(fh), 5 * GIB + 4, &mut buf).unwrap(), 0);
+    assert_eq!(e.lseek(FileRef::handle(fh), 0, Whence::Data).unwrap(), 0);
+    let hole = e.lseek(FileRef::handle(fh), 0, Whence::Hole).unwrap();
     assert!((4..GIB).contains(&hole));
-    let data = e.lseek(fh, hole, Whence::Data).unwrap();
+    let data = e.lseek(FileRef::handle(fh), hole, Whence::Data).unwrap();
     assert!(data > 4 * GIB && data <= 5 * GIB);
-    assert_eq!(e.lseek(fh, 5 * GIB, Whence::Hole).unwrap(), 5 * GIB + 4);
-    assert_eq!(e.lseek(fh, 5 * GIB + 4, Whence::Data).unwrap_err(), Errno::ENXIO);
+    assert_eq!(e.lseek(FileRef::handle(fh), 5 * GIB, Whence::Hole).unwrap(), 5 * GIB + 4);
+    assert_eq!(e.lseek(FileRef::handle(fh), 5 * GIB + 4, Whence::Data).unwrap_err(), Errno::ENXIO);
     e.release(fh).unwrap();
 }
 
@@ -39,13 +40,13 @@ fn sparse_lower_files_keep_their_holes_through_copy_up() {
     let (_l, e) = engine_with(l, 64 << 20);
     let id = ino(&e, "big");
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    assert_eq!(e.lseek(fh, 10, Whence::Data).unwrap(), 5 * GIB);
-    e.write(fh, 6 * GIB - 1, b"!").unwrap();
+    assert_eq!(e.lseek(FileRef::handle(fh), 10, Whence::Data).unwrap(), 5 * GIB);
+    e.write(FileRef::handle(fh), 6 * GIB - 1, b"!").unwrap();
     assert!(e.stats().used_bytes < 1 << 20, "copy-up skipped the holes");
     let mut buf = [0u8; 6];
-    e.read(fh, 5 * GIB, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 5 * GIB, &mut buf).unwrap();
     assert_eq!(&buf, b"middle");
-    e.read(fh, 0, &mut buf).unwrap();
+    e.read(FileRef::handle(fh), 0, &mut buf).unwrap();
     assert_eq!(&buf[..5], b"start");
     assert_eq!(e.getattr(id).unwrap().size, 6 * GIB);
     e.release(fh).unwrap();
@@ -58,9 +59,9 @@ fn append_handles_always_write_at_the_end() {
     let append = OpenFlags { append: true, ..OpenFlags::WRONLY };
     let a = e.open(id, append).unwrap();
     let b = e.open(id, append).unwrap();
-    e.write(a, 0, b"A").unwrap();
-    e.write(b, 0, b"B").unwrap();
-    e.write(a, 3, b"C").unwrap();
+    e.write(FileRef::handle(a), 0, b"A").unwrap();
+    e.write(FileRef::handle(b), 0, b"B").unwrap();
+    e.write(FileRef::handle(a), 3, b"C").unwrap();
     e.release(a).unwrap();
     e.release(b).unwrap();
     assert_eq!(read_all(&e, id), b"hello world\nABC");
@@ -91,9 +92,9 @@ fn handles_enforce_their_access_mode() {
     let (_l, e) = engine();
     let id = ino(&e, "README");
     let ro = e.open(id, OpenFlags::RDONLY).unwrap();
-    assert_eq!(e.write(ro, 0, b"x").unwrap_err(), Errno::EBADF);
+    assert_eq!(e.write(FileRef::handle(ro), 0, b"x").unwrap_err(), Errno::EBADF);
     let wo = e.open(id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(e.read(wo, 0, &mut [0u8; 4]).unwrap_err(), Errno::EBADF);
+    assert_eq!(e.read(FileRef::handle(wo), 0, &mut [0u8; 4]).unwrap_err(), Errno::EBADF);
     e.release(ro).unwrap();
     e.release(wo).unwrap();
     assert_eq!(e.release(wo).unwrap_err(), Errno::EBADF);
@@ -119,10 +120,10 @@ fn fallocate_modes() {
     let (_l, e) = engine();
     let id = create_file(&e, ROOT_ID, "f", &[7u8; 10_000]);
     let fh = e.open(id, OpenFlags::RDWR).unwrap();
-    e.fallocate(fh, 0, 20_000, FallocMode::Allocate { keep_size: true }).unwrap();
+    e.fallocate(FileRef::handle(fh), 0, 20_000, FallocMode::Allocate { keep_size: true }).unwrap();
     assert_eq!(e.getattr(id).unwrap().size, 10_000);
-    e.fallocate(fh, 100, 200, FallocMode::PunchHole).unwrap();
-    e.fallocate(fh, 9_000, 2_000, FallocMode::ZeroRange { keep_size: false }).unwrap();
+    e.fallocate(FileRef::handle(fh), 100, 200, FallocMode::PunchHole).unwrap();
+    e.fallocate(FileRef::handle(fh), 9_000, 2_000, FallocMode::ZeroRange { keep_size: false }).unwrap();
     assert_eq!(e.getattr(id).unwrap().size, 11_000);
     e.release(fh).unwrap();
     let data = read_all(&e, id);
@@ -131,7 +132,7 @@ fn fallocate_modes() {
     assert_eq!(data[99], 7);
     assert_eq!(data[8_999], 7);
     let ro = e.open(id, OpenFlags::RDONLY).unwrap();
-    assert_eq!(e.fallocate(ro, 0, 1, FallocMode::PunchHole).unwrap_err(), Errno::EBADF);
+    assert_eq!(e.fallocate(FileRef::handle(ro), 0, 1, FallocMode::PunchHole).unwrap_err(), Errno::EBADF);
     e.release(ro).unwrap();
 }
 
@@ -141,12 +142,15 @@ fn copy_file_range_between_lower_and_upper_files() {
     let src = e.open(ino(&e, "README"), OpenFlags::RDONLY).unwrap();
     let dst_id = create_file(&e, ROOT_ID, "copy", b"");
     let dst = e.open(dst_id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(e.copy_file_range((0, src), 6, (dst_id, dst), 2, 100).unwrap(), 6);
+    assert_eq!(e.copy_file_range(FileRef::new(0, src), 6, FileRef::new(dst_id, dst), 2, 100).unwrap(), 6);
     e.release(src).unwrap();
     e.release(dst).unwrap();
     assert_eq!(read_all(&e, dst_id), b"\0\0world\n");
     let same = e.open(dst_id, OpenFlags::RDWR).unwrap();
-    assert_eq!(e.copy_file_range((dst_id, same), 0, (dst_id, same), 2, 4).unwrap_err(), Errno::EINVAL);
+    assert_eq!(
+        e.copy_file_range(FileRef::new(dst_id, same), 0, FileRef::new(dst_id, same), 2, 4).unwrap_err(),
+        Errno::EINVAL
+    );
     e.release(same).unwrap();
 }
 
@@ -154,8 +158,36 @@ fn copy_file_range_between_lower_and_upper_files() {
 fn lseek_on_lower_files() {
     let (_l, e) = engine();
     let fh = e.open(ino(&e, "README"), OpenFlags::RDONLY).unwrap();
-    assert_eq!(e.lseek(fh, 3, Whence::Data).unwrap(), 3);
-    assert_eq!(e.lseek(fh, 3, Whence::Hole).unwrap(), 12);
-    assert_eq!(e.lseek(fh, 12, Whence::Data).unwrap_err(), Errno::ENXIO);
+    assert_eq!(e.lseek(FileRef::handle(fh), 3, Whence::Data).unwrap(), 3);
+    assert_eq!(e.lseek(FileRef::handle(fh), 3, Whence::Hole).unwrap(), 12);
+    assert_eq!(e.lseek(FileRef::handle(fh), 12, Whence::Data).unwrap_err(), Errno::ENXIO);
     e.release(fh).unwrap();
+}
+
+/// A FUSE kernel in no-open mode sends every request about an open file with handle 0: each
+/// such operation must work on the node alone, on lower, copied-up and new files alike.
+#[test]
+fn every_operation_on_an_open_file_works_without_a_handle() {
+    let (_l, e) = engine();
+    let new = create_file(&e, ROOT_ID, "new", b"0123456789");
+    for id in [lookup(&e, "README").unwrap().ino, lookup(&e, "src/main.rs").unwrap().ino, new] {
+        let f = FileRef::inode(id);
+        e.fsync(f, false).unwrap();
+        e.fsync(f, true).unwrap();
+        e.flush(f).unwrap();
+        assert_eq!(e.lseek(f, 0, Whence::Data).unwrap(), 0);
+        assert_eq!(e.write(f, 2, b"ab").unwrap(), 2);
+        e.fallocate(f, 0, 64, FallocMode::Allocate { keep_size: true }).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(e.read(f, 0, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[2..], b"ab");
+        assert_eq!(e.copy_file_range(f, 0, FileRef::inode(new), 20, 4).unwrap(), 4);
+        e.fsync(f, false).unwrap();
+    }
+    // A handle names one node; a stale or foreign handle is EBADF, never another file.
+    let fh = e.open(new, OpenFlags::RDONLY).unwrap();
+    assert_eq!(e.fsync(FileRef::new(ROOT_ID, fh), false), Err(Errno::EBADF));
+    e.release(fh).unwrap();
+    assert_eq!(e.fsync(FileRef::new(new, fh), false), Err(Errno::EBADF));
+    assert_eq!(e.fsync(FileRef::handle(0), false), Err(Errno::EBADF));
 }

@@ -13,6 +13,7 @@ mod xattr;
 
 use crate::lower::fake::FakeLower;
 use crate::store::heap::HeapStore;
+use crate::types::FileRef;
 use crate::{Attr, Caller, Config, Engine, OpenFlags, ROOT_ID, Result};
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -68,7 +69,7 @@ pub(super) fn read_all(e: &Engine, id: u64) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 7000];
     loop {
-        let n = e.read(fh, out.len() as u64, &mut buf).unwrap();
+        let n = e.read(FileRef::handle(fh), out.len() as u64, &mut buf).unwrap();
         if n == 0 {
             break;
         }
@@ -80,14 +81,14 @@ pub(super) fn read_all(e: &Engine, id: u64) -> Vec<u8> {
 
 pub(super) fn write_at(e: &Engine, id: u64, offset: u64, data: &[u8]) {
     let fh = e.open(id, OpenFlags::WRONLY).unwrap();
-    assert_eq!(e.write(fh, offset, data).unwrap(), data.len());
+    assert_eq!(e.write(FileRef::handle(fh), offset, data).unwrap(), data.len());
     e.release(fh).unwrap();
 }
 
 /// Creates `parent/name` with `data`; returns its id.
 pub(super) fn create_file(e: &Engine, parent: u64, name: &str, data: &[u8]) -> u64 {
     let (attr, fh) = e.create(parent, os(name), 0o644, OpenFlags::RDWR, &ME).unwrap();
-    e.write(fh, 0, data).unwrap();
+    e.write(FileRef::handle(fh), 0, data).unwrap();
     e.release(fh).unwrap();
     attr.ino
 }

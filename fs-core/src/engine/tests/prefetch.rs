@@ -3,6 +3,7 @@
 use super::os;
 use crate::lower::fake::FakeLower;
 use crate::store::heap::HeapStore;
+use crate::types::FileRef;
 use crate::{Config, Engine, ROOT_ID};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,7 +30,7 @@ fn the_first_read_of_a_listed_file_opens_the_next_ones_ahead_and_their_reads_use
     assert_eq!(ids.len(), 10);
     let opens = || lower.counters.open.load(Ordering::Relaxed);
     let mut buf = [0u8; 64];
-    let n = e.read_ino(ids[0].1, 0, &mut buf).unwrap();
+    let n = e.read(FileRef::inode(ids[0].1), 0, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"content 0");
     let t = Instant::now();
     while opens() < 5 && t.elapsed() < Duration::from_secs(5) {
@@ -37,7 +38,7 @@ fn the_first_read_of_a_listed_file_opens_the_next_ones_ahead_and_their_reads_use
     }
     assert_eq!(opens(), 5, "f0 and the four files after it");
     for (name, id) in &ids[1..4] {
-        let n = e.read_ino(*id, 0, &mut buf).unwrap();
+        let n = e.read(FileRef::inode(*id), 0, &mut buf).unwrap();
         assert_eq!(&buf[..n], format!("content {}", &name[1..]).as_bytes());
     }
     // Reading f1..f3 moved the window on: by now f5..f7 are read ahead too, f8 and f9 are not.
@@ -48,7 +49,7 @@ fn the_first_read_of_a_listed_file_opens_the_next_ones_ahead_and_their_reads_use
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(opens(), 8, "reads of files read ahead open nothing; the window stays {} files", 4);
     for (i, (_, id)) in ids.iter().enumerate() {
-        let n = e.read_ino(*id, 0, &mut buf).unwrap();
+        let n = e.read(FileRef::inode(*id), 0, &mut buf).unwrap();
         assert_eq!(&buf[..n], format!("content {i}").as_bytes());
     }
 }
@@ -72,7 +73,7 @@ fn without_read_ahead_nothing_is_opened_before_it_is_read() {
     })
     .unwrap();
     let mut buf = [0u8; 8];
-    e.read_ino(first.unwrap(), 0, &mut buf).unwrap();
+    e.read(FileRef::inode(first.unwrap()), 0, &mut buf).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(lower.counters.open.load(Ordering::Relaxed), 1);
 }
