@@ -195,6 +195,10 @@ fn atime_sync_and_symlink_options_reach_the_kernel(mode: Mode) {
     }
     assert_eq!(fs::read(f.mnt.join("link")).map_err(|e| e.raw_os_error()), Err(Some(libc::ELOOP)));
     assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower");
+    // With `sync` every write is followed by the kernel's fsync of the file.
+    fs::write(f.mnt.join("file"), b"synced").unwrap();
+    fs::create_dir(f.mnt.join("dir")).unwrap();
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"synced");
     umount8(&f);
 
     // strictatime: neither relatime nor noatime; the default is relatime.
