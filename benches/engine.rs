@@ -1,19 +1,17 @@
 //! Micro-benchmarks of the engine, without FUSE: what one request costs the daemon once the
-//! kernel has handed it over. The lower layer is a real directory (the same `DirLower` the
-//! daemon uses) and upper data lives in the daemon's `MemStore`.
+//! kernel has handed it over. The lower layer is a real directory, read as the daemon reads it
+//! (`DirLower` on Unix), and upper data lives in the daemon's store (memfds on Linux).
 //!
 //!     cargo bench --bench engine
 
 use agentfs_core::FileRef;
 use agentfs_core::{Caller, Config, Engine, ROOT_ID, SetAttr};
-use agentfs_platform::lower::DirLower;
-use agentfs_platform::store::MemStore;
+use agentfs_platform::store::for_daemon;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::ffi::OsStr;
 use std::fs;
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
 const DIR_ENTRIES: usize = 10_000;
 const SMALL: usize = 64 << 10;
@@ -32,8 +30,8 @@ fn populate(root: &Path) {
 }
 
 fn engine(root: &Path) -> Engine {
-    let lower = DirLower::open(root).unwrap();
-    Engine::new(Arc::new(lower), Arc::new(MemStore::new(1024)), Config::default()).unwrap()
+    let lower = agentfs_platform::lower::open_for_daemon(root, Vec::new(), Vec::new()).unwrap();
+    Engine::new(lower, for_daemon(2048), Config::default()).unwrap()
 }
 
 fn lookup(e: &Engine, parent: u64, name: &str) -> u64 {
@@ -64,7 +62,7 @@ fn names(c: &mut Criterion) {
     });
     c.bench_function("getattr", |b| b.iter(|| black_box(e.getattr(held).unwrap())));
     c.bench_function("create and unlink", |b| {
-        let who = Caller { uid: 0, gid: 0, pid: 0 };
+        let who = Caller::ROOT;
         b.iter(|| {
             let a = e.mknod(dir, OsStr::new("new.tmp"), 0o100644, 0, &who).unwrap();
             e.forget(a.ino, 1);
@@ -112,7 +110,7 @@ fn data(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     populate(tmp.path());
     let e = engine(tmp.path());
-    let who = Caller { uid: 0, gid: 0, pid: 0 };
+    let who = Caller::ROOT;
     let file = e.mknod(ROOT_ID, OsStr::new("upper"), 0o100644, 0, &who).unwrap().ino;
     let block = vec![0x5au8; 4096];
     let mut g = c.benchmark_group("4 KiB writes");

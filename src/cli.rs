@@ -64,6 +64,11 @@ pub struct MountOptions {
     /// and never sees opens.
     #[arg(long)]
     pub passthrough: bool,
+    /// An option for the FUSE driver, passed as it is; macOS only (macFUSE's):
+    /// `--fuse-option backend=fskit` (or `-o backend=fskit`) serves the mount through macFUSE's
+    /// FSKit backend (macOS 15.4+, mounts under /Volumes only)
+    #[arg(long = "fuse-option", value_name = "OPT")]
+    pub fuse_options: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -87,7 +92,8 @@ pub struct MountArgs {
     /// Mount options as mount(8) takes them, applied after the flags: pin=KIND, size=SIZE, ro,
     /// allow_other, passthrough, fsname=NAME, source=DIR, the kernel's nosuid/suid, nodev/dev,
     /// noexec, noatime/relatime/strictatime, nodiratime, sync, dirsync, lazytime, context=...;
-    /// `-o remount,ro` changes a live mount at MNT
+    /// `-o remount,ro` changes a live mount at MNT (Linux). On macOS the other options go to
+    /// macFUSE
     #[arg(short = 'o', value_name = "OPTIONS")]
     pub options_list: Vec<String>,
 }
@@ -177,6 +183,9 @@ pub struct RunArgs {
     /// RAM the command's writes may use
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     pub size: u64,
+    /// Open large lower files through FUSE passthrough (root only; as for mount)
+    #[arg(long)]
+    pub passthrough: bool,
     /// No notices
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -16,7 +16,9 @@
 //! The daemon is the `agentfs` executable: found through `AGENTFS_BIN`, else on `PATH`, or set
 //! with [`Freeze::exe`].
 
+#[cfg(unix)]
 pub use agentfs_mount_helper::changeset::Verdict;
+#[cfg(unix)]
 pub use agentfs_mount_helper::diff::Entry as Change;
 pub use agentfs_mount_helper::pin::{PinKind, PinRequest};
 pub use agentfs_mount_helper::{Error, Result};
@@ -58,6 +60,12 @@ impl Freeze {
 
     pub fn read_only(mut self) -> Freeze {
         self.req.read_only = true;
+        self
+    }
+
+    /// Opens large lower files through FUSE passthrough (root only; see `agentfs mount --passthrough`).
+    pub fn passthrough(mut self) -> Freeze {
+        self.req.passthrough = true;
         self
     }
 
@@ -118,17 +126,21 @@ impl Frozen {
         &self.mnt
     }
 
-    /// What has changed so far.
+    /// What has changed so far (Linux and macOS).
+    #[cfg(unix)]
     pub fn diff(&self) -> Result<Vec<Change>> {
         agentfs_mount_helper::diff::diff(&self.mnt)
     }
 
-    /// Keeps the current view as the snapshot `name` (`agentfs mount @name` branches from it).
+    /// Keeps the current view as the snapshot `name` (`agentfs mount @name` branches from it;
+    /// Linux and macOS).
+    #[cfg(unix)]
     pub fn snapshot(&self, name: &str) -> Result<()> {
         agentfs_mount_helper::snapshot::create(&self.mnt, name).map(|_| ())
     }
 
-    /// Writes the changes back into the source directory (crash-safe).
+    /// Writes the changes back into the source directory (crash-safe; Linux and macOS).
+    #[cfg(unix)]
     pub fn commit(&self) -> Result<()> {
         agentfs_mount_helper::commit::commit(&self.mnt, None, false).map(|_| ())
     }

@@ -2,10 +2,13 @@
 
 mod cli;
 mod cmd;
+mod quote;
 
 use clap::Parser;
 
 fn main() {
+    // Copying a pin or a deep tree keeps a directory fd open per level and per queued directory.
+    agentfs_platform::limits::raise_nofile();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let invoked_as = args.first().and_then(|a| std::path::Path::new(a).file_name()).map(|n| n.to_os_string());
     let result = if invoked_as.as_deref() == Some(std::ffi::OsStr::new("mount.fuse.agentfs")) {
@@ -17,10 +20,22 @@ fn main() {
             cli::Command::Status(a) => cmd::status::status(a),
             cli::Command::List(a) => cmd::status::list(a),
             cli::Command::Gc => cmd::gc::run(),
+            #[cfg(unix)]
             cli::Command::Snapshot(a) => cmd::snapshot::run(a),
+            #[cfg(unix)]
             cli::Command::Snapshots(a) => cmd::snapshot::list(a),
+            #[cfg(unix)]
             cli::Command::Diff(a) => cmd::diff::run(a),
+            #[cfg(unix)]
             cli::Command::Commit(a) => cmd::commit::run(a),
+            #[cfg(windows)]
+            cli::Command::Snapshot(_) => cmd::not_on_windows("snapshot"),
+            #[cfg(windows)]
+            cli::Command::Snapshots(_) => cmd::not_on_windows("snapshots"),
+            #[cfg(windows)]
+            cli::Command::Diff(_) => cmd::not_on_windows("diff"),
+            #[cfg(windows)]
+            cli::Command::Commit(_) => cmd::not_on_windows("commit"),
             cli::Command::Run(a) => cmd::run::run(a),
             cli::Command::Serve(a) => cmd::serve::run(a),
         }

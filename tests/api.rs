@@ -1,12 +1,24 @@
 //! The Rust API: a guard that mounts a frozen view and unmounts it when dropped.
+#![cfg(unix)]
 
 mod common;
 
 use common::*;
 use std::fs;
 
-#[test]
-fn a_guard_freezes_a_directory_for_its_lifetime() {
+per_mode!(a_guard_freezes_a_directory_for_its_lifetime, a_guard_can_mount_where_asked_and_commit);
+
+/// The guard's builder in `mode`.
+fn freeze(mode: Mode, src: &std::path::Path) -> agentfs::Freeze {
+    let f = agentfs::Freeze::new(src).exe(AGENTFS);
+    match mode {
+        Mode::Pinned => f.pin(agentfs::PinKind::Copy),
+        Mode::Passthrough => f.pin(agentfs::PinKind::Copy).passthrough(),
+        Mode::Live => f.pin(agentfs::PinKind::Live),
+    }
+}
+
+fn a_guard_freezes_a_directory_for_its_lifetime(mode: Mode) {
     if !fuse_available() {
         return;
     }
@@ -14,8 +26,7 @@ fn a_guard_freezes_a_directory_for_its_lifetime() {
     let before = fingerprint(&f.src);
     let view_path;
     {
-        let frozen =
-            agentfs::Freeze::new(&f.src).exe(AGENTFS).size(64 << 20).pin(agentfs::PinKind::Copy).mount().unwrap();
+        let frozen = freeze(mode, &f.src).size(64 << 20).mount().unwrap();
         view_path = frozen.path().to_path_buf();
         assert_eq!(fs::read(view_path.join("fixture.txt")).unwrap(), b"pristine");
         fs::write(view_path.join("fixture.txt"), b"changed by the test").unwrap();
@@ -32,17 +43,22 @@ fn a_guard_freezes_a_directory_for_its_lifetime() {
     assert!(!table.contains(view_path.to_str().unwrap()));
 }
 
-#[test]
-fn a_guard_can_mount_where_asked_and_commit() {
+fn a_guard_can_mount_where_asked_and_commit(mode: Mode) {
     if !fuse_available() {
         return;
     }
     let f = Fixture::new(|src| fs::write(src.join("a"), b"1").unwrap());
-    let frozen = agentfs::Freeze::new(&f.src).exe(AGENTFS).pin(agentfs::PinKind::Copy).at(&f.mnt).mount().unwrap();
+    let frozen = freeze(mode, &f.src).at(&f.mnt).mount().unwrap();
     assert_eq!(frozen.path(), f.mnt);
     fs::write(f.mnt.join("a"), b"2").unwrap();
-    frozen.commit().unwrap();
-    assert_eq!(fs::read(f.src.join("a")).unwrap(), b"2");
+    if mode.pinned() {
+        frozen.commit().unwrap();
+        assert_eq!(fs::read(f.src.join("a")).unwrap(), b"2");
+    } else {
+        // A live mount stands on SRC itself: nothing to commit into, and it says so.
+        assert!(frozen.commit().is_err());
+        assert_eq!(fs::read(f.src.join("a")).unwrap(), b"1");
+    }
     frozen.unmount().unwrap();
     assert!(!f.is_mounted());
 }

@@ -1,5 +1,6 @@
 //! diff, snapshot, branches, commit and commit --to, through real mounts on btrfs (snapshot
 //! pins), XFS (reflink pins) and ext4 (copy pins) loop images.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The commands: input checks, every way of ending a mount, and what is left afterwards.
+#![cfg(unix)]
 
 mod common;
 
@@ -9,6 +10,16 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+per_mode!(
+    a_mount_serves_and_its_unmount_leaves_nothing_behind,
+    every_way_of_unmounting_ends_the_daemon_cleanly,
+    a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close,
+    foreground_mode_serves_until_interrupted,
+    read_only_mounts_refuse_writes,
+    other_users_are_kept_out_unless_allow_other,
+    a_user_mounts_and_unmounts_without_root,
+);
+
 fn populate(src: &std::path::Path) {
     fs::create_dir_all(src.join("dir/sub")).unwrap();
     fs::write(src.join("file"), b"lower content").unwrap();
@@ -16,12 +27,11 @@ fn populate(src: &std::path::Path) {
     std::os::unix::fs::symlink("file", src.join("link")).unwrap();
 }
 
-#[test]
-fn a_mount_serves_and_its_unmount_leaves_nothing_behind() {
+fn a_mount_serves_and_its_unmount_leaves_nothing_behind(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     let before = fingerprint(&f.src);
     f.mount(&[]);
     let pid = f.daemon_pid().expect("a registry record names the daemon");
@@ -73,8 +83,7 @@ fn bad_input_gets_one_clear_sentence_and_leaves_nothing() {
     f.assert_gone(None);
 }
 
-#[test]
-fn every_way_of_unmounting_ends_the_daemon_cleanly() {
+fn every_way_of_unmounting_ends_the_daemon_cleanly(mode: Mode) {
     if !fuse_available() {
         return;
     }
@@ -102,7 +111,7 @@ fn every_way_of_unmounting_ends_the_daemon_cleanly() {
         ),
     ];
     for (name, how) in ways {
-        let f = Fixture::new(populate);
+        let f = Fixture::in_mode(mode, populate);
         let before = fingerprint(&f.src);
         f.mount(&[]);
         let pid = f.daemon_pid().unwrap();
@@ -114,12 +123,11 @@ fn every_way_of_unmounting_ends_the_daemon_cleanly() {
     }
 }
 
-#[test]
-fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close() {
+fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     f.mount(&[]);
     let pid = f.daemon_pid().unwrap();
     let open = fs::File::open(f.mnt.join("file")).unwrap();
@@ -139,14 +147,15 @@ fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close() {
     f.assert_gone(Some(pid));
 }
 
-#[test]
-fn foreground_mode_serves_until_interrupted() {
+fn foreground_mode_serves_until_interrupted(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     let child = Command::new(AGENTFS)
-        .args([os("mount"), os("--foreground"), f.src.as_os_str(), f.mnt.as_os_str()])
+        .args([os("mount"), os("--foreground")])
+        .args(mode.mount_args())
+        .args([f.src.as_os_str(), f.mnt.as_os_str()])
         .env("AGENTFS_RUNTIME_DIR", &f.runtime)
         .stderr(Stdio::piped())
         .spawn()
@@ -160,12 +169,11 @@ fn foreground_mode_serves_until_interrupted() {
     f.assert_gone(None);
 }
 
-#[test]
-fn read_only_mounts_refuse_writes() {
+fn read_only_mounts_refuse_writes(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     f.mount(&["--read-only"]);
     assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower content");
     let err = fs::write(f.mnt.join("file"), b"x").unwrap_err();
@@ -174,12 +182,11 @@ fn read_only_mounts_refuse_writes() {
     f.assert_gone(None);
 }
 
-#[test]
-fn other_users_are_kept_out_unless_allow_other() {
+fn other_users_are_kept_out_unless_allow_other(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |path: &std::path::Path| {
         Command::new("cat")
@@ -246,8 +253,7 @@ fn unmount_and_mount_refuse_what_does_not_fit() {
     f.assert_gone(None);
 }
 
-#[test]
-fn a_user_mounts_and_unmounts_without_root() {
+fn a_user_mounts_and_unmounts_without_root(mode: Mode) {
     if !fuse_available() {
         return;
     }
@@ -261,7 +267,7 @@ fn a_user_mounts_and_unmounts_without_root() {
         eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)");
         return;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     // A user freezes their own tree.
     let chown = Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(&f.src).arg(&f.mnt).status().unwrap();
@@ -272,7 +278,18 @@ fn a_user_mounts_and_unmounts_without_root() {
     let as_user = |args: &[&std::ffi::OsStr]| {
         Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
     };
-    let out = as_user(&[os("mount"), f.src.as_os_str(), f.mnt.as_os_str()]);
+    let mut args: Vec<&std::ffi::OsStr> = vec![os("mount")];
+    args.extend(mode.mount_args().iter().map(os));
+    args.extend([f.src.as_os_str(), f.mnt.as_os_str()]);
+    let out = as_user(&args);
+    if mode == Mode::Passthrough {
+        // FUSE passthrough needs CAP_SYS_ADMIN: a user is told so, and nothing is mounted.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("passthrough") && err.trim().lines().count() == 1, "{err}");
+        assert!(!f.is_mounted());
+        return;
+    }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let writer = Command::new("sh")
         .arg("-c")
@@ -289,4 +306,34 @@ fn a_user_mounts_and_unmounts_without_root() {
     assert!(!f.is_mounted());
     assert_eq!(fs::read_dir(runtime.join("mounts")).unwrap().count(), 0);
     assert!(!f.src.join("new").exists());
+}
+
+/// A user who finds another user's mount is told whose it is, not that there is none.
+#[test]
+fn another_users_mount_is_named_as_theirs() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(uid) = user_id("tests") else {
+        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+        return;
+    };
+    let f = Fixture::new(populate);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    f.mount(&["--pin", "live", "--allow-other"]);
+    let runtime = f.dir.path().join("user-run");
+    fs::create_dir(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+    let as_user = |args: &[&std::ffi::OsStr]| {
+        Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
+    };
+    let out = as_user(&[os("status"), f.mnt.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("is an agentfs mount of root (uid 0)"), "{err}");
+    let out = as_user(&[os("unmount"), f.mnt.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("root (uid 0)") && f.is_mounted(), "{err}");
+    f.unmount();
 }

@@ -1,4 +1,5 @@
 //! mount(8) and /etc/fstab through the mount.fuse.agentfs helper, and the pin progress bar.
+#![cfg(unix)]
 
 mod common;
 

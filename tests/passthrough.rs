@@ -1,6 +1,7 @@
 //! FUSE passthrough (`--passthrough`) and partial copy-up, through real mounts: readers never
 //! see stale data, reads of large files bypass the daemon, and writing into a large lower file
-//! costs only what is written, in either I/O mode.
+//! costs only what is written, in either I/O mode. FUSE passthrough is Linux's.
+#![cfg(target_os = "linux")]
 
 mod common;
 

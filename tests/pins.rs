@@ -1,4 +1,5 @@
 //! Pins on real filesystems (loop images): auto's choice, freezing, cleanup, shared blocks.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,7 +1,8 @@
 //! Writes, truncates and chown take away set-id bits and file capabilities exactly as Linux
 //! does on a local filesystem. The FUSE frontend asks the kernel to leave that to the daemon
 //! (HANDLE_KILLPRIV_V2), so the daemon must get every case right: each one runs on a native
-//! directory and on the mount, and the outcomes must match.
+//! directory and on the mount, and the outcomes must match. These are Linux's rules.
+#![cfg(target_os = "linux")]
 
 mod common;
 

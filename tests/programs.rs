@@ -1,5 +1,7 @@
-//! Real programs on the mount: git, sqlite (WAL), tar, rm -rf, python mmap, flock/fcntl, cp -a,
-//! find. SRC must come out untouched every time.
+//! Real programs on the mount, in every I/O mode: git, sqlite (WAL), tar, rm -rf, python mmap,
+//! flock/fcntl, cp -a, find. SRC must come out untouched every time. (Programs that sync what
+//! they write are in sync_programs.rs.)
+#![cfg(unix)]
 
 mod common;
 
@@ -7,11 +9,11 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-fn mounted(populate: impl FnOnce(&Path)) -> Option<Fixture> {
+fn mounted(mode: Mode, populate: impl FnOnce(&Path)) -> Option<Fixture> {
     if !fuse_available() {
         return None;
     }
-    let f = Fixture::new(populate);
+    let f = Fixture::in_mode(mode, populate);
     f.mount(&[]);
     Some(f)
 }
@@ -23,11 +25,19 @@ fn finish(f: Fixture, before: std::collections::BTreeMap<std::path::PathBuf, Str
     assert_eq!(fingerprint(&f.src), before, "SRC changed");
 }
 
+per_mode!(
+    git_works_on_a_repository_in_the_lower_layer,
+    sqlite_in_wal_mode_with_a_concurrent_reader,
+    tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree,
+    python_mmap_writes_reach_readers,
+    flock_and_fcntl_locks_exclude_other_processes,
+    cp_a_in_and_out_and_find,
+);
+
 const GIT: &str = "git -c user.name=t -c user.email=t@e -c init.defaultBranch=main -c advice.detachedHead=false";
 
-#[test]
-fn git_works_on_a_repository_in_the_lower_layer() {
-    let Some(f) = mounted(|src| {
+fn git_works_on_a_repository_in_the_lower_layer(mode: Mode) {
+    let Some(f) = mounted(mode, |src| {
         fs::create_dir_all(src.join("repo/src")).unwrap();
         for i in 0..50 {
             fs::write(src.join(format!("repo/src/f{i}.txt")), format!("line {i}\n")).unwrap();
@@ -59,9 +69,8 @@ fn git_works_on_a_repository_in_the_lower_layer() {
     finish(f, before);
 }
 
-#[test]
-fn sqlite_in_wal_mode_with_a_concurrent_reader() {
-    let Some(f) = mounted(|src| fs::create_dir(src.join("db")).unwrap()) else {
+fn sqlite_in_wal_mode_with_a_concurrent_reader(mode: Mode) {
+    let Some(f) = mounted(mode, |src| fs::create_dir(src.join("db")).unwrap()) else {
         return;
     };
     let before = fingerprint(&f.src);
@@ -104,9 +113,8 @@ print("reader saw", out.strip())
     finish(f, before);
 }
 
-#[test]
-fn tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree() {
-    let Some(f) = mounted(|src| {
+fn tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree(mode: Mode) {
+    let Some(f) = mounted(mode, |src| {
         for d in 0..40 {
             let dir = src.join(format!("tree/d{d}"));
             fs::create_dir_all(&dir).unwrap();
@@ -139,9 +147,8 @@ fn tar_extracts_thousands_of_files_and_rm_rf_removes_a_lower_tree() {
     finish(f, before);
 }
 
-#[test]
-fn python_mmap_writes_reach_readers() {
-    let Some(f) = mounted(|src| fs::write(src.join("lower.bin"), vec![b'.'; 3 * 4096]).unwrap()) else {
+fn python_mmap_writes_reach_readers(mode: Mode) {
+    let Some(f) = mounted(mode, |src| fs::write(src.join("lower.bin"), vec![b'.'; 3 * 4096]).unwrap()) else {
         return;
     };
     let before = fingerprint(&f.src);
@@ -171,9 +178,8 @@ print("ok")
     finish(f, before);
 }
 
-#[test]
-fn flock_and_fcntl_locks_exclude_other_processes() {
-    let Some(f) = mounted(|src| fs::write(src.join("lockfile"), b"x").unwrap()) else {
+fn flock_and_fcntl_locks_exclude_other_processes(mode: Mode) {
+    let Some(f) = mounted(mode, |src| fs::write(src.join("lockfile"), b"x").unwrap()) else {
         return;
     };
     let before = fingerprint(&f.src);
@@ -209,9 +215,8 @@ print("ok")
     finish(f, before);
 }
 
-#[test]
-fn cp_a_in_and_out_and_find() {
-    let Some(f) = mounted(|src| {
+fn cp_a_in_and_out_and_find(mode: Mode) {
+    let Some(f) = mounted(mode, |src| {
         fs::create_dir_all(src.join("data/sub")).unwrap();
         fs::write(src.join("data/sub/a"), b"a").unwrap();
         std::os::unix::fs::symlink("sub/a", src.join("data/link")).unwrap();

@@ -1,5 +1,6 @@
 //! Crash recovery: kill -9 of a daemon during a workload, then `agentfs gc` (or the next
 //! `agentfs mount`) leaves no mount, no pin and no record, and SRC unchanged.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -80,14 +81,22 @@ fn kill_9_of_a_reflink_mount_then_gc() {
     crash_and_collect(&f, Some(&x.root));
 }
 
-#[test]
-fn kill_9_of_a_live_mount_then_gc() {
+per_mode!(kill_9_then_gc);
+
+/// kill -9 in each I/O mode (copy pin, with passthrough backing files open, live).
+fn kill_9_then_gc(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(tree);
-    f.mount(&["--pin", "live", "--quiet"]);
+    let f = Fixture::in_mode(mode, |src| {
+        tree(src);
+        fs::write(src.join("d0/big"), vec![1u8; 2 << 20]).unwrap();
+    });
+    f.mount(&["--quiet"]);
+    // A reader holds a large lower file open (a passthrough backing file in that mode).
+    let reader = fs::File::open(f.mnt.join("d0/big")).unwrap();
     crash_and_collect(&f, None);
+    drop(reader);
 }
 
 #[test]

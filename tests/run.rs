@@ -1,5 +1,6 @@
 //! `agentfs run`: a command in a throwaway frozen view; its exit code, its working directory,
 //! signals passed on, and nothing left afterwards, also when `run` itself is killed.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -9,6 +10,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+
+per_mode!(
+    at_a_path_the_command_sees_the_view_and_its_exit_code_is_kept,
+    without_at_src_itself_is_frozen_for_the_command_and_nobody_else,
+    signals_reach_the_command_and_its_death_by_signal_is_the_exit_code,
+    when_run_is_killed_the_daemon_unmounts_and_leaves_nothing,
+);
 
 fn tree(src: &Path) {
     sh(src, "mkdir -p sub && printf 'original\\n' > file && printf 'deep\\n' > sub/deep");
@@ -24,16 +32,17 @@ fn count(f: &Fixture, ext: &str) -> usize {
     entries.iter().filter(|e| e.path().extension().is_some_and(|x| x == ext)).count()
 }
 
+/// `agentfs run` in the fixture's I/O mode (if it has one), then `args`.
 fn run(f: &Fixture, cwd: &Path, args: &[&str]) -> std::process::Output {
-    agentfs_cmd(&f.runtime).arg("run").args(args).current_dir(cwd).output().unwrap()
+    let mode: &[&str] = f.mode.map_or(&[], Mode::mount_args);
+    agentfs_cmd(&f.runtime).arg("run").args(mode).args(args).current_dir(cwd).output().unwrap()
 }
 
-#[test]
-fn at_a_path_the_command_sees_the_view_and_its_exit_code_is_kept() {
+fn at_a_path_the_command_sees_the_view_and_its_exit_code_is_kept(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(tree);
+    let f = Fixture::in_mode(mode, tree);
     let at = f.dir.path().join("view");
     let src = f.src.to_str().unwrap();
     let out = run(
@@ -61,12 +70,11 @@ fn at_a_path_the_command_sees_the_view_and_its_exit_code_is_kept() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\ndeep\n", at.join("sub").display()));
 }
 
-#[test]
-fn without_at_src_itself_is_frozen_for_the_command_and_nobody_else() {
+fn without_at_src_itself_is_frozen_for_the_command_and_nobody_else(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(tree);
+    let f = Fixture::in_mode(mode, tree);
     let src = f.src.to_str().unwrap();
     let script = format!(
         "cat {src}/file; echo changed > {src}/file; cat {src}/file; cat file; grep -c agentfs /proc/self/mountinfo"
@@ -82,15 +90,16 @@ fn without_at_src_itself_is_frozen_for_the_command_and_nobody_else() {
     assert_eq!(records(&f), 0);
 }
 
-#[test]
-fn signals_reach_the_command_and_its_death_by_signal_is_the_exit_code() {
+fn signals_reach_the_command_and_its_death_by_signal_is_the_exit_code(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(tree);
+    let f = Fixture::in_mode(mode, tree);
     let at = f.dir.path().join("view");
     let mut child = agentfs_cmd(&f.runtime)
-        .args(["run", f.src.to_str().unwrap(), "--at", at.to_str().unwrap(), "--", "sh", "-c"])
+        .arg("run")
+        .args(mode.mount_args())
+        .args([f.src.to_str().unwrap(), "--at", at.to_str().unwrap(), "--", "sh", "-c"])
         .arg("trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done")
         .stdout(Stdio::piped())
         .spawn()
@@ -113,15 +122,16 @@ fn signals_reach_the_command_and_its_death_by_signal_is_the_exit_code() {
     assert!(out.status.signal().is_none());
 }
 
-#[test]
-fn when_run_is_killed_the_daemon_unmounts_and_leaves_nothing() {
+fn when_run_is_killed_the_daemon_unmounts_and_leaves_nothing(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let f = Fixture::new(tree);
+    let f = Fixture::in_mode(mode, tree);
     let at = f.dir.path().join("view");
     let mut child = agentfs_cmd(&f.runtime)
-        .args(["run", f.src.to_str().unwrap(), "--at", at.to_str().unwrap(), "--", "sleep", "30"])
+        .arg("run")
+        .args(mode.mount_args())
+        .args([f.src.to_str().unwrap(), "--at", at.to_str().unwrap(), "--", "sleep", "30"])
         .spawn()
         .unwrap();
     assert!(wait_until(Duration::from_secs(20), || count(&f, "sock") == 1), "mounted");

@@ -1,4 +1,5 @@
 //! The engine's semantics, checked again through a real mount with std::fs.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -20,6 +21,9 @@ per_mode!(
     many_threads_at_once,
     a_hundred_thousand_files_meet_no_fd_limit,
     renaming_every_entry_while_listing_ends,
+    reading_updates_access_times_as_relatime_says_but_never_in_src,
+    file_handles_open_files_after_the_kernel_forgot_them,
+    rename_whiteout_leaves_a_whiteout,
 );
 
 fn populate(src: &Path) {
@@ -295,5 +299,90 @@ fn renaming_every_entry_while_listing_ends(mode: Mode) {
     }
     assert!(listed >= N, "every entry present all along was listed: {listed}");
     assert_eq!(fs::read_dir(&d).unwrap().count(), N);
+    f.unmount();
+}
+
+/// A read that reaches the daemon updates the access time as relatime says (once, then not while
+/// the access time is newer than the last change); SRC's own access times never move. (Reads
+/// the kernel serves from its page cache reach no daemon: FUSE inodes are S_NOATIME.)
+fn reading_updates_access_times_as_relatime_says_but_never_in_src(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, |src| {
+        fs::write(src.join("old"), b"read me").unwrap();
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        File::options()
+            .write(true)
+            .open(src.join("old"))
+            .unwrap()
+            .set_times(fs::FileTimes::new().set_accessed(t))
+            .unwrap();
+    });
+    f.mount(&[]);
+    let before = fs::metadata(f.src.join("old")).unwrap().atime();
+    assert_eq!(fs::metadata(f.mnt.join("old")).unwrap().atime(), 1_000_000_000);
+    assert_eq!(fs::read(f.mnt.join("old")).unwrap(), b"read me");
+    let after = fs::metadata(f.mnt.join("old")).unwrap().atime();
+    assert!(after > 1_000_000_000, "a read renews a day-old access time ({mode})");
+    assert_eq!(fs::metadata(f.src.join("old")).unwrap().atime(), before, "SRC is read without touching atime");
+    f.unmount();
+}
+
+/// name_to_handle_at / open_by_handle_at (what NFS export and fanotify-based tools use) work
+/// after the kernel dropped its inodes: the daemon finds the node a handle names again.
+fn file_handles_open_files_after_the_kernel_forgot_them(mode: Mode) {
+    let Some(f) = mounted(mode) else { return };
+    fs::write(f.mnt.join("upper.txt"), b"upper").unwrap();
+    let script = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Handle(ctypes.Structure):
+    _fields_ = [("bytes", ctypes.c_uint), ("type", ctypes.c_int), ("f", ctypes.c_ubyte * 128)]
+def handle(path):
+    h = Handle(bytes=128)
+    mount_id = ctypes.c_int()
+    if libc.name_to_handle_at(-100, path.encode(), ctypes.byref(h), ctypes.byref(mount_id), 0) != 0:
+        sys.exit("name_to_handle_at %s: %s" % (path, os.strerror(ctypes.get_errno())))
+    return h
+paths = ["proj/README", "proj/src/main.rs", "upper.txt", "proj/src"]
+handles = [handle(p) for p in paths]
+os.sync()
+with open("/proc/sys/vm/drop_caches", "w") as d:
+    d.write("2")
+root = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+for path, h in zip(paths, handles):
+    fd = libc.open_by_handle_at(root, ctypes.byref(h), os.O_RDONLY)
+    if fd < 0:
+        sys.exit("open_by_handle_at %s: %s" % (path, os.strerror(ctypes.get_errno())))
+    if os.path.isdir(path):
+        assert os.fstat(fd).st_ino == os.stat(path).st_ino
+    else:
+        assert os.read(fd, 100) == open(path, "rb").read(), path
+    os.close(fd)
+os.unlink("upper.txt")
+fd = libc.open_by_handle_at(root, ctypes.byref(handles[2]), os.O_RDONLY)
+assert fd < 0 and ctypes.get_errno() == 116, "a deleted file's handle is stale"
+print("ok")
+"#;
+    assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok", "{mode}");
+    f.unmount();
+}
+
+/// renameat2(RENAME_WHITEOUT) (overlayfs's own way of deleting a name) leaves a 0:0 character
+/// device where the source was.
+fn rename_whiteout_leaves_a_whiteout(mode: Mode) {
+    let Some(f) = mounted(mode) else { return };
+    let script = r#"
+import ctypes, os, stat, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, b"proj/README", -100, b"moved", 4) != 0:
+    sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+st = os.lstat("proj/README")
+assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0, st
+assert open("moved").read() == "readme\n"
+print("ok")
+"#;
+    assert_eq!(sh(&f.mnt, &format!("python3 - <<'PY'\n{script}\nPY")).trim(), "ok", "{mode}");
     f.unmount();
 }

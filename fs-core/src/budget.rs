@@ -7,8 +7,11 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Fixed cost charged for each object the upper layer creates (node, entry, bookkeeping).
-pub const NODE_COST: u64 = 256;
+/// Fixed cost charged for each object the upper layer creates: what it really takes in the
+/// daemon's memory (its node, its directory entry, its data's bookkeeping, the allocator's
+/// rounding), measured with 200k files on Linux: 700 bytes for an empty file, 990 for a
+/// file of 100 bytes (this plus its data, 932, is charged).
+pub const NODE_COST: u64 = 832;
 
 /// A byte limit and what is used of it.
 #[derive(Debug)]

@@ -65,21 +65,36 @@ pub type Name = Arc<OsStr>;
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub id: u64,
-    pub kind: FileKind,
-    /// The lower object this node was made from, to build the node again after it was dropped.
-    pub origin: Option<LowerPath>,
     cookie: u64,
+    /// The lower object this entry names when it is not the one at this place of the lower
+    /// listing (a moved or linked lower object); see [`DirBody::origin_of`].
+    moved_from: Option<LowerPath>,
+    pub kind: FileKind,
+    /// The entry is the lower object at this place: its lower path is the directory's plus
+    /// its name, made only when needed (most entries of a big tree never need it).
+    in_place: bool,
 }
 
 impl Entry {
     pub fn cookie(&self) -> u64 {
         self.cookie
     }
+
+    /// Whether the entry is the lower object listed at its place.
+    pub fn in_place(&self) -> bool {
+        self.in_place
+    }
+
+    /// The lower object this entry, named `name` in a directory whose lower directory is
+    /// `dir_lower`, shows, if any.
+    pub fn origin_in(&self, dir_lower: Option<&LowerPath>, name: &OsStr) -> Option<LowerPath> {
+        if self.in_place { dir_lower.map(|b| b.child(name)) } else { self.moved_from.clone() }
+    }
 }
 
 #[derive(Debug)]
 pub struct DirBody {
-    /// The lower directory merged into this one, until loaded.
+    /// The lower directory merged into this one (read on first use).
     lower: Option<LowerPath>,
     loaded: bool,
     entries: HashMap<Name, Entry>,
@@ -128,15 +143,14 @@ impl DirBody {
     }
 
     /// Fills in the lower entries; called once, before any other change.
-    pub fn load(&mut self, lower: Vec<(Name, u64, FileKind, LowerPath)>) {
+    pub fn load(&mut self, lower: Vec<(Name, u64, FileKind)>) {
         if self.loaded {
             return;
         }
         self.entries.reserve(lower.len());
-        for (name, id, kind, origin) in lower {
-            self.insert(name, id, kind, Some(origin));
+        for (name, id, kind) in lower {
+            self.add(name, Entry { id, cookie: 0, moved_from: None, kind, in_place: true });
         }
-        self.lower = None;
         self.loaded = true;
         self.loaded_at = Some(Instant::now());
         self.changed = false;
@@ -149,10 +163,10 @@ impl DirBody {
     }
 
     /// Replaces the entries by a fresh lower listing; entries that stay keep their cookies.
-    pub fn reload(&mut self, lower: Vec<(Name, u64, FileKind, LowerPath)>) {
+    pub fn reload(&mut self, lower: Vec<(Name, u64, FileKind)>) {
         let mut keep: HashMap<Name, Entry> = HashMap::with_capacity(lower.len());
         let mut order = BTreeMap::new();
-        for (name, id, kind, origin) in lower {
+        for (name, id, kind) in lower {
             let cookie = match self.entries.get(&name) {
                 Some(e) if e.id == id => e.cookie,
                 _ => {
@@ -161,7 +175,7 @@ impl DirBody {
                 }
             };
             order.insert(cookie, Arc::clone(&name));
-            keep.insert(name, Entry { id, kind, origin: Some(origin), cookie });
+            keep.insert(name, Entry { id, cookie, moved_from: None, kind, in_place: true });
         }
         self.entries = keep;
         self.order = order;
@@ -172,18 +186,32 @@ impl DirBody {
         self.entries.get(name)
     }
 
-    /// Adds an entry with a fresh cookie, replacing any entry of that name.
+    /// Adds an entry for node `id`, whose lower object (if any) is `origin`, with a fresh
+    /// cookie, replacing any entry of that name.
     pub fn insert(&mut self, name: Name, id: u64, kind: FileKind, origin: Option<LowerPath>) {
         self.changed = self.loaded;
+        let in_place =
+            origin.is_some() && self.lower.as_ref().zip(origin.as_ref()).is_some_and(|(b, o)| o.is_child_of(b, &name));
+        let moved_from = if in_place { None } else { origin };
+        self.add(name, Entry { id, cookie: 0, moved_from, kind, in_place });
+    }
+
+    /// Enters `e` under a fresh cookie.
+    fn add(&mut self, name: Name, mut e: Entry) {
         if self.next_cookie > COOKIE_MASK {
             self.renumber();
         }
-        let cookie = self.next_cookie;
+        e.cookie = self.next_cookie;
         self.next_cookie += 1;
-        if let Some(old) = self.entries.insert(Arc::clone(&name), Entry { id, kind, origin, cookie }) {
+        if let Some(old) = self.entries.insert(Arc::clone(&name), e) {
             self.order.remove(&old.cookie);
         }
-        self.order.insert(cookie, name);
+        self.order.insert(self.next_cookie - 1, name);
+    }
+
+    /// The lower object entry `e` (named `name` here) shows, if any.
+    pub fn origin_of(&self, name: &OsStr, e: &Entry) -> Option<LowerPath> {
+        e.origin_in(self.lower.as_ref(), name)
     }
 
     pub fn remove(&mut self, name: &OsStr) -> Option<Entry> {
@@ -196,10 +224,12 @@ impl DirBody {
     /// Points `name` at another object, keeping its cookie (used by RENAME_EXCHANGE).
     pub fn retarget(&mut self, name: &OsStr, id: u64, kind: FileKind, origin: Option<LowerPath>) {
         self.changed = true;
+        let in_place = self.lower.as_ref().zip(origin.as_ref()).is_some_and(|(b, o)| o.is_child_of(b, name));
         if let Some(e) = self.entries.get_mut(name) {
             e.id = id;
             e.kind = kind;
-            e.origin = origin;
+            e.in_place = in_place;
+            e.moved_from = if in_place { None } else { origin };
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! An [`Engine`] shows an immutable lower tree ([`lower::Lower`]) as a writable filesystem whose
 //! changes live in RAM ([`store::DataStore`]). It has no FUSE types and makes no OS calls of
-//! its own, so every frontend (Linux FUSE, macFUSE, WinFsp) stays a thin translation layer.
+//! its own, so every frontend stays a translation layer: the Linux FUSE frontend (tested on real
+//! mounts), and the macFUSE and WinFsp frontends of `agentfs-platform`, which build but have
+//! never run on a Mac or on Windows (the README's "Platforms" says what is tested where).
 //!
 //! What it guarantees:
 //! - reading never copies up; the first data change (write, truncate, fallocate) does, and
@@ -15,6 +17,7 @@
 //! - a RAM budget: past it, ENOSPC; memory comes back when files are deleted and closed;
 //! - fsync succeeds without I/O: the upper layer is volatile by design.
 
+pub mod acl;
 pub mod budget;
 pub mod changes;
 mod dir;

@@ -13,9 +13,16 @@ use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 pub type Xattrs = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Milliseconds since the first call, wrapping after 49 days: a four-byte clock for the age
+/// of attributes read from a live lower layer (compare with `wrapping_sub`).
+pub fn clock_ms() -> u32 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u32
+}
 
 /// Metadata of a node: starts as the lower object's, changes in place.
 #[derive(Debug)]
@@ -33,14 +40,16 @@ pub struct Meta {
     pub mtime: Timestamp,
     pub ctime: Timestamp,
     pub crtime: Timestamp,
-    /// Extended attributes; `None` until read from the lower layer or changed.
-    pub xattrs: Option<Xattrs>,
+    /// Extended attributes; `None` until read from the lower layer or changed (boxed: most
+    /// nodes never need them).
+    pub xattrs: Option<Box<Xattrs>>,
     /// Whether metadata differs from the lower object's.
     pub changed: bool,
     /// RAM charged for this node's own bookkeeping, xattrs and symlink target.
     pub charge: Option<Charge>,
-    /// When the attributes were read from the lower layer (for a live lower layer).
-    pub fetched: Option<std::time::Instant>,
+    /// When the attributes were read from the lower layer (for a live lower layer), in
+    /// [`clock_ms`] milliseconds; 0 for never.
+    pub fetched: u32,
 }
 
 impl Meta {
@@ -61,14 +70,17 @@ impl Meta {
             xattrs: None,
             changed: false,
             charge: None,
-            fetched: Some(std::time::Instant::now()),
+            fetched: clock_ms().max(1),
         }
     }
 
     /// Takes fresh lower attributes (live lower layer; the node holds no upper state).
     pub fn refresh_from_lower(&mut self, a: &LowerAttr) {
         let keep = (self.xattrs.take(), self.charge.take());
+        // An access recorded through the mount stays (the lower file is read without one).
+        let atime = self.atime.max(a.atime);
         *self = Meta::from_lower(a);
+        self.atime = atime;
         // Xattrs are re-read on next use.
         self.charge = keep.1;
     }
@@ -88,10 +100,10 @@ impl Meta {
             mtime: now,
             ctime: now,
             crtime: now,
-            xattrs: Some(Xattrs::new()),
+            xattrs: None,
             changed: true,
             charge: None,
-            fetched: None,
+            fetched: 0,
         }
     }
 
@@ -132,7 +144,8 @@ pub enum FileBody {
 }
 
 pub enum Body {
-    Dir(RwLock<DirBody>),
+    /// Boxed: most nodes are files, and a directory body is large.
+    Dir(Box<RwLock<DirBody>>),
     File(RwLock<FileBody>),
     Symlink(Mutex<Option<Arc<[u8]>>>),
     Special,
@@ -143,14 +156,18 @@ pub struct Node {
     pub kind: FileKind,
     /// The lower object this node shows, if it came from the lower layer.
     pub origin: Option<LowerPath>,
-    /// For directories: the id of the directory holding it.
+    /// The id of the directory holding it (for a file with several names, the one it was
+    /// reached through).
     pub parent: AtomicU64,
+    /// Nodes in memory whose `parent` is this directory: while there are any, it stays in
+    /// memory (so every resident node's parent chain is resident too).
+    pub children: AtomicU32,
     /// References the kernel holds (lookup replies not yet forgotten).
     pub lookups: AtomicU64,
     /// Open file handles.
-    pub opens: AtomicU64,
+    pub opens: AtomicU32,
     /// Open file handles that may write.
-    pub writers: AtomicU64,
+    pub writers: AtomicU32,
     /// Holds state the lower layer cannot give back: must stay in memory while linked.
     pub pinned: AtomicBool,
     /// Unlinked (nlink 0) or removed: may go once nothing refers to it.
@@ -163,7 +180,7 @@ impl Node {
     /// A node showing the lower object at `origin`.
     pub fn from_lower(id: u64, parent: u64, origin: LowerPath, attr: &LowerAttr) -> Node {
         let body = match attr.kind {
-            FileKind::Directory => Body::Dir(RwLock::new(DirBody::from_lower(origin.clone()))),
+            FileKind::Directory => Body::Dir(Box::new(RwLock::new(DirBody::from_lower(origin.clone())))),
             FileKind::Regular => Body::File(RwLock::new(FileBody::Lower { file: None })),
             FileKind::Symlink => Body::Symlink(Mutex::new(None)),
             _ => Body::Special,
@@ -173,9 +190,10 @@ impl Node {
             kind: attr.kind,
             origin: Some(origin),
             parent: AtomicU64::new(parent),
+            children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
-            opens: AtomicU64::new(0),
-            writers: AtomicU64::new(0),
+            opens: AtomicU32::new(0),
+            writers: AtomicU32::new(0),
             pinned: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             meta: Mutex::new(Meta::from_lower(attr)),
@@ -202,9 +220,10 @@ impl Node {
             kind,
             origin: None,
             parent: AtomicU64::new(parent),
+            children: AtomicU32::new(0),
             lookups: AtomicU64::new(0),
-            opens: AtomicU64::new(0),
-            writers: AtomicU64::new(0),
+            opens: AtomicU32::new(0),
+            writers: AtomicU32::new(0),
             pinned: AtomicBool::new(true),
             dead: AtomicBool::new(false),
             meta: Mutex::new(meta),
@@ -265,13 +284,19 @@ impl Node {
         }
     }
 
-    /// Whether the node may leave memory: nobody refers to it and it holds nothing the lower
-    /// layer could not rebuild, or it is gone from the tree anyway. Live directories always stay,
-    /// so that every directory's parent chain is in memory (rename's ancestry check walks it).
+    /// Whether the node may leave memory: nobody refers to it, and it holds nothing the lower
+    /// layer could not rebuild (or it is gone from the tree anyway). A directory also needs
+    /// no child in memory; whether its listing is still the lower one is checked by the caller,
+    /// with the listing locked.
     pub fn evictable(&self) -> bool {
-        let dead = self.dead.load(Ordering::Acquire);
-        self.lookups.load(Ordering::Acquire) == 0
-            && self.opens.load(Ordering::Acquire) == 0
-            && (dead || (!self.pinned.load(Ordering::Acquire) && self.kind != FileKind::Directory))
+        let unreferenced = self.lookups.load(Ordering::Acquire) == 0 && self.opens.load(Ordering::Acquire) == 0;
+        if !unreferenced {
+            return false;
+        }
+        if self.dead.load(Ordering::Acquire) {
+            return true;
+        }
+        !self.pinned.load(Ordering::Acquire)
+            && (self.kind != FileKind::Directory || self.children.load(Ordering::Acquire) == 0)
     }
 }

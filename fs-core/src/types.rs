@@ -179,13 +179,16 @@ pub struct Caller {
     pub uid: u32,
     pub gid: u32,
     pub pid: u32,
+    /// The caller's umask, for the engine to apply to new objects where no default ACL
+    /// applies instead (0 when the frontend's kernel already applied it).
+    pub umask: u32,
 }
 
 impl Caller {
-    pub const ROOT: Caller = Caller { uid: 0, gid: 0, pid: 0 };
+    pub const ROOT: Caller = Caller { uid: 0, gid: 0, pid: 0, umask: 0 };
 
     pub fn new(uid: u32, gid: u32) -> Caller {
-        Caller { uid, gid, pid: 0 }
+        Caller { uid, gid, pid: 0, umask: 0 }
     }
 
     /// Whether the caller has the privileges of the superuser (device nodes, any owner).
@@ -262,6 +265,18 @@ impl FileRef {
     }
 }
 
+/// When an access (a read of a file, a listing of a directory) updates the access time: the
+/// mount's `noatime`, `relatime` (Linux's default) or `strictatime`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AtimePolicy {
+    Never,
+    /// Only when the access time is not newer than the modification or change time, or is a day
+    /// old.
+    #[default]
+    Relative,
+    Always,
+}
+
 /// Flags of `rename`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenameFlags {
@@ -269,20 +284,28 @@ pub struct RenameFlags {
     pub noreplace: bool,
     /// Atomically swap source and target; both must exist.
     pub exchange: bool,
+    /// Leave a whiteout (a character device 0:0, overlayfs's mark of a deleted name) in the
+    /// source's place, in the same step.
+    pub whiteout: bool,
 }
 
 impl RenameFlags {
-    pub const NOREPLACE: RenameFlags = RenameFlags { noreplace: true, exchange: false };
-    pub const EXCHANGE: RenameFlags = RenameFlags { noreplace: false, exchange: true };
+    pub const NOREPLACE: RenameFlags = RenameFlags { noreplace: true, exchange: false, whiteout: false };
+    pub const EXCHANGE: RenameFlags = RenameFlags { noreplace: false, exchange: true, whiteout: false };
 
-    /// Translates Linux `renameat2` flags; RENAME_WHITEOUT and unknown bits are EINVAL.
+    /// Translates Linux `renameat2` flags; unknown bits are EINVAL.
     pub fn from_linux(flags: u32) -> Result<RenameFlags> {
         const NOREPLACE: u32 = 1;
         const EXCHANGE: u32 = 2;
-        if flags & !(NOREPLACE | EXCHANGE) != 0 {
+        const WHITEOUT: u32 = 4;
+        if flags & !(NOREPLACE | EXCHANGE | WHITEOUT) != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(RenameFlags { noreplace: flags & NOREPLACE != 0, exchange: flags & EXCHANGE != 0 })
+        Ok(RenameFlags {
+            noreplace: flags & NOREPLACE != 0,
+            exchange: flags & EXCHANGE != 0,
+            whiteout: flags & WHITEOUT != 0,
+        })
     }
 }
 
@@ -380,7 +403,8 @@ mod tests {
         let f = OpenFlags::from_linux(0o2 | 0o2000 | 0o1000);
         assert!(f.read && f.write && f.append && f.truncate && !f.exclusive);
         assert_eq!(OpenFlags::from_linux(0), OpenFlags::RDONLY);
-        assert_eq!(RenameFlags::from_linux(4), Err(Errno::EINVAL));
+        assert_eq!(RenameFlags::from_linux(8), Err(Errno::EINVAL));
+        assert!(RenameFlags::from_linux(4).unwrap().whiteout);
         assert_eq!(FallocMode::from_linux(2), Err(Errno::EINVAL));
         assert_eq!(FallocMode::from_linux(3), Ok(FallocMode::PunchHole));
     }

@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// The canonical source and mount point, after checking that SRC is a directory, MNT is an empty
 /// directory that is not already an agentfs mount, and neither contains the other.
+/// On Windows MNT may also be a free drive letter (`X:`).
 pub fn mount_paths(src: &Path, mnt: &Path) -> Result<(PathBuf, PathBuf)> {
     let src_c = canonical_dir(src, "SRC", "give the directory to freeze")?;
+    #[cfg(windows)]
+    if agentfs_platform::winfsp::is_drive(mnt) {
+        return Ok((src_c, free_drive(mnt)?));
+    }
     let mnt_c = canonical_dir(mnt, "MNT", "create an empty directory to mount on")?;
     if src_c == mnt_c {
         return Err(Error::Input(format!(
@@ -55,8 +60,40 @@ pub fn mount_over(src: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((c.clone(), c))
 }
 
+/// A mount point as records name it: canonical (on Windows without the `\\?\` prefix), or an
+/// upper-cased drive letter `X:`.
+pub fn canonical_mountpoint(p: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(windows)]
+    if agentfs_platform::winfsp::is_drive(p) {
+        return Ok(PathBuf::from(p.as_os_str().to_string_lossy().to_ascii_uppercase()));
+    }
+    fs::canonicalize(p).map(plain)
+}
+
+/// The drive `X:` (upper-cased) if no volume uses it.
+#[cfg(windows)]
+fn free_drive(mnt: &Path) -> Result<PathBuf> {
+    let drive = mnt.as_os_str().to_string_lossy().to_ascii_uppercase();
+    if Path::new(&format!("{drive}\\")).exists() {
+        return Err(Error::Input(format!("drive {drive} is in use; give a free drive letter or an empty directory")));
+    }
+    Ok(PathBuf::from(drive))
+}
+
+/// A canonical Windows path without the `\\?\` prefix canonicalize adds (WinFsp and people
+/// want `C:\...`); other paths as they are.
+pub(crate) fn plain(p: PathBuf) -> PathBuf {
+    #[cfg(windows)]
+    if let Some(rest) = p.to_str().and_then(|s| s.strip_prefix(r"\\?\")) {
+        if rest.as_bytes().get(1) == Some(&b':') {
+            return PathBuf::from(rest);
+        }
+    }
+    p
+}
+
 fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
-    let c = match fs::canonicalize(p) {
+    let c = match fs::canonicalize(p).map(plain) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::Input(format!("{role} {} does not exist; {fix}", p.display())));
@@ -73,21 +110,80 @@ fn canonical_dir(p: &Path, role: &str, fix: &str) -> Result<PathBuf> {
     Ok(c)
 }
 
-/// Whether a non-root user may ask for allow_other (`user_allow_other` in /etc/fuse.conf).
+/// Whether a non-root user may ask for allow_other: Linux wants `user_allow_other` in
+/// /etc/fuse.conf; elsewhere the driver decides at mount time (and says so if it refuses).
 pub fn allow_other_permitted() -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
+    #[cfg(target_os = "linux")]
+    {
+        if rustix::process::geteuid().is_root() {
+            return true;
+        }
+        fs::read_to_string("/etc/fuse.conf")
+            .map(|t| t.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other"))
+            .unwrap_or(false)
     }
-    fs::read_to_string("/etc/fuse.conf")
-        .map(|t| t.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "user_allow_other"))
-        .unwrap_or(false)
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }
 
-/// Checks that FUSE is usable at all.
+/// Checks the options that only some frontends have: FUSE passthrough (Linux, root) and options
+/// passed to the driver (macFUSE's).
+pub fn frontend_options(passthrough: bool, fuse_options: &[String]) -> Result<()> {
+    if passthrough && !cfg!(target_os = "linux") {
+        return Err(Error::Usage("--passthrough is FUSE passthrough, which only Linux has; mount without it".into()));
+    }
+    #[cfg(target_os = "linux")]
+    if passthrough && !rustix::process::geteuid().is_root() {
+        return Err(Error::Permission(
+            "--passthrough needs root (the kernel grants FUSE passthrough only with CAP_SYS_ADMIN); mount without it"
+                .into(),
+        ));
+    }
+    if !fuse_options.is_empty() && !cfg!(target_os = "macos") {
+        return Err(Error::Usage(format!(
+            "-o {} is passed to macFUSE, on macOS only; agentfs sets the options of this OS's driver itself",
+            fuse_options.join(",")
+        )));
+    }
+    if let Some(bad) = fuse_options.iter().find(|o| o.is_empty() || o.contains(',')) {
+        return Err(Error::Usage(format!("bad driver option {bad:?}: give one option per -o")));
+    }
+    Ok(())
+}
+
+/// Checks that WinFsp is installed (its install directory is in the registry).
+#[cfg(windows)]
+pub fn fuse_available() -> Result<()> {
+    agentfs_platform::sys::windows::dll::install_dir().map(|_| ()).map_err(|_| {
+        Error::System(
+            "WinFsp is not installed; install it from https://winfsp.dev (winget install WinFsp.WinFsp)".into(),
+        )
+    })
+}
+
+/// Checks that the FUSE driver is there at all.
+#[cfg(target_os = "linux")]
 pub fn fuse_available() -> Result<()> {
     if !Path::new("/dev/fuse").exists() {
         return Err(Error::System(
             "/dev/fuse does not exist; load the fuse kernel module (modprobe fuse) or run where FUSE is available"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that macFUSE is installed (its filesystem bundle; the kernel extension or the FSKit
+/// module is loaded by macFUSE at mount time).
+#[cfg(target_os = "macos")]
+pub fn fuse_available() -> Result<()> {
+    let bundles = ["/Library/Filesystems/macfuse.fs", "/Library/Filesystems/osxfuse.fs"];
+    if !bundles.iter().any(|b| Path::new(b).exists()) {
+        return Err(Error::System(
+            "macFUSE is not installed (no /Library/Filesystems/macfuse.fs); install it from https://macfuse.github.io \
+             (brew install --cask macfuse) and allow its system extension"
                 .into(),
         ));
     }

@@ -49,7 +49,7 @@ pub fn recover(rec: &MountRecord) -> Recovered {
     }
     if out.errors.is_empty() {
         registry::remove(&rec.id);
-        let _ = std::fs::remove_file(rec.log_path());
+        crate::logging::remove(&rec.log_path());
     }
     out
 }

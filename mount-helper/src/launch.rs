@@ -7,11 +7,16 @@
 
 use crate::daemon::MountConfig;
 use crate::error::{Error, Result};
-use crate::readiness::{parse_report, read_report};
+use crate::readiness::{is_report, parse_report, read_report};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+#[cfg(windows)]
+const DETACHED_PROCESS: u32 = 0x0000_0008;
+#[cfg(windows)]
+const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
 
 /// How long a mount may take to come up.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,11 +37,10 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         return Err(Error::System("the launcher has no stdout pipe".into()));
     };
     let mut reader = BufReader::new(out);
-    // The launcher writes `pid N` after starting the daemon, which shares the pipe: a quick
-    // daemon may report first.
     let mut first = String::new();
     let _ = reader.read_line(&mut first);
-    let early_report = (!first.starts_with("pid ")).then(|| std::mem::take(&mut first));
+    // The daemon shares the pipe and may report before the launcher has written its pid line.
+    let early_report = is_report(first.trim_end()).then(|| std::mem::take(&mut first));
     if early_report.is_some() {
         let _ = reader.read_line(&mut first);
     }
@@ -44,8 +48,7 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
     let pid: u32 = match first.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()) {
         Some(pid) => pid,
         None => {
-            let said = early_report.as_deref().unwrap_or(&first).trim().to_string();
-            return Err(Error::System(format!("the daemon could not be started: {said}")));
+            return Err(Error::System(format!("the daemon could not be started: {}", first.trim())));
         }
     };
     let report = match early_report {
@@ -56,10 +59,7 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         Ok(()) => Ok(pid),
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid as i32).ok_or_else(|| Error::System("bad pid".into()))?,
-                rustix::process::Signal::KILL,
-            );
+            agentfs_platform::os::process::kill(pid);
             if crate::mountinfo::mount_at(&cfg.mountpoint).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
                 crate::unmount::detach(&cfg.mountpoint);
             }
@@ -72,13 +72,12 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
 /// The launcher's side: start the daemon with the same arguments (minus --detach), report its
 /// pid on stdout, and return.
 pub fn detach(exe: &Path, cfg: &MountConfig) -> Result<()> {
-    let child = Command::new(exe)
-        .arg("__serve")
-        .args(cfg.to_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::null())
-        .spawn();
+    let mut cmd = Command::new(exe);
+    cmd.arg("__serve").args(cfg.to_args()).stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::null());
+    // Windows: no console of the caller's (its Ctrl-C and closing must not reach the daemon).
+    #[cfg(windows)]
+    std::os::windows::process::CommandExt::creation_flags(&mut cmd, DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    let child = cmd.spawn();
     let mut out = std::io::stdout();
     match child {
         Ok(c) => {

@@ -1,19 +1,19 @@
 //! Writing a mount's changes into a private tree that starts as a copy of its lower layer: what
-//! makes a snapshot. Nothing sees the tree while this runs, so files are changed in place (the
-//! commit into SRC, which others see, goes through a journal instead).
+//! makes a snapshot, and the tree of `commit --to`. Nothing sees the tree while this runs, so
+//! files are changed in place (the commit into SRC, which others see, goes through a journal
+//! instead). The tree and the lower layer are reached through confined directory handles only.
 
 use crate::changeset::{ChangeSet, Item, What};
+use crate::commit::shown;
+use crate::confined::Dir;
 use crate::control::WireLayout;
 use crate::control::client::Client;
 use crate::error::{Error, Result};
 use agentfs_core::FileKind;
-use agentfs_platform::tree_copy::{DataMode, copy_entry};
-use rustix::fs::{AtFlags, Mode, Timespec, Timestamps};
+use agentfs_platform::tree_copy::{DataMode, copy_entry_at};
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What applying the changes wrote.
@@ -29,18 +29,23 @@ pub struct Written {
 pub struct Tree<'a> {
     pub client: &'a mut Client,
     /// The lower layer the changes are relative to (moved objects are copied from it).
-    pub lower: &'a Path,
+    pub lower: &'a Dir,
     /// The tree to change; it starts as a copy of `lower`.
-    pub root: &'a Path,
+    pub root: &'a Dir,
     /// How objects are copied from `lower` (clones where the filesystem can).
     pub data_mode: DataMode,
 }
 
 fn io_err<'a>(what: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
-    move |e| Error::io(what, path, &e)
+    move |e| Error::System(format!("{what} {}: {}", path.display(), crate::confined::cause(&e)))
 }
 
 impl Tree<'_> {
+    /// The directory holding `rel` in the tree, and its last name.
+    fn at<'p>(&self, rel: &'p Path) -> Result<(Dir, &'p std::ffi::OsStr)> {
+        self.root.parent_of(rel).map_err(io_err("cannot open the directory of", &self.root.path().join(rel)))
+    }
+
     /// Applies every change, in the order the daemon listed them.
     pub fn apply(&mut self, set: &ChangeSet) -> Result<Written> {
         let mut w = Written::default();
@@ -51,40 +56,42 @@ impl Tree<'_> {
         // Directories whose metadata is set last, deepest first (so their times stay).
         let mut dirs: Vec<(PathBuf, u64)> = Vec::new();
         for item in &set.items {
-            let target = self.root.join(&item.path);
+            let rel = &item.path;
             match &item.what {
-                What::Removed => remove_any(&target)?,
+                What::Removed => {
+                    let (d, n) = self.at(rel)?;
+                    d.remove_tree(n).map_err(io_err("cannot remove", rel))?;
+                }
                 What::Created => {
                     w.objects += 1;
                     if let Some(existing) = self.linked(item, &first) {
-                        fs::hard_link(&existing, &target).map_err(io_err("cannot link", &target))?;
+                        self.link(&existing, rel)?;
                         continue;
                     }
-                    self.create(item, &target, &mut w, &mut dirs)?;
-                    first.insert(item.id, target);
+                    self.create(item, &mut w, &mut dirs)?;
+                    first.insert(item.id, rel.clone());
                 }
                 What::Moved { from, data, meta } => {
                     w.objects += 1;
                     let link_to = if item.kind != FileKind::Directory && !set.is_removed(from) {
                         // The lower object is still at `from` too: this is another name for it.
-                        Some(self.root.join(from))
+                        Some(from.clone())
                     } else {
                         self.linked(item, &first)
                     };
                     if let Some(existing) = link_to {
-                        fs::hard_link(&existing, &target).map_err(io_err("cannot link", &target))?;
+                        self.link(&existing, rel)?;
                         continue;
                     }
-                    copy_entry(&self.lower.join(from), &target, self.data_mode)
-                        .map_err(io_err("cannot copy the lower object to", &target))?;
-                    first.insert(item.id, target.clone());
-                    self.change_in_place(item, &target, *data, *meta, &mut w, &mut dirs)?;
+                    self.copy_lower(from, rel)?;
+                    first.insert(item.id, rel.clone());
+                    self.change_in_place(item, *data, *meta, &mut w, &mut dirs)?;
                     done.insert(item.id);
                 }
                 What::Modified { data, meta } => {
                     if done.insert(item.id) {
                         w.objects += 1;
-                        self.change_in_place(item, &target, *data, *meta, &mut w, &mut dirs)?;
+                        self.change_in_place(item, *data, *meta, &mut w, &mut dirs)?;
                     }
                 }
             }
@@ -101,124 +108,88 @@ impl Tree<'_> {
         (item.kind == FileKind::Regular).then(|| first.get(&item.id).cloned()).flatten()
     }
 
-    fn create(&mut self, item: &Item, target: &Path, w: &mut Written, dirs: &mut Vec<(PathBuf, u64)>) -> Result<()> {
+    fn link(&self, existing: &Path, rel: &Path) -> Result<()> {
+        let (ed, en) = self.at(existing)?;
+        let (td, tn) = self.at(rel)?;
+        ed.link_to(en, &td, tn).map_err(io_err("cannot link", rel))
+    }
+
+    /// Copies the lower object at `from` to `rel`.
+    fn copy_lower(&self, from: &Path, rel: &Path) -> Result<()> {
+        let fail = io_err("cannot copy the lower object to", rel);
+        let (ld, ln) = self.lower.parent_of(from).map_err(&fail)?;
+        let (td, tn) = self.at(rel)?;
+        let (src, dst) = (ld.dup_fd().map_err(&fail)?, td.dup_fd().map_err(&fail)?);
+        copy_entry_at((&src, ln), (&dst, tn), self.data_mode, &crate::owned::names()).map_err(&fail)
+    }
+
+    fn create(&mut self, item: &Item, w: &mut Written, dirs: &mut Vec<(PathBuf, u64)>) -> Result<()> {
+        let rel = &item.path;
+        let (d, n) = self.at(rel)?;
+        let fail = io_err("cannot create", rel);
         match item.kind {
             FileKind::Directory => {
-                fs::create_dir(target).map_err(io_err("cannot create", target))?;
-                dirs.push((target.to_path_buf(), item.id));
+                d.mkdir(n, 0o700).map_err(fail)?;
+                dirs.push((rel.clone(), item.id));
                 return Ok(());
             }
             FileKind::Regular => {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(target)
-                    .map_err(io_err("cannot create", target))?;
-                w.bytes += write_data(self.client, item.id, &f, target, false)?;
+                let f = File::from(d.create_file(n, 0o600).map_err(&fail)?);
+                w.bytes += write_data(self.client, item.id, &f, rel, false)?;
             }
             FileKind::Symlink => {
                 let to = self.client.readlink(item.id)?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(&to), target).map_err(io_err("cannot create", target))?;
+                d.symlink(&to, n).map_err(fail)?;
             }
             kind => {
                 let a = self.client.stat(item.id)?;
                 let ft = rustix::fs::FileType::from_raw_mode(kind.mode_bits() as _);
-                match rustix::fs::mknodat(rustix::fs::CWD, target, ft, Mode::from_raw_mode(0o600), a.rdev as _) {
+                match d.mknod(n, ft, a.rdev) {
                     Ok(()) => {}
-                    Err(rustix::io::Errno::PERM) => {
-                        tracing::warn!(path = %target.display(), "device node left out: only root can make one");
+                    Err(e) if crate::confined::errno(&e) == Some(libc::EPERM) => {
+                        tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
                         return Ok(());
                     }
-                    Err(e) => return Err(io_err("cannot create", target)(e.into())),
+                    Err(e) => return Err(fail(e)),
                 }
             }
         }
-        self.set_meta(item.id, item.kind, target)
+        self.set_meta(item.id, item.kind, rel)
     }
 
     /// Brings an object that holds its lower state up to date: data, then metadata.
     fn change_in_place(
         &mut self,
         item: &Item,
-        target: &Path,
         data: bool,
         meta: bool,
         w: &mut Written,
         dirs: &mut Vec<(PathBuf, u64)>,
     ) -> Result<()> {
+        let rel = &item.path;
         if data && item.kind == FileKind::Regular {
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(target)
-                .map_err(io_err("cannot open", target))?;
-            w.bytes += write_data(self.client, item.id, &f, target, true)?;
+            let (d, n) = self.at(rel)?;
+            let f = File::from(d.open_file(n, true).map_err(io_err("cannot open", rel))?);
+            w.bytes += write_data(self.client, item.id, &f, rel, true)?;
         }
         if item.kind == FileKind::Directory {
             if meta {
-                dirs.push((target.to_path_buf(), item.id));
+                dirs.push((rel.clone(), item.id));
             }
             return Ok(());
         }
         // Data writes move the times: set them (and the rest) again.
-        if meta || data { self.set_meta(item.id, item.kind, target) } else { Ok(()) }
+        if meta || data { self.set_meta(item.id, item.kind, rel) } else { Ok(()) }
     }
 
-    /// Owner, mode, xattrs and times of node `id` onto `target`.
-    fn set_meta(&mut self, id: u64, kind: FileKind, target: &Path) -> Result<()> {
-        let a = self.client.stat(id)?;
-        let fail = io_err("cannot set the metadata of", target);
-        if rustix::process::geteuid().is_root() {
-            rustix::fs::chownat(
-                rustix::fs::CWD,
-                target,
-                Some(rustix::fs::Uid::from_raw(a.uid)),
-                Some(rustix::fs::Gid::from_raw(a.gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| fail(e.into()))?;
-        }
-        if kind != FileKind::Symlink {
-            rustix::fs::chmodat(rustix::fs::CWD, target, Mode::from_raw_mode(a.perm.into()), AtFlags::empty())
-                .map_err(|e| fail(e.into()))?;
-            set_xattrs(target, &self.client.xattrs(id)?).map_err(&fail)?;
-        }
-        let ts = |(s, n): (i64, u32)| Timespec { tv_sec: s, tv_nsec: n as _ };
-        let times = Timestamps { last_access: ts(a.atime), last_modification: ts(a.mtime) };
-        rustix::fs::utimensat(rustix::fs::CWD, target, &times, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| fail(e.into()))?;
-        Ok(())
+    /// Owner, mode, xattrs and times of node `id` onto `rel`.
+    fn set_meta(&mut self, id: u64, kind: FileKind, rel: &Path) -> Result<()> {
+        let m = shown::meta(self.client, id, kind)?;
+        let (d, n) = self.at(rel)?;
+        let fail = io_err("cannot set the metadata of", rel);
+        let who = d.identity(n).map_err(&fail)?.ok_or_else(|| fail(std::io::ErrorKind::NotFound.into()))?;
+        d.set_meta(n, who, &m).map_err(fail)
     }
-}
-
-/// Makes `target`'s xattrs exactly `want` (removing what the lower object had and lost).
-pub fn set_xattrs(target: &Path, want: &[(Vec<u8>, Vec<u8>)]) -> std::io::Result<()> {
-    let mut list = vec![0u8; 64 * 1024];
-    let n = rustix::fs::llistxattr(target, &mut list[..]).unwrap_or(0);
-    for name in list[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        if !want.iter().any(|(k, _)| k == name) {
-            let _ = rustix::fs::lremovexattr(target, OsStr::from_bytes(name));
-        }
-    }
-    for (k, v) in want {
-        rustix::fs::lsetxattr(target, OsStr::from_bytes(k), v, rustix::fs::XattrFlags::empty())?;
-    }
-    Ok(())
-}
-
-/// Removes whatever is at `path` (a whole tree for a directory; a symlink itself, never its
-/// target); nothing there is fine.
-pub fn remove_any(path: &Path) -> Result<()> {
-    let r = match fs::symlink_metadata(path) {
-        Ok(md) if md.is_dir() => crate::pin::remove::remove_tree(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    r.map_err(io_err("cannot remove", path))
 }
 
 /// Writes node `id`'s data into `f`. With `on_lower`, `f` holds the lower file's data and only

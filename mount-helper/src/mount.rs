@@ -8,11 +8,10 @@ use crate::pin::{self, Pin, PinKind, PinRequest, Plan};
 use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::mount_id;
-use crate::snapshot::{self, record::SnapshotRecord};
+use crate::runtime::path_bytes;
 use crate::{check, gc, launch, process};
+use agentfs_platform::clone_tree::Progress;
 use agentfs_platform::mount_options::KernelOptions;
-use agentfs_platform::tree_copy::Progress;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +30,8 @@ pub struct MountRequest {
     pub quiet: bool,
     /// Open large lower files through FUSE passthrough (root only).
     pub passthrough: bool,
+    /// Options for the FUSE driver, passed as they are (macOS: macFUSE's, e.g. `backend=fskit`).
+    pub fuse_options: Vec<String>,
     /// Mount over SRC itself (`agentfs run`, in a private mount namespace).
     pub over_source: bool,
     /// The record's id (default: derived from the mount point).
@@ -56,6 +57,7 @@ impl MountRequest {
             foreground: false,
             quiet: true,
             passthrough: false,
+            fuse_options: Vec::new(),
             over_source: false,
             id: None,
             exit_with: None,
@@ -80,25 +82,41 @@ fn notice(quiet: bool, msg: &str) {
     }
 }
 
-/// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
+/// A snapshot to mount as a branch (`agentfs mount @NAME MNT`).
+struct Branch {
+    name: String,
+    /// What the snapshot is kept in, and the tree the engine reads.
+    container: PathBuf,
+    root: PathBuf,
+}
+
 /// The snapshot `src` names, if it is `@NAME`.
-fn branch_of(src: &Path, req: PinRequest) -> Result<Option<SnapshotRecord>> {
+#[cfg(unix)]
+fn branch_of(src: &Path, req: PinRequest) -> Result<Option<Branch>> {
     let Some(name) = src.to_str().and_then(|s| s.strip_prefix('@')) else {
         return Ok(None);
     };
-    let snap = snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
+    let snap = crate::snapshot::record::load(name)?.filter(|s| s.complete()).ok_or_else(|| {
         Error::Input(format!(
-            "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with              '@' is written ./@{name})"
+            "there is no snapshot named {name}; `agentfs snapshots` lists them (a directory whose name starts with '@' is written ./@{name})"
         ))
     })?;
     if req != PinRequest::Auto {
         return Err(Error::Input(format!("@{name} is a snapshot and needs no pin; drop --pin")));
     }
-    Ok(Some(snap))
+    Ok(Some(Branch { name: snap.name.clone(), container: snap.container_path(), root: snap.root_path() }))
 }
 
+/// Windows has no snapshots, so no branches: `@NAME` is a directory's name.
+#[cfg(windows)]
+fn branch_of(_src: &Path, _req: PinRequest) -> Result<Option<Branch>> {
+    Ok(None)
+}
+
+/// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
 pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
+    #[cfg(unix)]
     if !rustix::process::geteuid().is_root() && (req.kernel.suid || req.kernel.dev) {
         return Err(Error::Permission(
             "the mount options suid and dev need root (set-id programs and device nodes on a user's mount would \
@@ -107,7 +125,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         ));
     }
     let branch = branch_of(&req.src, req.pin)?;
-    let src = branch.as_ref().map_or_else(|| req.src.clone(), SnapshotRecord::root_path);
+    let src = branch.as_ref().map_or_else(|| req.src.clone(), |b| b.root.clone());
     let (source, mountpoint) =
         if req.over_source { check::mount_over(&src)? } else { check::mount_paths(&src, &req.mnt)? };
     if req.allow_other && !check::allow_other_permitted() {
@@ -116,12 +134,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
                 .into(),
         ));
     }
-    if req.passthrough && !rustix::process::geteuid().is_root() {
-        return Err(Error::Permission(
-            "--passthrough needs root (the kernel grants FUSE passthrough only with CAP_SYS_ADMIN); mount without it"
-                .into(),
-        ));
-    }
+    check::frontend_options(req.passthrough, &req.fuse_options)?;
     for r in gc::collect() {
         let what = r.pin.as_ref().map(|p| format!(", removed its pin {}", p.display())).unwrap_or_default();
         notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
@@ -134,19 +147,19 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pid: std::process::id(),
         pid_start: process::own_start_time(),
         state: MountState::Pinning,
-        uid: rustix::process::getuid().as_raw(),
+        uid: crate::runtime::current_uid(),
         source: match &branch {
             Some(s) => format!("@{}", s.name).into_bytes(),
-            None => source.as_os_str().as_bytes().to_vec(),
+            None => path_bytes(&source),
         },
-        mountpoint: mountpoint.as_os_str().as_bytes().to_vec(),
+        mountpoint: path_bytes(&mountpoint),
         started: now(),
         budget_bytes: req.budget_bytes,
         allow_other: req.allow_other,
         read_only: req.read_only,
         log: Vec::new(),
         pin: pin::Pin::pending(),
-        pins_dir: plan.pins_dir.as_ref().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_default(),
+        pins_dir: plan.pins_dir.as_deref().map(path_bytes).unwrap_or_default(),
         passthrough: false,
     };
     // The record comes first: if this process dies while pinning, `gc` finds what it made.
@@ -155,7 +168,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     let created = {
         match &branch {
             // A snapshot is read-only already: it is the pin.
-            Some(s) => Ok((Pin::branch(&s.container_path(), &s.root_path()), None)),
+            Some(b) => Ok((Pin::branch(&b.container, &b.root), None)),
             None => {
                 let _bar =
                     pin::progress::start(Arc::clone(&progress), req.quiet, format!("pinning {}", source.display()));
@@ -179,8 +192,9 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
             req.quiet,
             &format!(
                 "warning: {} is used live, because {why}: changes made to it outside the mount may show through; \
-                 put it on btrfs or XFS for a snapshot or reflink pin, or use --pin copy",
-                source.display()
+                 put it on {} for a snapshot or reflink pin, or use --pin copy",
+                source.display(),
+                cloning_filesystems()
             ),
         );
     }
@@ -203,6 +217,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         read_only: req.read_only,
         pin: pin.clone(),
         passthrough: req.passthrough,
+        fuse_options: req.fuse_options.clone(),
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
         kernel: req.kernel.clone(),
@@ -214,6 +229,17 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     }
     let pid = launch::start_background(exe, &cfg).map_err(cleanup)?;
     Ok(Mounted { mountpoint, pin_kind: pin.kind, pid })
+}
+
+/// Where this OS pins without copying.
+fn cloning_filesystems() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "APFS"
+    } else if cfg!(windows) {
+        "ReFS (a Dev Drive)"
+    } else {
+        "btrfs or XFS"
+    }
 }
 
 fn now() -> i64 {

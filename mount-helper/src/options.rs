@@ -33,6 +33,8 @@ pub struct Options {
     pub source: Option<PathBuf>,
     /// The kernel's generic options, in the order given (later ones win).
     pub kernel: Vec<String>,
+    /// macOS: options for macFUSE, passed as they are (`backend=fskit`, `noexec`).
+    pub driver: Vec<String>,
 }
 
 fn unknown(option: &str) -> Error {
@@ -75,6 +77,8 @@ impl Options {
             "default_permissions" | "user_id" | "group_id" | "rootmode" | "max_read" | "blksize" => {}
             "subtype" if value == "agentfs" => {}
             k if MOUNT8_OPTIONS.contains(&k) || k.starts_with("x-") => {}
+            // macOS: macFUSE takes the generic ones (noexec, nosuid, noatime...) and its own.
+            _ if cfg!(target_os = "macos") => self.driver.push(option.to_string()),
             _ if KernelOptions::default().set(option) => self.kernel.push(option.to_string()),
             _ => return Err(unknown(option)),
         }
@@ -111,6 +115,7 @@ impl Options {
             req.fsname = Some(name.clone());
         }
         req.kernel = self.kernel_options(std::mem::take(&mut req.kernel));
+        req.fuse_options.extend(self.driver.iter().cloned());
     }
 }
 

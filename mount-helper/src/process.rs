@@ -1,17 +1,10 @@
 //! Identifying processes across time: a pid plus its start time, so that a pid reused by an
-//! unrelated process is never mistaken for a live daemon.
+//! unrelated process is never mistaken for a live daemon (each OS's own call, see
+//! `agentfs_platform::os::process`).
 
-/// Start time of process `pid` (clock ticks since boot), if it exists and is not a zombie.
+/// Start time of process `pid` (in the host's own unit), if it exists and is not a zombie.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = rest.split(' ').collect();
-    if fields.first() == Some(&"Z") {
-        return None;
-    }
-    // Field 22 of /proc/PID/stat is the start time; `rest` starts at field 3.
-    fields.get(19)?.parse().ok()
+    agentfs_platform::os::process::start_time(pid)
 }
 
 /// Start time of this process.

@@ -46,7 +46,10 @@ impl Readiness {
     }
 }
 
+/// Points stdout and stderr at /dev/null. (A Windows daemon writes nothing to them once it has
+/// reported: its stdout pipe is left as it is.)
 fn detach_stdio() {
+    #[cfg(unix)]
     if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);
@@ -73,7 +76,11 @@ pub fn read_report(pipe: impl Read + Send + 'static, timeout: Duration) -> Resul
     parse_report(line.trim_end())
 }
 
-/// The meaning of the daemon's report line (without its newline).
+/// Whether `line` is a daemon's report (rather than the launcher's pid line).
+pub fn is_report(line: &str) -> bool {
+    line == "ok" || line.starts_with("err ")
+}
+
 pub fn parse_report(line: &str) -> Result<()> {
     if line == "ok" {
         return Ok(());

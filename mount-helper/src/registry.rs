@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::runtime::{ensure_private_dir, records_dir};
 use crate::sealed;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"AGFSREC3";
@@ -50,7 +49,7 @@ pub struct MountRecord {
 }
 
 fn bytes_to_path(b: &[u8]) -> PathBuf {
-    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+    crate::runtime::bytes_path(b)
 }
 
 impl MountRecord {
@@ -102,7 +101,8 @@ pub fn save(rec: &MountRecord) -> Result<()> {
 /// Removes the record of `id`, if any, and the control socket beside it.
 pub fn remove(id: &str) {
     let _ = fs::remove_file(record_path(id));
-    let _ = fs::remove_file(crate::control::socket_path(id));
+    crate::control::remove_endpoint(id);
+    #[cfg(unix)]
     crate::commit::base::remove(id);
 }
 

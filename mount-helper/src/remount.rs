@@ -3,11 +3,7 @@
 //! layer stay as they are. Options not given keep their current value, as mount(8) promises.
 
 use crate::error::{Error, Result};
-use crate::mountinfo;
 use crate::options::Options;
-use crate::registry;
-use crate::runtime::mount_id;
-use agentfs_platform::mount_options::KernelOptions;
 use std::path::Path;
 
 /// What the options of a remount change.
@@ -24,7 +20,10 @@ pub enum Given {
 /// Remounts the agentfs mount at `mnt` with `options`. agentfs's own options (pin, size, ...)
 /// cannot change on a live mount and are ignored: mount(8) passes the whole /etc/fstab line
 /// with `remount`.
+#[cfg(target_os = "linux")]
 pub fn remount(mnt: &Path, options: &Options, given: Given) -> Result<()> {
+    use crate::mountinfo;
+    use agentfs_platform::mount_options::KernelOptions;
     let mnt = std::fs::canonicalize(mnt)
         .map_err(|e| Error::Input(format!("MNT {} cannot be resolved ({e}); give the mount point", mnt.display())))?;
     let entry = mountinfo::mount_at(&mnt).filter(mountinfo::is_agentfs).ok_or_else(|| {
@@ -54,8 +53,20 @@ pub fn remount(mnt: &Path, options: &Options, given: Given) -> Result<()> {
     Ok(())
 }
 
+/// Elsewhere a mount's options are fixed until it is unmounted.
+#[cfg(not(target_os = "linux"))]
+pub fn remount(mnt: &Path, _options: &Options, _given: Given) -> Result<()> {
+    Err(Error::Usage(format!(
+        "-o remount changes a live mount on Linux only; unmount {} and mount it again with the new options",
+        mnt.display()
+    )))
+}
+
 /// Keeps the mount's record (`agentfs status`) in step with a remount ro or rw.
+#[cfg(target_os = "linux")]
 fn note_read_only(mnt: &Path, read_only: bool) {
+    use crate::registry;
+    use crate::runtime::mount_id;
     if let Ok(Some(mut rec)) = registry::load(&mount_id(mnt)) {
         if rec.read_only != read_only {
             rec.read_only = read_only;

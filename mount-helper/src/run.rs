@@ -12,9 +12,7 @@ use crate::error::{Error, Result};
 use crate::mount::{MountRequest, mount};
 use crate::pin::PinRequest;
 use crate::unmount::{Unmounted, unmount_record};
-use agentfs_platform::sys::signals;
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,6 +21,7 @@ pub struct RunRequest {
     pub at: Option<PathBuf>,
     pub pin: PinRequest,
     pub budget_bytes: u64,
+    pub passthrough: bool,
     pub cmd: Vec<OsString>,
     pub quiet: bool,
 }
@@ -44,16 +43,9 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
         Error::Input(format!("SRC {} cannot be used ({e}); give the directory to freeze", req.src.display()))
     })?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| src.clone());
-    // Signals wait for the forwarding thread from now on (the command gets a clean mask).
-    let sigs = signals::block(&signals::FORWARDED).map_err(|e| Error::System(format!("cannot block signals: {e}")))?;
+    let forwarder = forward::Forwarder::prepare()?;
     let (mnt, made) = match &req.at {
-        Some(at) => {
-            let made = !at.exists();
-            if made {
-                std::fs::create_dir_all(at).map_err(|e| Error::io("cannot create", at, &e))?;
-            }
-            (std::fs::canonicalize(at).map_err(|e| Error::io("cannot resolve", at, &e))?, made)
-        }
+        Some(at) => view_place(at)?,
         None => {
             enter_private_namespace()?;
             (src.clone(), false)
@@ -64,6 +56,7 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
         &MountRequest {
             pin: req.pin,
             budget_bytes: req.budget_bytes,
+            passthrough: req.passthrough,
             quiet: req.quiet,
             over_source: req.at.is_none(),
             id: Some(id.clone()),
@@ -80,25 +73,11 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
     }
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(start_dir(&src, &mnt, &cwd));
+    #[cfg(unix)]
     agentfs_platform::sys::child::die_with_parent(&mut cmd);
-    let status = cmd.spawn().inspect(|child| {
-        let pid = child.id();
-        // Pass on what was sent to us; a terminal's ^C reaches the command by itself.
-        let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
-            while let Ok((sig, from_kernel)) = sigs.wait_info() {
-                if from_kernel {
-                    continue;
-                }
-                if let (Some(p), Some(s)) =
-                    (rustix::process::Pid::from_raw(pid as i32), rustix::process::Signal::from_named_raw(sig))
-                {
-                    let _ = rustix::process::kill_process(p, s);
-                }
-            }
-        });
-    });
+    let status = cmd.spawn().inspect(|child| forwarder.start(child.id()));
     let code = match status.and_then(|mut c| c.wait()) {
-        Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+        Ok(st) => forward::exit_code(st),
         Err(e) => {
             let msg = format!("cannot run {}: {e}", Path::new(program).display());
             finish(&mnt, &id, made);
@@ -107,6 +86,83 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
     };
     finish(&mnt, &id, made);
     Ok(code)
+}
+
+/// Where `--at PATH` puts the view (made if missing: then true), canonical; on Windows also a
+/// drive letter.
+fn view_place(at: &Path) -> Result<(PathBuf, bool)> {
+    #[cfg(windows)]
+    if agentfs_platform::winfsp::is_drive(at) {
+        return Ok((at.to_path_buf(), false));
+    }
+    let made = !at.exists();
+    if made {
+        std::fs::create_dir_all(at).map_err(|e| Error::io("cannot create", at, &e))?;
+    }
+    let c = std::fs::canonicalize(at).map_err(|e| Error::io("cannot resolve", at, &e))?;
+    Ok((crate::check::plain(c), made))
+}
+
+/// Passing signals on to the command, and its exit code.
+#[cfg(unix)]
+mod forward {
+    use crate::error::{Error, Result};
+    use agentfs_platform::sys::signals::{self, SignalSet};
+    use std::os::unix::process::ExitStatusExt;
+
+    pub struct Forwarder(SignalSet);
+
+    impl Forwarder {
+        /// Signals wait for the forwarding thread from now on (the command gets a clean mask).
+        pub fn prepare() -> Result<Forwarder> {
+            signals::block(&signals::FORWARDED)
+                .map(Forwarder)
+                .map_err(|e| Error::System(format!("cannot block signals: {e}")))
+        }
+
+        /// Passes on what is sent to us; a terminal's ^C reaches the command by itself.
+        pub fn start(self, pid: u32) {
+            let sigs = self.0;
+            let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
+                while let Ok((sig, from_kernel)) = sigs.wait_info() {
+                    if from_kernel {
+                        continue;
+                    }
+                    if let (Some(p), Some(s)) =
+                        (rustix::process::Pid::from_raw(pid as i32), rustix::process::Signal::from_named_raw(sig))
+                    {
+                        let _ = rustix::process::kill_process(p, s);
+                    }
+                }
+            });
+        }
+    }
+
+    /// The command's exit code, or 128+N when signal N ended it.
+    pub fn exit_code(st: std::process::ExitStatus) -> i32 {
+        st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+    }
+}
+
+/// Windows: the command shares our console, so Ctrl-C and Ctrl-Break reach it by themselves;
+/// there is nothing else to pass on.
+#[cfg(windows)]
+mod forward {
+    use crate::error::Result;
+
+    pub struct Forwarder;
+
+    impl Forwarder {
+        pub fn prepare() -> Result<Forwarder> {
+            Ok(Forwarder)
+        }
+
+        pub fn start(self, _pid: u32) {}
+    }
+
+    pub fn exit_code(st: std::process::ExitStatus) -> i32 {
+        st.code().unwrap_or(1)
+    }
 }
 
 /// Unmounts (lazily if the command left something running in the view) and tidies up.
@@ -126,6 +182,7 @@ fn finish(mnt: &Path, id: &str, made: bool) {
 }
 
 /// Moves this process into a mount namespace of its own whose mounts never propagate back.
+#[cfg(target_os = "linux")]
 fn enter_private_namespace() -> Result<()> {
     if !rustix::process::geteuid().is_root() {
         return Err(Error::Permission(
@@ -142,4 +199,14 @@ fn enter_private_namespace() -> Result<()> {
     )
     .map_err(|e| Error::System(format!("cannot make the mount namespace private: {e}")))?;
     Ok(())
+}
+
+/// macOS has no private mount namespaces: a view over SRC's own path would be everyone's.
+#[cfg(not(target_os = "linux"))]
+fn enter_private_namespace() -> Result<()> {
+    Err(Error::Usage(
+        "this OS has no private mount namespaces, so agentfs run cannot show SRC frozen at its own path; \
+         give --at PATH to mount the view there"
+            .into(),
+    ))
 }

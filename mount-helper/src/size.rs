@@ -17,13 +17,25 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             return Err(format!("size {s:?} has an unknown unit; write it like 4G, 512M or 100000"));
         }
     };
-    let value: f64 =
-        num.parse().map_err(|_| format!("size {s:?} is not a number; write it like 4G, 512M or 100000"))?;
-    let bytes = value * mult as f64;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(format!("size {s:?} is out of range; give at least 1 byte"));
+    let not_a_number = || format!("size {s:?} is not a number; write it like 4G, 512M or 100000");
+    // Whole numbers exactly (a float would round large ones), fractions through a float.
+    let bytes: u128 = match num.parse::<u128>() {
+        Ok(n) => n.saturating_mul(u128::from(mult)),
+        Err(_) => {
+            let value: f64 = num.parse().map_err(|_| not_a_number())?;
+            if !value.is_finite() {
+                return Err(not_a_number());
+            }
+            (value * mult as f64) as u128
+        }
+    };
+    if bytes == 0 {
+        return Err(format!("size {s:?} is zero; give at least 1 byte, like 512M"));
     }
-    Ok(bytes as u64)
+    u64::try_from(bytes)
+        .ok()
+        .filter(|b| *b < u64::MAX)
+        .ok_or_else(|| format!("size {s:?} is too large; give at most 16E (sizes are in bytes, or with K, M, G, T)"))
 }
 
 #[cfg(test)]
@@ -40,6 +52,9 @@ mod tests {
         assert_eq!(parse_size("100k"), Ok(102_400));
         assert!(parse_size("4X").is_err());
         assert!(parse_size("G").is_err());
-        assert!(parse_size("0").is_err());
+        assert!(parse_size("0").unwrap_err().contains("zero"));
+        assert!(parse_size("18446744073709551615").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999999999999").unwrap_err().contains("too large"));
+        assert_eq!(parse_size("18446744073709551614"), Ok(u64::MAX - 1));
     }
 }

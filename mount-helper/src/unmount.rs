@@ -4,10 +4,10 @@ use crate::error::{Error, Result};
 use crate::mountinfo;
 use crate::registry;
 use crate::runtime::mount_id;
-use rustix::mount::UnmountFlags;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use crate::kernel_unmount::detach;
 
 /// How long `agentfs unmount` waits for the daemon to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,14 +20,6 @@ pub enum Unmounted {
     Done,
     /// Detached; the daemon (this pid) exits when the last file open on the mount is closed.
     Detached(u32),
-}
-
-/// Detaches the mount at `mnt` lazily, as root or through fusermount3; best effort.
-pub fn detach(mnt: &Path) {
-    if rustix::process::geteuid().is_root() && rustix::mount::unmount(mnt, UnmountFlags::DETACH).is_ok() {
-        return;
-    }
-    let _ = Command::new("fusermount3").args(["-u", "-z", "-q", "--"]).arg(mnt).output();
 }
 
 /// Unmounts the agentfs mount at `mnt` and waits for its daemon to exit.
@@ -52,9 +44,14 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
         }
         return Err(Error::NotMounted(format!("{} is not an agentfs mount; nothing to unmount", mnt.display())));
     }
-    let me = rustix::process::getuid();
+    let me = crate::runtime::current_uid();
+    if let (None, Some(entry)) = (&record, &mounted) {
+        if mountinfo::fuse_owner(entry).is_some_and(|uid| uid != me) && me != 0 {
+            return Err(Error::Permission(mountinfo::not_ours(entry)));
+        }
+    }
     if let Some(r) = &record {
-        if !me.is_root() && r.uid != me.as_raw() {
+        if me != 0 && r.uid != me {
             return Err(Error::Permission(format!(
                 "{} was mounted by uid {}; only that user or root can unmount it",
                 mnt.display(),
@@ -62,7 +59,7 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
             )));
         }
     }
-    do_unmount(&mnt, lazy)?;
+    crate::kernel_unmount::unmount(&mnt, &id, lazy)?;
     let Some(r) = record else {
         return Ok(Unmounted::Done);
     };
@@ -84,12 +81,12 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
 }
 
 fn canonical(mnt: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(mnt).map_err(|e| match e.kind() {
+    crate::check::canonical_mountpoint(mnt).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::Input(format!("{} does not exist; give the mount point to unmount", mnt.display()))
         }
         // A mount whose daemon died answers ENOTCONN: unmount by the path as given.
-        _ if e.raw_os_error() == Some(libc::ENOTCONN) => Error::Busy(format!(
+        _ if crate::kernel_unmount::is_dead_mount_error(&e) => Error::Busy(format!(
             "{} is a dead mount (its daemon is gone); run `agentfs gc` or `umount -l {}`",
             mnt.display(),
             mnt.display()
@@ -98,65 +95,12 @@ fn canonical(mnt: &Path) -> Result<PathBuf> {
     })
 }
 
-fn busy(mnt: &Path) -> Error {
-    Error::Busy(format!(
-        "{} is busy: a process has a file or directory open in it (see `fuser -vm {}`); close it, or use --lazy",
-        mnt.display(),
-        mnt.display()
-    ))
-}
-
-fn do_unmount(mnt: &Path, lazy: bool) -> Result<()> {
-    if rustix::process::geteuid().is_root() {
-        let flags = if lazy { UnmountFlags::DETACH } else { UnmountFlags::empty() };
-        return match rustix::mount::unmount(mnt, flags) {
-            Ok(()) => Ok(()),
-            Err(rustix::io::Errno::BUSY) => Err(busy(mnt)),
-            Err(e) => Err(Error::System(format!("cannot unmount {}: {e}", mnt.display()))),
-        };
-    }
-    let mut cmd = Command::new("fusermount3");
-    cmd.arg("-u");
-    if lazy {
-        cmd.arg("-z");
-    }
-    let out = cmd.arg("--").arg(mnt).output().map_err(|e| Error::io("cannot run fusermount3 for", mnt, &e))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let msg = String::from_utf8_lossy(&out.stderr);
-    if msg.contains("busy") {
-        return Err(busy(mnt));
-    }
-    Err(Error::System(format!("fusermount3 could not unmount {}: {}", mnt.display(), msg.trim())))
-}
-
 /// Whether a process with this pid exists.
 pub fn process_alive(pid: u32) -> bool {
-    match rustix::process::Pid::from_raw(pid as i32) {
-        Some(p) => {
-            rustix::process::test_kill_process(p).is_ok() || std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        None => false,
-    }
+    crate::process::start_time(pid).is_some()
 }
 
 /// Waits until process `pid` exits; false on timeout.
 pub fn wait_for_exit(pid: u32, timeout: Duration) -> bool {
-    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
-        return true;
-    };
-    let deadline = Instant::now() + timeout;
-    if let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
-        let ts = rustix::time::Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
-        let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
-        return matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0);
-    }
-    while Instant::now() < deadline {
-        if !process_alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    agentfs_platform::os::process::wait_exit(pid, timeout)
 }

@@ -1,11 +1,11 @@
 //! Process limits.
 
-use rustix::process::{Resource, getrlimit, setrlimit};
-
 /// Raises the soft limit of open files to the hard limit; returns the new soft limit.
 ///
 /// The daemon keeps a file descriptor per open lower file and per memfd-backed upper file.
+#[cfg(unix)]
 pub fn raise_nofile() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current != lim.maximum {
         lim.current = lim.maximum;
@@ -14,4 +14,10 @@ pub fn raise_nofile() -> u64 {
         }
     }
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Windows has no per-process limit of open handles to raise.
+#[cfg(windows)]
+pub fn raise_nofile() -> u64 {
+    u64::MAX
 }

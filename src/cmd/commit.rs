@@ -7,6 +7,10 @@ use agentfs_mount_helper::commit::commit;
 
 pub fn run(a: CommitArgs) -> Result<()> {
     let r = commit(&a.mnt, a.to.as_deref(), a.dry_run)?;
+    // What was recovered first (commits of dead processes into the same SRC), and warnings.
+    for n in &r.notes {
+        eprintln!("agentfs: {n}");
+    }
     if a.dry_run {
         for l in &r.lines {
             println!("would {l}");

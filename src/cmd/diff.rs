@@ -2,6 +2,7 @@
 
 use super::human_bytes;
 use crate::cli::DiffArgs;
+use crate::quote;
 use agentfs_mount_helper::Result;
 use agentfs_mount_helper::changeset::{Verdict, kind_name};
 use agentfs_mount_helper::diff::{Entry, diff};
@@ -9,12 +10,12 @@ use serde_json::{Value, json};
 
 fn to_json(e: &Entry) -> Value {
     let mut v = json!({
-        "path": e.path,
         "change": e.verdict.name(),
         "type": kind_name(e.kind),
     });
+    quote::put(&mut v, "path", &e.path);
     if let Some(from) = &e.from {
-        v["from"] = json!(from);
+        quote::put(&mut v, "from", from);
         v["content_changed"] = json!(e.content_changed);
     }
     if matches!(e.verdict, Verdict::Added | Verdict::Modified | Verdict::Renamed)
@@ -31,7 +32,7 @@ fn line(e: &Entry) -> String {
     match (e.verdict, &e.from) {
         (Verdict::Renamed, Some(from)) => {
             let star = if e.content_changed { " (modified)" } else { "" };
-            format!("R {}{dir} -> {}{dir}{star}", from.display(), e.path.display())
+            format!("R {}{dir} -> {}{dir}{star}", quote::text(from), quote::text(&e.path))
         }
         (v, _) => {
             let code = match v {
@@ -41,7 +42,7 @@ fn line(e: &Entry) -> String {
                 Verdict::Renamed => "R",
                 Verdict::Metadata => "m",
             };
-            format!("{code} {}{dir}", e.path.display())
+            format!("{code} {}{dir}", quote::text(&e.path))
         }
     }
 }

@@ -24,6 +24,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         foreground: a.foreground,
         quiet: a.quiet,
         passthrough: a.options.passthrough,
+        fuse_options: a.options.fuse_options,
         ..MountRequest::new(a.src, a.mnt)
     };
     options.apply(&mut req);

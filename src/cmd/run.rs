@@ -6,7 +6,15 @@ use agentfs_mount_helper::Result;
 use agentfs_mount_helper::run::{RunRequest, run as run_command};
 
 pub fn run(a: RunArgs) -> Result<()> {
-    let req = RunRequest { src: a.src, at: a.at, pin: a.pin, budget_bytes: a.size, cmd: a.cmd, quiet: a.quiet };
+    let req = RunRequest {
+        src: a.src,
+        at: a.at,
+        pin: a.pin,
+        budget_bytes: a.size,
+        passthrough: a.passthrough,
+        cmd: a.cmd,
+        quiet: a.quiet,
+    };
     let code = run_command(&req, &agentfs_exe()?)?;
     std::process::exit(code);
 }

@@ -15,6 +15,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         read_only: a.options.read_only,
         pin,
         passthrough: a.options.passthrough,
+        fuse_options: a.options.fuse_options,
         id: a.id,
         exit_with: a.exit_with,
         kernel: a.kernel_options,

@@ -2,6 +2,7 @@
 
 use super::human_bytes;
 use crate::cli::{ListArgs, SnapshotAction, SnapshotArgs};
+use crate::quote;
 use agentfs_mount_helper::snapshot::{self, record};
 use agentfs_mount_helper::{Error, Result};
 use serde_json::{Value, json};
@@ -21,24 +22,33 @@ pub fn run(a: SnapshotArgs) -> Result<()> {
         s.changed_objects,
         human_bytes(s.changed_bytes),
         s.millis,
-        s.root_path().display()
+        quote::text(s.root_path())
     );
     Ok(())
 }
 
 fn to_json(s: &record::SnapshotRecord) -> Value {
-    json!({
+    let mut v = json!({
         "name": s.name,
-        "source": s.source_path(),
         "created": s.created,
-        "path": s.root_path(),
         "holder": match s.holder { record::Holder::Subvolume => "btrfs-subvolume", record::Holder::Tree => "tree" },
         "read_only": s.sealed,
         "changed_objects": s.changed_objects,
         "changed_bytes": s.changed_bytes,
         "millis": s.millis,
-        "used_by": snapshot::remove::users(&s.container),
-    })
+    });
+    quote::put(&mut v, "source", s.source_path());
+    quote::put(&mut v, "path", s.root_path());
+    let users: Vec<Value> = snapshot::remove::users(&s.container)
+        .iter()
+        .map(|u| {
+            let mut o = json!({});
+            quote::put(&mut o, "path", u);
+            o
+        })
+        .collect();
+    v["used_by"] = Value::Array(users);
+    v
 }
 
 pub fn list(a: ListArgs) -> Result<()> {
@@ -59,7 +69,7 @@ pub fn list(a: ListArgs) -> Result<()> {
             utc(s.created),
             s.changed_objects,
             human_bytes(s.changed_bytes),
-            s.source_path().display()
+            quote::text(s.source_path())
         );
     }
     Ok(())

@@ -2,16 +2,26 @@
 
 use super::human_bytes;
 use crate::cli::{ListArgs, StatusArgs};
+use crate::quote;
 use agentfs_mount_helper::registry::{self, MountRecord, MountState};
 use agentfs_mount_helper::runtime::mount_id;
 use agentfs_mount_helper::{Error, Result, mountinfo};
 use serde_json::{Value, json};
 
-/// RAM the upper layer uses and its budget, from statfs of the mount.
+/// RAM the upper layer uses and its budget, from statfs of the mount (the space of the volume
+/// on Windows).
 fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
-    let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
-    let total = st.f_blocks * st.f_frsize;
-    Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
+        let total = st.f_blocks * st.f_frsize;
+        Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+    }
+    #[cfg(windows)]
+    {
+        let (total, free) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()).ok()?;
+        Some((total.saturating_sub(free), total))
+    }
 }
 
 /// Records of mounts that serve now.
@@ -25,30 +35,32 @@ fn live_records() -> Vec<MountRecord> {
 
 fn to_json(rec: &MountRecord) -> Value {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
-    json!({
-        "mountpoint": rec.mountpoint_path(),
-        "source": rec.source_path(),
+    let mut pin = json!({
+        "kind": rec.pin.kind.name(),
+        "files": rec.pin.files,
+        "bytes": rec.pin.bytes,
+        "millis": rec.pin.millis,
+    });
+    quote::put(&mut pin, "path", rec.pin.path());
+    quote::put(&mut pin, "lower_root", rec.pin.lower_root());
+    let mut v = json!({
         "pid": rec.pid,
         "started": rec.started,
         "read_only": rec.read_only,
         "allow_other": rec.allow_other,
-        "pin": {
-            "kind": rec.pin.kind.name(),
-            "path": rec.pin.path(),
-            "lower_root": rec.pin.lower_root(),
-            "files": rec.pin.files,
-            "bytes": rec.pin.bytes,
-            "millis": rec.pin.millis,
-        },
+        "pin": pin,
         "upper": { "used_bytes": used, "budget_bytes": budget },
         "passthrough": rec.passthrough,
-    })
+    });
+    quote::put(&mut v, "mountpoint", rec.mountpoint_path());
+    quote::put(&mut v, "source", rec.source_path());
+    v
 }
 
 fn print_human(rec: &MountRecord) {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
-    println!("{}", rec.mountpoint_path().display());
-    println!("  source: {}", rec.source_path().display());
+    println!("{}", quote::text(rec.mountpoint_path()));
+    println!("  source: {}", quote::text(rec.source_path()));
     match rec.pin.kind {
         agentfs_mount_helper::pin::PinKind::Live => {
             println!("  pin:    live (no pin: outside changes to the source may show through)")
@@ -56,12 +68,12 @@ fn print_human(rec: &MountRecord) {
         agentfs_mount_helper::pin::PinKind::Branch => println!(
             "  pin:    branch of the snapshot {} at {}",
             rec.pin.path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            rec.pin.lower_root().display()
+            quote::text(rec.pin.lower_root())
         ),
         k => println!(
             "  pin:    {} at {} ({} files, {} in {} ms)",
             k.name(),
-            rec.pin.path().display(),
+            quote::text(rec.pin.path()),
             rec.pin.files,
             human_bytes(rec.pin.bytes),
             rec.pin.millis
@@ -83,10 +95,17 @@ pub fn status(a: StatusArgs) -> Result<()> {
         }
         return Ok(());
     };
-    let canon = std::fs::canonicalize(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
-    let rec = live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
-        Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
-    })?;
+    let canon =
+        agentfs_mount_helper::check::canonical_mountpoint(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
+    let rec =
+        live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
+            match mountinfo::mount_at(&canon).filter(mountinfo::is_agentfs) {
+                Some(entry) => Error::NotMounted(mountinfo::not_ours(&entry)),
+                None => {
+                    Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
+                }
+            }
+        })?;
     if a.json {
         println!("{}", to_json(&rec));
     } else {
@@ -106,8 +125,8 @@ pub fn list(a: ListArgs) -> Result<()> {
         let used = upper_use(&r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into());
         println!(
             "{:<30} {:<30} {:<9} {:>8} {:>10}",
-            r.mountpoint_path().display(),
-            r.source_path().display(),
+            quote::text(r.mountpoint_path()),
+            quote::text(r.source_path()),
             r.pin.kind.name(),
             r.pid,
             used

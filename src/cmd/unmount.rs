@@ -10,7 +10,7 @@ pub fn run(a: UnmountArgs) -> Result<()> {
         Unmounted::Detached(pid) => {
             eprintln!(
                 "agentfs: {} is detached; its daemon (pid {pid}) exits when the last file open on it is closed",
-                a.mnt.display()
+                crate::quote::text(&a.mnt)
             );
             Ok(())
         }

@@ -1,6 +1,7 @@
 //! Test harness: real agentfs mounts of temporary trees, and checks that nothing is left.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod loopfs;
 mod modes;
 
@@ -316,5 +317,5 @@ impl Drop for PrivateHelper {
 /// options).
 pub fn mount_line(mnt: &Path) -> Option<(String, String, String)> {
     let m = agentfs_mount_helper::mountinfo::mount_at(mnt)?;
-    Some((m.options, m.source, m.super_options))
+    Some((m.options, m.source.to_string_lossy().into_owned(), m.super_options))
 }

@@ -1,9 +1,12 @@
 //! getattr, setattr, readlink, statfs.
 
 use super::Engine;
+use crate::acl::{self, Acl};
 use crate::errno::{Errno, Result};
 use crate::node::{Body, Node};
-use crate::types::{Attr, FileKind, NAME_MAX, PERM_MASK, PrivilegeDrop, SetAttr, SetTime, StatFs, Timestamp};
+use crate::types::{
+    AtimePolicy, Attr, FileKind, NAME_MAX, PERM_MASK, PrivilegeDrop, SetAttr, SetTime, StatFs, Timestamp,
+};
 use std::sync::Arc;
 
 const S_ISUID: u16 = 0o4000;
@@ -11,6 +14,8 @@ const S_ISGID: u16 = 0o2000;
 const S_IXGRP: u16 = 0o0010;
 const CAPABILITY_XATTR: &[u8] = b"security.capability";
 
+/// relatime updates an access time at least once a day.
+const DAY_SECS: i64 = 24 * 3600;
 /// Block size statfs reports.
 const BLOCK: u64 = 4096;
 
@@ -39,6 +44,10 @@ impl Engine {
             || set.mtime.is_some()
             || set.ctime.is_some();
         if meta_change {
+            if set.mode.is_some() {
+                // chmod changes an access ACL too.
+                self.load_xattrs(&node)?;
+            }
             self.pin(&node)?;
             let now = Timestamp::now();
             let resolve = |t: SetTime| match t {
@@ -48,6 +57,13 @@ impl Engine {
             let mut m = node.meta.lock();
             if let Some(mode) = set.mode {
                 m.perm = (mode & u32::from(PERM_MASK)) as u16;
+                let perm = m.perm;
+                if let Some(value) = m.xattrs.as_mut().and_then(|x| x.get_mut(acl::ACCESS_XATTR)) {
+                    if let Ok(mut a) = Acl::parse(value) {
+                        a.chmod(perm);
+                        *value = a.to_bytes();
+                    }
+                }
             }
             if let Some(uid) = set.uid {
                 m.uid = uid;
@@ -110,6 +126,31 @@ impl Engine {
         }
         m.touch_changed();
         Ok(true)
+    }
+
+    /// Records an access of node `id` (a read of its data, a listing of its entries) as the
+    /// mount's atime policy says; returns whether the access time changed (a frontend whose
+    /// kernel caches attributes must then tell it).
+    ///
+    /// An access time is no reason to keep a node in memory: a node holding no other upper state
+    /// may be dropped and rebuilt from the lower layer, and then shows the lower access time
+    /// again (the lower layer itself is never touched).
+    pub fn accessed(&self, id: u64) -> bool {
+        let Ok(node) = self.node(id) else { return false };
+        if self.atime == AtimePolicy::Never || (node.kind == FileKind::Directory && !self.dir_atime) {
+            return false;
+        }
+        let now = Timestamp::now();
+        let mut m = node.meta.lock();
+        let due = match self.atime {
+            AtimePolicy::Always => true,
+            _ => m.atime <= m.mtime || m.atime <= m.ctime || now.secs.saturating_sub(m.atime.secs) >= DAY_SECS,
+        };
+        if due && m.atime != now {
+            m.atime = now;
+            return true;
+        }
+        false
     }
 
     /// The target of a symlink, as bytes.

@@ -1,6 +1,6 @@
 //! opendir, readdir, readdirplus, releasedir.
 
-use super::{Engine, OpenFile};
+use super::{Engine, Found, OpenFile};
 use crate::dir::{DOT_COOKIE, DOTDOT_COOKIE, DirBody, ListingPos};
 use crate::errno::{Errno, Result};
 use crate::node::Node;
@@ -62,7 +62,7 @@ impl Engine {
         }
         let pos = d.position(offset);
         for (name, e) in d.listing(pos) {
-            let child = match self.resolve(id, e, true, false) {
+            let child = match self.resolve(id, Found { body: &d, name, entry: e }, true, false) {
                 Ok(c) => c,
                 Err(err) => {
                     tracing::warn!(dir = id, name = ?name, %err, "readdirplus: skipping an entry the lower layer cannot stat");
@@ -99,8 +99,8 @@ impl Engine {
         let files = d
             .entries()
             .filter(|(_, e)| e.kind == FileKind::Regular)
-            .filter_map(|(_, e)| {
-                let origin = e.origin.clone()?;
+            .filter_map(|(name, e)| {
+                let origin = d.origin_of(name, e)?;
                 let size = self.nodes.get(&e.id).map_or(u64::MAX, |n| n.meta.lock().size);
                 Some((e.id, origin, size))
             })

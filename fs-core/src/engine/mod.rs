@@ -32,7 +32,7 @@ use crate::ids::IdMap;
 use crate::lower::{Lower, LowerPath};
 use crate::node::Node;
 use crate::store::DataStore;
-use crate::types::{Attr, FileKind, OpenFlags, ROOT_ID};
+use crate::types::{AtimePolicy, Attr, FileKind, OpenFlags, ROOT_ID};
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
@@ -59,12 +59,30 @@ pub struct Config {
     /// When a lower file is first read, read this many of the files listed after it ahead
     /// (0: never). Pays off when reads come without a handle and each waits for the daemon.
     pub read_ahead_files: usize,
+    /// When accesses update access times, for files and (`dir_atime`) directories.
+    pub atime: AtimePolicy,
+    pub dir_atime: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { budget_bytes: 4 << 30, lower_ttl: None, tracks_opens: true, read_ahead_files: 0 }
+        Config {
+            budget_bytes: 4 << 30,
+            lower_ttl: None,
+            tracks_opens: true,
+            read_ahead_files: 0,
+            atime: AtimePolicy::Relative,
+            dir_atime: true,
+        }
     }
+}
+
+/// An entry found in a directory's listing (which the finder has locked).
+#[derive(Clone, Copy)]
+pub(crate) struct Found<'a> {
+    pub body: &'a DirBody,
+    pub name: &'a std::ffi::OsStr,
+    pub entry: &'a Entry,
 }
 
 /// An open file.
@@ -109,6 +127,8 @@ pub struct Engine {
     rename_lock: Mutex<()>,
     lower_ttl: Option<std::time::Duration>,
     tracks_opens: bool,
+    atime: AtimePolicy,
+    dir_atime: bool,
     /// See [`Engine::set_frontend_keeps_mtime`].
     frontend_keeps_mtime: AtomicBool,
     /// Lower files opened for reads that come without a handle.
@@ -147,6 +167,8 @@ impl Engine {
             rename_lock: Mutex::new(()),
             lower_ttl: config.lower_ttl,
             tracks_opens: config.tracks_opens,
+            atime: config.atime,
+            dir_atime: config.dir_atime,
             frontend_keeps_mtime: AtomicBool::new(false),
             prefetch,
             lower_files,
@@ -210,7 +232,8 @@ impl Engine {
     /// The node an entry of directory `dir_id` points to, built from the lower layer if not in
     /// memory. `count` adds a kernel reference and `pin` marks it as holding upper state, both
     /// atomically with respect to eviction.
-    fn resolve(&self, dir_id: u64, entry: &Entry, count: bool, pin: bool) -> Result<Arc<Node>> {
+    fn resolve(&self, dir_id: u64, found: Found<'_>, count: bool, pin: bool) -> Result<Arc<Node>> {
+        let Found { body, name, entry } = found;
         let take = |n: &Arc<Node>| {
             if count {
                 n.lookups.fetch_add(1, Ordering::AcqRel);
@@ -223,38 +246,80 @@ impl Engine {
         if let Some(n) = self.nodes.get(&entry.id) {
             return Ok(take(&n));
         }
-        let Some(origin) = &entry.origin else {
+        let Some(origin) = body.origin_of(name, entry) else {
             tracing::error!(id = entry.id, "an upper node is missing from the node table");
             return Err(Errno::EIO);
         };
-        let attr = self.lower.stat(origin)?;
-        let parent = if attr.kind == FileKind::Directory { dir_id } else { 0 };
-        let node = Arc::new(Node::from_lower(entry.id, parent, origin.clone(), &attr));
-        let n = self.nodes.entry(entry.id).or_insert(node);
+        let attr = self.lower.stat(&origin)?;
+        let node = Arc::new(Node::from_lower(entry.id, dir_id, origin, &attr));
+        let mut added = false;
+        let n = Arc::clone(&self.nodes.entry(entry.id).or_insert_with(|| {
+            added = true;
+            node
+        }));
+        if added {
+            self.adopt(dir_id);
+        }
         Ok(take(&n))
     }
 
-    /// Drops `node` from memory if nothing refers to it and it holds nothing worth keeping.
-    fn maybe_evict(&self, node: &Arc<Node>) {
-        if node.id == ROOT_ID || !node.evictable() {
-            return;
-        }
-        if self.nodes.remove_if(&node.id, |_, n| Arc::ptr_eq(n, node) && n.evictable()).is_some() {
-            self.lower_files.remove(node.id);
+    /// Counts a new resident child of directory `dir_id`. Called with the directory's listing
+    /// locked (as every lookup through it is), so it cannot be leaving memory meanwhile.
+    fn adopt(&self, dir_id: u64) {
+        match self.nodes.get(&dir_id) {
+            Some(d) => {
+                d.children.fetch_add(1, Ordering::AcqRel);
+            }
+            None => tracing::error!(dir = dir_id, "a node was reached through a directory not in memory"),
         }
     }
 
+    /// Drops `node` from memory if nothing refers to it and it holds nothing worth keeping,
+    /// then tries its directory, which may have been kept only for it, and so on up.
+    fn maybe_evict(&self, node: &Arc<Node>) {
+        let mut next = Some(Arc::clone(node));
+        while let Some(n) = next.take() {
+            if n.id == ROOT_ID || !self.evict(&n) {
+                return;
+            }
+            let parent = n.parent.load(Ordering::Acquire);
+            if let Some(p) = self.nodes.get(&parent).map(|p| Arc::clone(&p)) {
+                let _ = p.children.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+                next = Some(p);
+            }
+        }
+    }
+
+    /// Removes `n` from the node table if it may go; returns whether it went. A directory goes
+    /// with its listing, which must still be the lower one (or the directory was removed); its
+    /// listing is locked meanwhile, so no child is being reached through it.
+    fn evict(&self, n: &Arc<Node>) -> bool {
+        if !n.evictable() {
+            return false;
+        }
+        let gone = match &n.body {
+            crate::node::Body::Dir(d) => {
+                let Some(body) = d.try_write() else { return false };
+                if body.is_changed() && !n.dead.load(Ordering::Acquire) {
+                    return false;
+                }
+                self.nodes.remove_if(&n.id, |_, x| Arc::ptr_eq(x, n) && x.evictable()).is_some()
+            }
+            _ => self.nodes.remove_if(&n.id, |_, x| Arc::ptr_eq(x, n) && x.evictable()).is_some(),
+        };
+        if gone {
+            self.lower_files.remove(n.id);
+        }
+        gone
+    }
+
     /// The lower listing at `path`, as directory entries.
-    fn lower_entries(&self, path: &LowerPath) -> Result<Vec<(Name, u64, FileKind, LowerPath)>> {
+    fn lower_entries(&self, path: &LowerPath) -> Result<Vec<(Name, u64, FileKind)>> {
         Ok(self
             .lower
             .read_dir(path)?
             .into_iter()
-            .map(|e| {
-                let id = self.ids.lower(e.dev, e.ino);
-                let origin = path.child(&e.name);
-                (Name::from(e.name.as_os_str()), id, e.kind, origin)
-            })
+            .map(|e| (Name::from(e.name.as_os_str()), self.ids.lower(e.dev, e.ino), e.kind))
             .collect())
     }
 
@@ -306,8 +371,10 @@ impl Engine {
     /// once they are older than the TTL. Returns the current attributes.
     fn fresh_attr(&self, node: &Node) -> Attr {
         if let (Some(ttl), Some(origin)) = (self.lower_ttl, &node.origin) {
-            let stale =
-                !node.pinned.load(Ordering::Acquire) && node.meta.lock().fetched.is_none_or(|t| t.elapsed() > ttl);
+            let stale = !node.pinned.load(Ordering::Acquire) && {
+                let fetched = node.meta.lock().fetched;
+                fetched == 0 || u128::from(crate::node::clock_ms().wrapping_sub(fetched)) > ttl.as_millis()
+            };
             if stale {
                 if let Ok(a) = self.lower.stat(origin) {
                     if a.kind == node.kind {

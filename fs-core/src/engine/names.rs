@@ -1,11 +1,13 @@
 //! Operations on names: lookup, forget, creating nodes, links, unlink and rmdir.
 
-use super::Engine;
+use super::xattr::put_xattr;
+use super::{Engine, Found};
+use crate::acl::{self, Acl};
 use crate::budget::ChargedData;
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::{Body, FileBody, Meta, Node};
-use crate::types::{Attr, Caller, FileKind, PERM_MASK, S_ISGID, SYMLINK_MAX, check_name};
+use crate::types::{Attr, Caller, FileKind, PERM_MASK, ROOT_ID, S_ISGID, SYMLINK_MAX, check_name};
 use crate::upper::UpperFile;
 use parking_lot::{Mutex, RwLock};
 use std::ffi::OsStr;
@@ -26,6 +28,9 @@ pub(super) fn dec_dir_links(m: &mut Meta) {
     }
 }
 
+/// An extended attribute a new node starts with.
+type NewXattr = (&'static [u8], Vec<u8>);
+
 /// What kind of node to create.
 pub(super) enum NewKind<'a> {
     File,
@@ -36,14 +41,16 @@ pub(super) enum NewKind<'a> {
 
 impl Engine {
     /// Looks up `name` in directory `parent` and counts a reference to the node found.
+    ///
+    /// `.` names `parent` itself, of any kind, and `..` the directory holding it: that is how a
+    /// kernel asks for a node a file handle names once it has forgotten it (FUSE export
+    /// support, for open_by_handle_at and NFS).
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        if name.as_encoded_bytes() == b"." {
+            return self.lookup_id(parent);
+        }
         let p = self.node(parent)?;
         match name.as_encoded_bytes() {
-            b"." => {
-                p.dir()?;
-                p.lookups.fetch_add(1, Ordering::AcqRel);
-                return Ok(p.attr());
-            }
             b".." => {
                 if self.dir_read(&p)?.removed {
                     return Err(Errno::ENOENT);
@@ -56,10 +63,103 @@ impl Engine {
         }
         let node = {
             let d = self.dir_read(&p)?;
-            let e = d.get(name).ok_or(Errno::ENOENT)?;
-            self.resolve(parent, e, true, false)?
+            let entry = d.get(name).ok_or(Errno::ENOENT)?;
+            self.resolve(parent, Found { body: &d, name, entry }, true, false)?
         };
         Ok(self.fresh_attr(&node))
+    }
+
+    /// The node with id `id`, counting a reference. A node in memory is found at once; a lower
+    /// node that was dropped from memory (only non-directories without upper state are) is
+    /// found again through the loaded directory listing that names it. ESTALE if it is gone.
+    pub fn lookup_id(&self, id: u64) -> Result<Attr> {
+        if let Some(node) = self.nodes.get(&id).map(|n| Arc::clone(&n)) {
+            if node.dead.load(Ordering::Acquire) {
+                return Err(Errno::ESTALE);
+            }
+            node.lookups.fetch_add(1, Ordering::AcqRel);
+            return Ok(self.fresh_attr(&node));
+        }
+        let dirs: Vec<Arc<Node>> =
+            self.nodes.iter().filter(|n| n.kind == FileKind::Directory).map(|n| Arc::clone(&n)).collect();
+        for dir in dirs {
+            let Ok(lock) = dir.dir() else { continue };
+            let body = lock.read();
+            // Still in memory (it cannot leave while its listing is locked), and listed.
+            let resident = self.nodes.get(&dir.id).is_some_and(|n| Arc::ptr_eq(&n, &dir));
+            if !resident || !body.is_loaded() {
+                continue;
+            }
+            if let Some((name, entry)) = body.entries().find(|(_, e)| e.id == id) {
+                let node = self.resolve(dir.id, Found { body: &body, name, entry }, true, false)?;
+                return Ok(self.fresh_attr(&node));
+            }
+        }
+        self.find_in_view(id)
+    }
+
+    /// Finds node `id` by walking the whole view from the root, listing directories as needed
+    /// (a handle of a file whose directory left memory too); then lets go of the directories
+    /// the walk alone brought in. Slow, and only for that case.
+    fn find_in_view(&self, id: u64) -> Result<Attr> {
+        let mut queue = std::collections::VecDeque::from([ROOT_ID]);
+        let mut brought_in = Vec::new();
+        let mut found = None;
+        while let (None, Some(dir_id)) = (&found, queue.pop_front()) {
+            let Ok(dir) = self.node(dir_id) else { continue };
+            let body = self.dir_read(&dir)?;
+            for (name, e) in body.entries() {
+                let here = Found { body: &body, name, entry: e };
+                if e.id == id {
+                    found = Some(self.resolve(dir_id, here, true, false)?);
+                    break;
+                }
+                if e.kind == FileKind::Directory {
+                    let resident = self.nodes.contains_key(&e.id);
+                    let child = self.resolve(dir_id, here, false, false)?;
+                    queue.push_back(child.id);
+                    if !resident {
+                        brought_in.push(child);
+                    }
+                }
+            }
+        }
+        for d in brought_in.iter().rev() {
+            self.maybe_evict(d);
+        }
+        match found {
+            Some(node) => Ok(self.fresh_attr(&node)),
+            None => Err(Errno::ESTALE),
+        }
+    }
+
+    /// The permission bits and ACL attributes of a new object in directory `parent`: with a
+    /// default ACL there, the object inherits it (a directory also as its own default ACL) and
+    /// the umask does not apply; otherwise the caller's umask does. Symlinks have neither.
+    fn new_mode_and_acls(
+        &self,
+        parent: &Node,
+        kind: FileKind,
+        perm: u16,
+        caller: &Caller,
+    ) -> Result<(u16, Vec<NewXattr>)> {
+        if kind == FileKind::Symlink {
+            return Ok((perm, Vec::new()));
+        }
+        self.load_xattrs(parent)?;
+        let default = parent.meta.lock().xattrs.as_ref().and_then(|x| x.get(acl::DEFAULT_XATTR).cloned());
+        let Some(default) = default.and_then(|v| Acl::parse(&v).ok()).filter(|a| !a.is_empty()) else {
+            return Ok((perm & !(caller.umask as u16 & 0o777), Vec::new()));
+        };
+        let (perm, access) = default.inherit(perm);
+        let mut acls = Vec::new();
+        if let Some(a) = access {
+            acls.push((acl::ACCESS_XATTR, a.to_bytes()));
+        }
+        if kind == FileKind::Directory {
+            acls.push((acl::DEFAULT_XATTR, default.to_bytes()));
+        }
+        Ok((perm, acls))
     }
 
     /// Gives back `n` references to node `id`.
@@ -125,13 +225,22 @@ impl Engine {
         if d.get(name).is_some() {
             return Err(Errno::EEXIST);
         }
+        let node = self.new_node(&p, new, mode, caller)?;
+        node.lookups.store(1, Ordering::Release);
+        self.link_new(&mut d, &p, name, &node);
+        Ok(node)
+    }
+
+    /// A new node of the upper layer, to become an entry of directory `p` (whose body the
+    /// caller has locked): its mode, owner, group and ACLs follow from `p` and the caller.
+    pub(super) fn new_node(&self, p: &Node, new: NewKind<'_>, mode: u32, caller: &Caller) -> Result<Arc<Node>> {
         let (kind, rdev, nlink) = match new {
             NewKind::File => (FileKind::Regular, 0, 1),
             NewKind::Dir => (FileKind::Directory, 0, 2),
             NewKind::Symlink(_) => (FileKind::Symlink, 0, 1),
             NewKind::Special(k, r) => (k, r, 1),
         };
-        let mut perm = (mode & u32::from(PERM_MASK)) as u16;
+        let (mut perm, acls) = self.new_mode_and_acls(p, kind, (mode & u32::from(PERM_MASK)) as u16, caller)?;
         let mut gid = caller.gid;
         {
             // A set-group-id directory hands its group down, and its bit to subdirectories.
@@ -153,23 +262,31 @@ impl Engine {
                 let data = ChargedData::new(self.store.create()?, self.budget());
                 Body::File(RwLock::new(FileBody::Upper(Arc::new(UpperFile::whole(data)))))
             }
-            NewKind::Dir => Body::Dir(RwLock::new(DirBody::new_upper())),
+            NewKind::Dir => Body::Dir(Box::new(RwLock::new(DirBody::new_upper()))),
             NewKind::Symlink(t) => Body::Symlink(Mutex::new(Some(Arc::from(t)))),
             NewKind::Special(..) => Body::Special,
         };
         let id = self.ids.upper();
-        let dir_parent = if kind == FileKind::Directory { parent } else { 0 };
         let meta = Meta::new_upper(perm, caller.uid, gid, nlink, rdev, size);
-        let node = Arc::new(Node::new_upper(id, dir_parent, kind, meta, body, self.budget())?);
-        node.lookups.store(1, Ordering::Release);
-        self.nodes.insert(id, Arc::clone(&node));
-        d.insert(Name::from(name), id, kind, None);
+        let node = Arc::new(Node::new_upper(id, p.id, kind, meta, body, self.budget())?);
+        let mut m = node.meta.lock();
+        for (key, value) in acls {
+            put_xattr(&mut m, self.budget(), key, Some(value))?;
+        }
+        drop(m);
+        Ok(node)
+    }
+
+    /// Enters a node made by [`Engine::new_node`] as `name` in `d`, the locked body of `p`.
+    pub(super) fn link_new(&self, d: &mut DirBody, p: &Node, name: &OsStr, node: &Arc<Node>) {
+        self.nodes.insert(node.id, Arc::clone(node));
+        p.children.fetch_add(1, Ordering::AcqRel);
+        d.insert(Name::from(name), node.id, node.kind, None);
         let mut pm = p.meta.lock();
         pm.touch_modified();
-        if kind == FileKind::Directory {
+        if node.kind == FileKind::Directory {
             inc_dir_links(&mut pm);
         }
-        Ok(node)
     }
 
     /// Adds `newparent/newname` as another name of node `id` and counts a reference.
@@ -217,7 +334,7 @@ impl Engine {
             if e.kind == FileKind::Directory {
                 return Err(Errno::EISDIR);
             }
-            let node = self.resolve(parent, &e, false, true)?;
+            let node = self.resolve(parent, Found { body: &d, name, entry: &e }, false, true)?;
             drop_link(&node);
             d.remove(name);
             p.meta.lock().touch_modified();
@@ -243,7 +360,7 @@ impl Engine {
             if e.kind != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            let node = self.resolve(parent, &e, false, true)?;
+            let node = self.resolve(parent, Found { body: &d, name, entry: &e }, false, true)?;
             remove_dir_node(self, &node)?;
             d.remove(name);
             let mut pm = p.meta.lock();

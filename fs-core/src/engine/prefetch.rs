@@ -21,9 +21,10 @@ use std::sync::{Arc, Weak};
 /// Bytes asked for at the start of each file read ahead (large files get the kernel's own
 /// readahead once they are read).
 const HEAD: u64 = 256 << 10;
-/// Files of listings remembered, at most (about 64 bytes each); the oldest listings go first.
-/// Enough for trees listed long before they are read (find, then grep).
-const FILES: usize = 1 << 18;
+/// Files of listings remembered, at most (about 150 bytes each, so at most about 5 MiB); the
+/// oldest listings go first. A program walking a tree lists each directory just before reading
+/// its files, so recent listings are what matter.
+const FILES: usize = 1 << 15;
 /// Files waiting to be read ahead, at most.
 const QUEUE: usize = 256;
 

@@ -1,15 +1,15 @@
-//! rename, RENAME_NOREPLACE and RENAME_EXCHANGE.
+//! rename, RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT.
 //!
 //! Renaming is a change of two directory maps, whatever is renamed: a lower directory with lower
 //! and upper children moves as one node and keeps its content, so there is no EXDEV and no copy,
 //! and the cost does not depend on what the directory holds.
 
-use super::Engine;
-use super::names::{dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
+use super::names::{NewKind, dec_dir_links, drop_link, inc_dir_links, remove_dir_node};
+use super::{Engine, Found};
 use crate::dir::{DirBody, Name};
 use crate::errno::{Errno, Result};
 use crate::node::Node;
-use crate::types::{FileKind, ROOT_ID, RenameFlags, check_name};
+use crate::types::{Caller, FileKind, ROOT_ID, RenameFlags, check_name};
 use parking_lot::RwLockWriteGuard;
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -25,6 +25,20 @@ enum Dirs<'a> {
 }
 
 impl Dirs<'_> {
+    fn src_ref(&self) -> &DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { src, .. } => src,
+        }
+    }
+
+    fn dst_ref(&self) -> &DirBody {
+        match self {
+            Dirs::One(d) => d,
+            Dirs::Two { dst, .. } => dst,
+        }
+    }
+
     fn src(&mut self) -> &mut DirBody {
         match self {
             Dirs::One(d) => d,
@@ -40,14 +54,38 @@ impl Dirs<'_> {
     }
 }
 
+/// One rename: the names, the flags, and who it is done for (the owner of a whiteout).
+struct Move<'a> {
+    name: &'a OsStr,
+    newname: &'a OsStr,
+    flags: RenameFlags,
+    caller: &'a Caller,
+    /// Between two directories.
+    cross: bool,
+}
+
 impl Engine {
-    /// Renames `parent/name` to `newparent/newname`.
+    /// Renames `parent/name` to `newparent/newname` (a whiteout, if asked for, is root's).
     pub fn rename(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr, flags: RenameFlags) -> Result<()> {
+        self.rename_as(parent, name, newparent, newname, flags, &Caller::ROOT)
+    }
+
+    /// Renames `parent/name` to `newparent/newname` for `caller`.
+    pub fn rename_as(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: RenameFlags,
+        caller: &Caller,
+    ) -> Result<()> {
         check_name(name)?;
         check_name(newname)?;
-        if flags.noreplace && flags.exchange {
+        if flags.exchange && (flags.noreplace || flags.whiteout) {
             return Err(Errno::EINVAL);
         }
+        let mv = Move { name, newname, flags, caller, cross: parent != newparent };
         let _change = self.mutation();
         let sp = self.node(parent)?;
         let dp = self.node(newparent)?;
@@ -60,7 +98,7 @@ impl Engine {
                 return Ok(());
             }
             let dirs = Dirs::One(self.dir_write(&sp)?);
-            self.rename_locked(dirs, &sp, name, &dp, newname, flags, false)?
+            self.rename_locked(dirs, &sp, &dp, &mv)?
         } else {
             let _cross = self.rename_lock.lock();
             // Lock an ancestor before its descendant, unrelated directories by id; ancestry
@@ -76,7 +114,7 @@ impl Engine {
                 let src = self.dir_write(&sp)?;
                 Dirs::Two { src, dst }
             };
-            self.rename_locked(dirs, &sp, name, &dp, newname, flags, true)?
+            self.rename_locked(dirs, &sp, &dp, &mv)?
         };
         if let Some(v) = victims {
             self.reclaim_if_unreachable(&v);
@@ -86,17 +124,14 @@ impl Engine {
     }
 
     /// The rename itself, with the directories locked. Returns a replaced node, to evict.
-    #[allow(clippy::too_many_arguments)]
     fn rename_locked(
         &self,
         mut dirs: Dirs<'_>,
         sp: &Arc<Node>,
-        name: &OsStr,
         dp: &Arc<Node>,
-        newname: &OsStr,
-        flags: RenameFlags,
-        cross: bool,
+        mv: &Move<'_>,
     ) -> Result<Option<Arc<Node>>> {
+        let Move { name, newname, flags, cross, .. } = *mv;
         if dirs.dst().removed {
             return Err(Errno::ENOENT);
         }
@@ -108,16 +143,20 @@ impl Engine {
         if flags.exchange && de.is_none() {
             return Err(Errno::ENOENT);
         }
-        let snode = self.resolve(sp.id, &se, false, true)?;
+        let s_origin = dirs.src_ref().origin_of(name, &se);
+        let d_origin = de.as_ref().and_then(|e| dirs.dst_ref().origin_of(newname, e));
+        let snode = self.resolve(sp.id, Found { body: dirs.src_ref(), name, entry: &se }, false, true)?;
         if cross && snode.kind == FileKind::Directory && (snode.id == dp.id || self.is_ancestor(snode.id, dp.id)) {
             return Err(Errno::EINVAL);
         }
         let dnode = match &de {
-            Some(e) => Some(self.resolve(dp.id, e, false, true)?),
+            Some(e) => {
+                Some(self.resolve(dp.id, Found { body: dirs.dst_ref(), name: newname, entry: e }, false, true)?)
+            }
             None => None,
         };
 
-        if let (Some(dn), Some(de)) = (&dnode, &de) {
+        if let Some(dn) = &dnode {
             if dn.id == snode.id {
                 // Two names of one object: POSIX says do nothing.
                 return Ok(None);
@@ -128,8 +167,7 @@ impl Engine {
                 if dn_holds_source {
                     return Err(Errno::EINVAL);
                 }
-                let s_origin = se.origin.clone();
-                dirs.src().retarget(name, dn.id, dn.kind, de.origin.clone());
+                dirs.src().retarget(name, dn.id, dn.kind, d_origin);
                 dirs.dst().retarget(newname, snode.id, snode.kind, s_origin);
                 self.after_move(&snode, sp, dp);
                 self.after_move(dn, dp, sp);
@@ -148,9 +186,17 @@ impl Engine {
                 (false, false) => drop_link(dn),
             }
         }
+        // Made before anything changes, so that a failure (no budget) changes nothing.
+        let whiteout = match flags.whiteout {
+            true => Some(self.new_node(sp, NewKind::Special(FileKind::CharDevice, 0), 0, mv.caller)?),
+            false => None,
+        };
         dirs.src().remove(name);
-        dirs.dst().insert(Name::from(newname), snode.id, snode.kind, se.origin.clone());
+        dirs.dst().insert(Name::from(newname), snode.id, snode.kind, s_origin);
         self.after_move(&snode, sp, dp);
+        if let Some(w) = whiteout {
+            self.link_new(dirs.src(), sp, name, &w);
+        }
         Ok(dnode)
     }
 
@@ -158,12 +204,14 @@ impl Engine {
     /// directories still locked: link counts must change in the same order as the entries, or a
     /// decrement meeting the floor of 2 (see `dec_dir_links`) before its increment is lost.
     fn after_move(&self, node: &Node, from: &Node, to: &Node) {
-        if node.kind == FileKind::Directory {
+        if from.id != to.id && node.parent.load(Ordering::Acquire) == from.id {
             node.parent.store(to.id, Ordering::Release);
-            if from.id != to.id {
-                dec_dir_links(&mut from.meta.lock());
-                inc_dir_links(&mut to.meta.lock());
-            }
+            let _ = from.children.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+            to.children.fetch_add(1, Ordering::AcqRel);
+        }
+        if node.kind == FileKind::Directory && from.id != to.id {
+            dec_dir_links(&mut from.meta.lock());
+            inc_dir_links(&mut to.meta.lock());
         }
         node.meta.lock().touch_changed();
         from.meta.lock().touch_modified();

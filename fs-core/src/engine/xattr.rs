@@ -2,8 +2,11 @@
 //! memory; changing it copies no data.
 
 use super::Engine;
+use crate::acl::{self, Acl};
+use crate::budget::Budget;
 use crate::errno::{Errno, Result};
-use crate::node::Node;
+use crate::node::{Meta, Node};
+use crate::types::FileKind;
 use std::ffi::OsStr;
 use std::sync::Arc;
 
@@ -51,7 +54,7 @@ impl Engine {
         };
         let mut m = node.meta.lock();
         if m.xattrs.is_none() {
-            m.xattrs = Some(list.into_iter().collect());
+            m.xattrs = Some(Box::new(list.into_iter().collect()));
         }
         Ok(())
     }
@@ -72,29 +75,40 @@ impl Engine {
         Ok(m.xattrs.as_ref().map(|x| x.keys().cloned().collect()).unwrap_or_default())
     }
 
+    /// Sets an extended attribute. A POSIX ACL (`system.posix_acl_access`) also sets the mode
+    /// bits it implies, and is not stored when the mode says all of it, as Linux filesystems do.
     pub fn setxattr(&self, id: u64, name: &OsStr, value: &[u8], flags: XattrFlags) -> Result<()> {
         let key = check_xattr_name(name)?;
         if value.len() > XATTR_VALUE_MAX {
             return Err(Errno::E2BIG);
         }
         let node = self.node(id)?;
+        let acl = match key {
+            acl::ACCESS_XATTR => Some(Acl::parse(value)?),
+            acl::DEFAULT_XATTR if node.kind != FileKind::Directory => return Err(Errno::EACCES),
+            acl::DEFAULT_XATTR => Some(Acl::parse(value)?),
+            _ => None,
+        };
         let _change = self.mutation();
         self.load_xattrs(&node)?;
         self.pin(&node)?;
         let budget = Arc::clone(self.budget());
         let mut m = node.meta.lock();
-        let old = m.xattrs.as_ref().and_then(|x| x.get(key)).map(Vec::len);
-        match old {
-            Some(_) if flags.create => return Err(Errno::EEXIST),
-            None if flags.replace => return Err(Errno::ENODATA),
+        let exists = m.xattrs.as_ref().is_some_and(|x| x.contains_key(key));
+        match exists {
+            true if flags.create => return Err(Errno::EEXIST),
+            false if flags.replace => return Err(Errno::ENODATA),
             _ => {}
         }
-        let delta = match old {
-            Some(len) => value.len() as i64 - len as i64,
-            None => (key.len() + value.len()) as i64,
+        let stored = match &acl {
+            Some(a) if key == acl::ACCESS_XATTR => {
+                m.perm = (m.perm & !0o777) | a.mode_bits();
+                (!a.is_equivalent_to_mode()).then(|| a.to_bytes())
+            }
+            Some(a) => (!a.is_empty()).then(|| a.to_bytes()),
+            None => Some(value.to_vec()),
         };
-        m.recharge(&budget, delta)?;
-        m.xattrs.get_or_insert_default().insert(key.to_vec(), value.to_vec());
+        put_xattr(&mut m, &budget, key, stored)?;
         m.touch_changed();
         Ok(())
     }
@@ -107,9 +121,24 @@ impl Engine {
         self.pin(&node)?;
         let budget = Arc::clone(self.budget());
         let mut m = node.meta.lock();
-        let removed = m.xattrs.as_mut().and_then(|x| x.remove(key)).ok_or(Errno::ENODATA)?;
-        m.recharge(&budget, -((key.len() + removed.len()) as i64))?;
+        if !m.xattrs.as_ref().is_some_and(|x| x.contains_key(key)) {
+            return Err(Errno::ENODATA);
+        }
+        put_xattr(&mut m, &budget, key, None)?;
         m.touch_changed();
         Ok(())
     }
+}
+
+/// Sets (or with None removes) one attribute of `m`, charging the difference to `budget`.
+pub(super) fn put_xattr(m: &mut Meta, budget: &Arc<Budget>, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
+    let old = m.xattrs.as_ref().and_then(|x| x.get(key)).map_or(0, |v| key.len() + v.len()) as i64;
+    let new = value.as_ref().map_or(0, |v| key.len() + v.len()) as i64;
+    m.recharge(budget, new - old)?;
+    let map = m.xattrs.get_or_insert_default();
+    match value {
+        Some(v) => map.insert(key.to_vec(), v),
+        None => map.remove(key),
+    };
+    Ok(())
 }

@@ -74,6 +74,11 @@ impl LowerPath {
         self.components().into_iter().collect()
     }
 
+    /// Whether this path is `dir`'s entry `name`.
+    pub fn is_child_of(&self, dir: &LowerPath, name: &OsStr) -> bool {
+        self.name() == name && self.parent() == Some(dir)
+    }
+
     /// Identity of this allocation, usable as a cache key while a clone is kept alive.
     pub fn ptr_key(&self) -> usize {
         Arc::as_ptr(&self.0) as usize

@@ -1,9 +1,9 @@
 //! File data in process memory, in sparse chunks.
 
+use super::vec_map::VecMap;
 use super::{DataStore, FileData};
 use crate::errno::{Errno, Result};
 use parking_lot::RwLock;
-use std::collections::BTreeMap;
 
 /// Chunk size. A chunk holds the bytes from its start up to the last byte written in it, so a
 /// small file costs its size, not a whole chunk.
@@ -26,10 +26,10 @@ struct Inner {
     len: u64,
     allocated: u64,
     /// Chunk index -> bytes from the chunk start (at most CHUNK long).
-    chunks: BTreeMap<u64, Vec<u8>>,
+    chunks: VecMap<Vec<u8>>,
     /// Chunk index -> its pages (bit n: bytes n*PAGE..) that a punch zeroed inside the chunk's
     /// bytes and nothing wrote since: they read as zeros and count as holes. Absent: none.
-    punched: BTreeMap<u64, u16>,
+    punched: VecMap<u16>,
 }
 
 /// One file's data in memory.
@@ -54,7 +54,7 @@ fn pieces(offset: u64, len: u64) -> impl Iterator<Item = (u64, usize, usize)> {
 impl Inner {
     /// Makes sure chunk `i` holds at least `end` bytes (zero-filled) and returns it.
     fn chunk_to(&mut self, i: u64, end: usize) -> &mut Vec<u8> {
-        let chunk = self.chunks.entry(i).or_default();
+        let chunk = self.chunks.entry_or_default(i);
         if chunk.len() < end {
             self.allocated += (end - chunk.len()) as u64;
             chunk.resize(end, 0);

@@ -9,6 +9,7 @@
 //! the lower file, without any change to the engine's operations.
 
 pub mod heap;
+mod vec_map;
 
 use crate::errno::Result;
 

@@ -2,52 +2,53 @@
 //! compares SRC with it (as well as with the pin): SRC as the last commit left it is no
 //! conflict, so a mount can be committed again and again as work goes on.
 
+use crate::confined::{Identity, Meta};
 use crate::error::Result;
 use crate::runtime::{ensure_private_dir, records_dir};
 use crate::sealed;
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSBAS1";
+const MAGIC: &[u8; 8] = b"AGFSBAS2";
 
-/// What is at a path, as far as a commit cares.
+/// What an object's content is, as far as a commit cares.
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum Summary {
-    Absent,
-    File { size: u64, mtime: (i64, i64), perm: u32 },
+pub enum Content {
+    File { size: u64, hash: [u8; 32] },
     Symlink { target: Vec<u8> },
     Dir,
-    Other { rdev: u64 },
+    Other { kind: u32, rdev: u64 },
 }
 
-/// The summary of what is at `p` now.
-pub fn summary(p: &Path) -> std::io::Result<Summary> {
-    let md = match fs::symlink_metadata(p) {
-        Ok(md) => md,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Summary::Absent),
-        Err(e) => return Err(e),
-    };
-    Ok(if md.is_file() {
-        Summary::File { size: md.len(), mtime: (md.mtime(), md.mtime_nsec()), perm: md.mode() & 0o7777 }
-    } else if md.is_dir() {
-        Summary::Dir
-    } else if md.file_type().is_symlink() {
-        Summary::Symlink { target: fs::read_link(p)?.into_os_string().into_encoded_bytes() }
-    } else {
-        Summary::Other { rdev: md.rdev() }
-    })
+/// An object the last commit left (or `Absent`: it removed what was there).
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum Left {
+    Absent,
+    Object {
+        id: Identity,
+        /// With `id`, proof that the object was not touched since (any change moves it).
+        ctime: (i64, u32),
+        mtime: (i64, u32),
+        meta: Meta,
+        content: Content,
+        /// The path in the pin of the lower object that was moved here.
+        origin: Option<Vec<u8>>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Base {
     /// Relative path (bytes) -> what the last commit left there.
-    pub paths: BTreeMap<Vec<u8>, Summary>,
+    pub paths: BTreeMap<Vec<u8>, Left>,
 }
 
 fn file_of(mount_id: &str) -> PathBuf {
     records_dir().join(format!("{mount_id}.base"))
+}
+
+fn key(rel: &Path) -> Vec<u8> {
+    rel.as_os_str().as_encoded_bytes().to_vec()
 }
 
 impl Base {
@@ -61,12 +62,51 @@ impl Base {
         sealed::write_atomic(&file_of(mount_id), &sealed::seal(MAGIC, self)?)
     }
 
-    /// Whether SRC's object at `rel` (at `abs`) is what the last commit left there.
-    pub fn left(&self, rel: &Path, abs: &Path) -> std::io::Result<bool> {
-        match self.paths.get(rel.as_os_str().as_encoded_bytes()) {
-            Some(s) => Ok(summary(abs)? == *s),
-            None => Ok(false),
+    pub fn get(&self, rel: &Path) -> Option<&Left> {
+        self.paths.get(&key(rel))
+    }
+
+    pub fn set(&mut self, rel: &Path, left: Left) {
+        self.paths.insert(key(rel), left);
+    }
+
+    pub fn forget(&mut self, rel: &Path) {
+        self.paths.remove(&key(rel));
+    }
+
+    /// Every recorded path.
+    pub fn keys(&self) -> Vec<PathBuf> {
+        self.paths.keys().map(|k| super::journal::path(k)).collect()
+    }
+
+    /// Where the last commit moved the pinned object `origin` (or the directory holding it).
+    pub fn moved_to(&self, origin: &Path) -> Option<PathBuf> {
+        let mut best: Option<(usize, PathBuf)> = None;
+        for (k, left) in &self.paths {
+            let Left::Object { origin: Some(o), .. } = left else { continue };
+            let o = super::journal::path(o);
+            if let Ok(rest) = origin.strip_prefix(&o) {
+                let depth = o.components().count();
+                if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                    best = Some((depth, super::journal::path(k).join(rest)));
+                }
+            }
         }
+        best.map(|(_, p)| p)
+    }
+
+    /// The recorded children of directory `rel`.
+    pub fn children(&self, rel: &Path) -> Vec<(std::ffi::OsString, &Left)> {
+        let mut out = Vec::new();
+        for (k, left) in &self.paths {
+            let p = super::journal::path(k);
+            if p.parent() == Some(rel) {
+                if let Some(n) = p.file_name() {
+                    out.push((n.to_os_string(), left));
+                }
+            }
+        }
+        out
     }
 }
 

@@ -1,12 +1,24 @@
-//! The write-ahead journal of a commit: the plan, written before SRC is touched, so that after a
-//! crash at any point the commit is either finished or rolled back, never left half done.
+//! The journal of a commit: the plan, written before the target is touched, so that after a
+//! crash or a failure at any point the commit is either finished or rolled back, never left half
+//! done.
 //!
-//! - `Staging`: new content is being prepared in a staging directory; SRC is untouched. After a
-//!   crash: remove the staging directory (roll back).
-//! - `Applying`: every staged object exists and is durable; the operations are being applied to
-//!   SRC. After a crash: apply them all again (each one is safe to repeat), then clean up (roll
-//!   forward).
+//! - `Staging`: new content is being prepared in the staging directory; the target is untouched.
+//!   Recovery removes the staging directory.
+//! - `Applying` (after the commit point): the operations are being applied. Each one is a single
+//!   rename or exchange (or a metadata change) whose effect can be seen by looking at the objects
+//!   it names (device and inode), so recovery can tell which were done. Nothing is deleted: what
+//!   an operation replaces or removes is moved into the staging directory. Recovery applies the
+//!   rest; if that fails, it rolls back.
+//! - `RollingBack`: the operations are being undone, last first: placed objects go back into the
+//!   staging directory and what was moved aside comes back. Recovery undoes the rest.
+//!
+//! - `Done`: finished or rolled back, and synced; the staging directory is being removed.
+//!   Recovery removes what is left of it.
+//!
+//! A journal that can be neither finished nor rolled back is set aside (`*.stuck`) with a message
+//! naming the paths involved, and is never tried again.
 
+use crate::confined::{Identity, Meta};
 use crate::error::{Error, Result};
 use crate::runtime::ensure_private_dir;
 use crate::sealed;
@@ -16,49 +28,39 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSJRN1";
+const MAGIC: &[u8; 8] = b"AGFSJRN2";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Phase {
     Staging,
     Applying,
+    RollingBack,
+    /// Finished or rolled back, and durable: only the staging directory is left to remove.
+    Done,
 }
 
-/// An object's identity: an operation that removes or moves something only acts on the very
-/// object it planned for, so that repeating it after a crash cannot hit something made later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct Identity {
-    pub dev: u64,
-    pub ino: u64,
-}
-
-/// Metadata to set on an object.
-#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct Meta {
-    pub perm: u16,
-    pub uid: u32,
-    pub gid: u32,
-    pub atime: (i64, u32),
-    pub mtime: (i64, u32),
-    /// `None` for symlinks (no xattrs set on them).
-    pub xattrs: Option<Vec<(Vec<u8>, Vec<u8>)>>,
-}
-
-/// One step of applying a commit. Paths are absolute. Each is safe to repeat.
+/// One step of a commit. `at` is relative to the target root; staged names are names in the
+/// staging directory.
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Op {
-    /// Moves the object at `from` (if it is still `who`) to `to` in the staging directory.
-    Detach { from: Vec<u8>, who: Identity, to: Vec<u8> },
-    /// Removes the object at `path` (a whole tree for a directory) if it is still `who`.
-    Remove { path: Vec<u8>, who: Identity },
-    /// Creates the directory `path` if missing (its metadata comes with a later `SetMeta`).
-    Mkdir { path: Vec<u8> },
-    /// Renames the staged object `staged` to `path` (replacing a file there), if still staged.
-    Place { staged: Vec<u8>, path: Vec<u8> },
-    /// Makes `path` another name of the object at `existing` (replacing what is at `path`).
-    Link { existing: Vec<u8>, path: Vec<u8> },
-    /// Sets the metadata of `path`.
-    SetMeta { path: Vec<u8>, meta: Meta },
+    /// Moves the object at `at`, if it is `old`, into the staging directory as `aside`.
+    Aside { at: Vec<u8>, old: Identity, aside: Vec<u8> },
+    /// Moves the staged object `staged` (which is `new`) to `at`: where nothing is (`old` is
+    /// None), or in exchange for `old`, which then has the staged name.
+    Put { staged: Vec<u8>, new: Identity, at: Vec<u8>, old: Option<Identity> },
+    /// Sets the metadata of `at` (which is `who`) to `meta`; `old` is what it had.
+    SetMeta { at: Vec<u8>, who: Identity, meta: Meta, old: Meta },
+    /// Makes `staged` another name of the object at `at` (which is `who`), for a `Put` to place.
+    Link { at: Vec<u8>, who: Identity, staged: Vec<u8> },
+}
+
+impl Op {
+    /// The path (relative to the target root) this operation changes.
+    pub fn at(&self) -> PathBuf {
+        match self {
+            Op::Aside { at, .. } | Op::Put { at, .. } | Op::SetMeta { at, .. } | Op::Link { at, .. } => path(at),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -69,19 +71,21 @@ pub struct Journal {
     pub pid: u32,
     pub pid_start: u64,
     pub phase: Phase,
-    /// What is committed into: SRC, or the new tree of `--to`.
+    /// The root the operations are relative to (SRC, or the parent of `--to DIR`), and its
+    /// identity (a different directory at that path is never touched).
     pub target: Vec<u8>,
-    /// Where new content is prepared (on the target's filesystem), removed at the end.
-    pub staging: Vec<u8>,
-    /// With `--to`: the staging directory becomes the target by one rename at the end.
-    pub whole_tree: bool,
+    pub target_id: Identity,
+    /// The directory holding staging directories (on the target's filesystem), and the name of
+    /// this commit's staging directory in it.
+    pub staging_parent: Vec<u8>,
+    pub staging_name: Vec<u8>,
+    /// The mount point, to name paths as the user sees them.
+    pub mount: Vec<u8>,
     pub ops: Vec<Op>,
-}
-
-/// The pid in the name of a temporary file of [`sealed::write_atomic`] (".NAME.tmp.PID").
-fn temp_file_owner(p: &Path) -> Option<u32> {
-    let name = p.file_name()?.to_str()?;
-    name.strip_prefix('.')?.rsplit_once(".tmp.")?.1.parse().ok()
+    /// Why the commit is being rolled back, and the operation that failed (those after it never
+    /// ran).
+    pub why: String,
+    pub failed_at: u32,
 }
 
 pub fn bytes(p: &Path) -> Vec<u8> {
@@ -96,19 +100,36 @@ fn file_of(id: &str) -> PathBuf {
     journals_dir().join(format!("{id}.journal"))
 }
 
+/// The pid in the name of a temporary file of [`sealed::write_atomic`] (".NAME.tmp.PID").
+fn temp_file_owner(p: &Path) -> Option<u32> {
+    let name = p.file_name()?.to_str()?;
+    name.strip_prefix('.')?.rsplit_once(".tmp.")?.1.parse().ok()
+}
+
+/// Where a commit writes, as the journal records it.
+pub struct Target<'a> {
+    pub root: &'a Path,
+    pub root_id: Identity,
+    pub staging_parent: &'a Path,
+    pub mount: &'a Path,
+}
+
 impl Journal {
-    /// Starts the journal of a commit into `target`, staging in `staging` (written durably
-    /// before anything is staged).
-    pub fn begin(id: String, target: &Path, staging: &Path, whole_tree: bool) -> Result<Journal> {
+    /// Starts the journal of a commit (written durably before anything is staged).
+    pub fn begin(id: String, t: &Target<'_>) -> Result<Journal> {
         let j = Journal {
+            staging_name: id.as_bytes().to_vec(),
             id,
             pid: std::process::id(),
             pid_start: crate::process::own_start_time(),
             phase: Phase::Staging,
-            target: bytes(target),
-            staging: bytes(staging),
-            whole_tree,
+            target: bytes(t.root),
+            target_id: t.root_id,
+            staging_parent: bytes(t.staging_parent),
+            mount: bytes(t.mount),
             ops: Vec::new(),
+            why: String::new(),
+            failed_at: 0,
         };
         j.save()?;
         Ok(j)
@@ -129,18 +150,39 @@ impl Journal {
         }
     }
 
+    /// Renames the journal to `*.stuck`: it is never tried again. Returns its new path.
+    pub fn set_aside(&self) -> PathBuf {
+        let stuck = journals_dir().join(format!("{}.stuck", self.id));
+        let _ = fs::rename(file_of(&self.id), &stuck);
+        stuck
+    }
+
     pub fn owner_alive(&self) -> bool {
         crate::process::alive(self.pid, self.pid_start)
     }
+
+    pub fn target_path(&self) -> PathBuf {
+        path(&self.target)
+    }
+
+    pub fn staging_path(&self) -> PathBuf {
+        path(&self.staging_parent).join(OsStr::from_bytes(&self.staging_name))
+    }
+
+    /// Where the user sees `rel` (a path below the target root).
+    pub fn shown(&self, rel: &Path) -> PathBuf {
+        let m = path(&self.mount);
+        if m.as_os_str().is_empty() { self.target_path().join(rel) } else { m.join(rel) }
+    }
 }
 
-/// Every journal on disk (a damaged one is reported and skipped: it is left for a person).
+/// Every journal on disk, and a line for each damaged one (set aside as `*.corrupt`).
 /// Half-written journal files of dead processes are removed.
-pub fn all() -> Vec<Journal> {
+pub fn all() -> (Vec<Journal>, Vec<String>) {
     let Ok(entries) = fs::read_dir(journals_dir()) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut out = Vec::new();
+    let (mut out, mut problems): (Vec<Journal>, Vec<String>) = (Vec::new(), Vec::new());
     for e in entries.flatten() {
         let p = e.path();
         if let Some(pid) = temp_file_owner(&p) {
@@ -154,8 +196,18 @@ pub fn all() -> Vec<Journal> {
         }
         match fs::read(&p).map_err(|e| e.to_string()).and_then(|b| sealed::unseal(MAGIC, &b)) {
             Ok(j) => out.push(j),
-            Err(why) => eprintln!("agentfs: warning: ignoring the commit journal {}: {why}", p.display()),
+            Err(why) => {
+                let aside = p.with_extension("corrupt");
+                let _ = fs::rename(&p, &aside);
+                problems.push(format!(
+                    "the commit journal {} is damaged ({why}); it is set aside as {}: look at the directory it \
+                     was committing into",
+                    p.display(),
+                    aside.display()
+                ));
+            }
         }
     }
-    out
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    (out, problems)
 }

@@ -1,33 +1,38 @@
 //! The commands' side of the control channel.
 
-use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send, socket_path};
+use super::transport::{self, Conn};
+use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send};
 use crate::error::{Error, Result};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// A connection to the daemon of one mount.
 pub struct Client {
-    stream: UnixStream,
+    stream: Box<dyn Conn>,
     mnt: PathBuf,
 }
 
 impl Client {
     /// Connects to the daemon of mount `id` (at `mnt`, for messages).
     pub fn connect(id: &str, mnt: &Path) -> Result<Client> {
-        let path = socket_path(id);
-        let stream = UnixStream::connect(&path).map_err(|e| {
+        let (stream, _) = transport::connect(id).map_err(|e| {
             Error::System(format!(
-                "the daemon of {} does not answer on {} ({e}); it may predate this agentfs: unmount and mount again",
+                "the daemon of {} does not answer on its control channel ({e}); it may predate this agentfs: \
+                 unmount and mount again",
                 mnt.display(),
-                path.display()
             ))
         })?;
-        Ok(Client { stream, mnt: mnt.to_path_buf() })
+        Ok(Client { stream: Box::new(stream), mnt: mnt.to_path_buf() })
     }
 
     fn call(&mut self, req: &Request) -> Result<Response> {
         let lost = |e: std::io::Error| Error::System(format!("lost the daemon of {}: {e}", self.mnt.display()));
         send(&mut self.stream, req).map_err(lost)?;
+        self.next_response(req)
+    }
+
+    /// The next response to `req` (a streamed answer has several).
+    fn next_response(&mut self, req: &Request) -> Result<Response> {
+        let lost = |e: std::io::Error| Error::System(format!("lost the daemon of {}: {e}", self.mnt.display()));
         match recv::<Response>(&mut self.stream).map_err(lost)? {
             Some(Response::Failed { errno, message }) => Err(Error::System(format!(
                 "the daemon of {} could not answer {req:?}: {message} (errno {errno})",
@@ -50,6 +55,14 @@ impl Client {
         }
     }
 
+    /// Asks the daemon to end the mount (the Windows way to unmount).
+    pub fn unmount(&mut self) -> Result<()> {
+        match self.call(&Request::Unmount)? {
+            Response::Done => Ok(()),
+            r => Err(self.unexpected(r)),
+        }
+    }
+
     pub fn thaw(&mut self) -> Result<()> {
         match self.call(&Request::Thaw)? {
             Response::Done => Ok(()),
@@ -57,10 +70,17 @@ impl Client {
         }
     }
 
+    /// Every change, received chunk by chunk.
     pub fn changes(&mut self) -> Result<Vec<WireChange>> {
-        match self.call(&Request::Changes)? {
-            Response::Changes(c) => Ok(c),
-            r => Err(self.unexpected(r)),
+        let mut all = Vec::new();
+        let mut next = self.call(&Request::Changes)?;
+        loop {
+            match next {
+                Response::ChangesChunk(c) => all.extend(c),
+                Response::ChangesEnd => return Ok(all),
+                r => return Err(self.unexpected(r)),
+            }
+            next = self.next_response(&Request::Changes)?;
         }
     }
 

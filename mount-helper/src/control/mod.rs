@@ -1,31 +1,34 @@
-//! The control channel of a mount: a Unix socket next to its record, through which `agentfs
-//! diff`, `snapshot` and `commit` read what the upper layer holds, with the daemon's engine
-//! frozen while they do. Only the mount's owner and root may connect.
+//! The control channel of a mount: a Unix socket next to its record (a named pipe on Windows,
+//! see [`transport`]), through which `agentfs diff`, `snapshot` and `commit` read what the upper
+//! layer holds, with the daemon's engine frozen while they do, and through which a Windows
+//! daemon is told to unmount. Only the mount's owner and root may connect.
 //!
-//! Frames are a little-endian u32 length and a bincode payload; one request, one response.
+//! Frames are a little-endian u32 length and a bincode payload; one request, one response,
+//! except for the list of changes, which comes as a stream of bounded chunks (a mount may hold
+//! millions of changes).
 
 pub mod client;
 pub mod server;
+pub mod transport;
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
 
 /// Largest frame accepted (a read answers at most [`MAX_READ`] bytes).
 const MAX_FRAME: usize = 16 << 20;
 /// Largest read asked for in one request.
 pub const MAX_READ: u32 = 4 << 20;
+/// A chunk of changes is sent once it holds about this many bytes of paths.
+pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// Where mount `id` listens.
-pub fn socket_path(id: &str) -> PathBuf {
-    crate::runtime::records_dir().join(format!("{id}.sock"))
-}
+pub use transport::remove_endpoint;
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Request {
     /// Stop every change to the upper layer until `Thaw` or the end of the connection.
     Freeze,
     Thaw,
-    /// The list of changes against the lower layer.
+    /// The list of changes against the lower layer: answered by `ChangesChunk`s, then
+    /// `ChangesEnd` (or `Failed`).
     Changes,
     /// Attributes of a node.
     Stat {
@@ -55,6 +58,8 @@ pub enum Request {
         offset: u64,
         len: u32,
     },
+    /// End the mount (Windows: only the daemon can take a WinFsp volume down).
+    Unmount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -97,7 +102,9 @@ pub enum WireLayout {
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Response {
     Done,
-    Changes(Vec<WireChange>),
+    /// Some changes, in order; more follow until `ChangesEnd`.
+    ChangesChunk(Vec<WireChange>),
+    ChangesEnd,
     Attr(WireAttr),
     Xattrs(Vec<(Vec<u8>, Vec<u8>)>),
     Bytes(Vec<u8>),

@@ -1,14 +1,10 @@
 //! The daemon's side of the control channel.
 
-use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, WireWhat, recv, send};
+use super::transport::{self, Conn};
+use super::{CHUNK_BYTES, MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, WireWhat, recv, send};
 use agentfs_core::changes::{Change, ChangeKind};
 use agentfs_core::upper::Layout;
 use agentfs_core::{Engine, Errno, FileRef, Frozen, Whence};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,40 +12,40 @@ use std::time::Duration;
 /// not stop the mount for good).
 const IDLE_WHILE_FROZEN: Duration = Duration::from_secs(60);
 
-/// Listens on `path` (replacing a stale socket there) for the mount's owner `owner` and root,
-/// answering from `engine` on a thread per connection.
-pub fn start(engine: Arc<Engine>, path: &Path, owner: u32) -> std::io::Result<PathBuf> {
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+/// What the daemon does when a client asks it to unmount (Windows; elsewhere the kernel's
+/// unmount ends the daemon, and the request is refused).
+pub type OnUnmount = Arc<dyn Fn() + Send + Sync>;
+
+/// Listens for mount `id`, for its owner `owner` and root, answering from `engine` on a thread
+/// per connection.
+pub fn start(engine: Arc<Engine>, id: &str, owner: u32, on_unmount: Option<OnUnmount>) -> std::io::Result<()> {
+    let listener = transport::listen(id)?;
     std::thread::Builder::new().name("control".into()).spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(stream) = conn else { continue };
-            match rustix::net::sockopt::socket_peercred(&stream) {
-                Ok(cred) if cred.uid.is_root() || cred.uid.as_raw() == owner => {}
-                Ok(cred) => {
-                    tracing::warn!(uid = cred.uid.as_raw(), "control connection refused: not the mount's owner");
-                    continue;
-                }
+        loop {
+            let stream = match listener.accept(owner) {
+                Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!(%e, "control connection refused: no peer credentials");
-                    continue;
+                    tracing::warn!(%e, "control listener failed; no more control connections");
+                    return;
                 }
-            }
+            };
             let engine = Arc::clone(&engine);
-            let spawned = std::thread::Builder::new().name("control-conn".into()).spawn(move || serve(&engine, stream));
+            let on_unmount = on_unmount.clone();
+            let spawned = std::thread::Builder::new()
+                .name("control-conn".into())
+                .spawn(move || serve(&engine, stream, on_unmount.as_ref()));
             if let Err(e) = spawned {
                 tracing::warn!(%e, "cannot serve a control connection");
             }
         }
     })?;
-    Ok(path.to_path_buf())
+    Ok(())
 }
 
-fn serve(engine: &Engine, mut stream: UnixStream) {
+fn serve(engine: &Engine, mut stream: impl Conn, on_unmount: Option<&OnUnmount>) {
     let mut frozen: Option<Frozen<'_>> = None;
     loop {
-        let _ = stream.set_read_timeout(frozen.as_ref().map(|_| IDLE_WHILE_FROZEN));
+        stream.set_idle_timeout(frozen.as_ref().map(|_| IDLE_WHILE_FROZEN));
         let req = match recv::<Request>(&mut stream) {
             Ok(Some(r)) => r,
             Ok(None) => break,
@@ -72,6 +68,21 @@ fn serve(engine: &Engine, mut stream: UnixStream) {
                 }
                 Response::Done
             }
+            Request::Changes => match stream_changes(engine, &mut stream) {
+                Ok(()) => Response::ChangesEnd,
+                Err(e) => Response::Failed { errno: e.linux(), message: e.to_string() },
+            },
+            Request::Unmount => match on_unmount {
+                Some(f) => {
+                    tracing::info!("unmount asked for by a control client");
+                    f();
+                    Response::Done
+                }
+                None => Response::Failed {
+                    errno: Errno::EINVAL.linux(),
+                    message: "this daemon is unmounted through the kernel, not asked to".into(),
+                },
+            },
             req => {
                 answer(engine, &req).unwrap_or_else(|e| Response::Failed { errno: e.linux(), message: e.to_string() })
             }
@@ -85,9 +96,36 @@ fn serve(engine: &Engine, mut stream: UnixStream) {
     }
 }
 
+/// Sends the changes in chunks of about [`CHUNK_BYTES`] as the walk finds them: neither side
+/// holds a reply the size of the whole list.
+fn stream_changes(engine: &Engine, stream: &mut impl Conn) -> agentfs_core::Result<()> {
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    let mut flush = |chunk: &mut Vec<WireChange>| {
+        send(stream, &Response::ChangesChunk(std::mem::take(chunk))).map_err(|e| {
+            tracing::warn!(%e, "control client gone while changes were sent");
+            Errno::EIO
+        })
+    };
+    engine.for_each_change(|c| {
+        let w = wire_change(&c);
+        bytes += w.path.len() + 32;
+        chunk.push(w);
+        if bytes >= CHUNK_BYTES {
+            bytes = 0;
+            flush(&mut chunk)?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        flush(&mut chunk)?;
+    }
+    Ok(())
+}
+
 fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
     Ok(match *req {
-        Request::Changes => Response::Changes(engine.changes()?.iter().map(wire_change).collect()),
+        Request::Changes => return Err(Errno::EINVAL),
         Request::Stat { id } => {
             let a = engine.getattr(id)?;
             Response::Attr(WireAttr {
@@ -105,7 +143,7 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
         Request::Xattrs { id } => {
             let mut all = Vec::new();
             for name in engine.listxattr(id)? {
-                let value = engine.getxattr(id, OsStr::from_bytes(&name))?;
+                let value = engine.getxattr(id, &crate::runtime::bytes_os(&name))?;
                 all.push((name, value));
             }
             Response::Xattrs(all)
@@ -122,7 +160,7 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
             buf.truncate(n);
             Response::Bytes(buf)
         }
-        Request::Freeze | Request::Thaw => return Err(Errno::EINVAL),
+        Request::Freeze | Request::Thaw | Request::Unmount => return Err(Errno::EINVAL),
     })
 }
 
@@ -158,5 +196,5 @@ fn wire_change(c: &Change) -> WireChange {
         }
         ChangeKind::Modified { data, meta } => WireWhat::Modified { data: *data, meta: *meta },
     };
-    WireChange { path: c.path.as_os_str().as_bytes().to_vec(), mode_type: c.kind.mode_bits(), id: c.id, what }
+    WireChange { path: crate::runtime::path_bytes(&c.path), mode_type: c.kind.mode_bits(), id: c.id, what }
 }

@@ -5,14 +5,9 @@
 use crate::mountinfo;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// The name of the directory holding pins; `agentfs gc` finds pins through the registry.
-pub const PINS_DIR_NAME: &str = ".agentfs-pins";
-/// The name of the directory holding snapshots (found through their records).
-pub const SNAPSHOTS_DIR_NAME: &str = ".agentfs-snapshots";
+pub use crate::owned::{PINS_DIR_NAME, SNAPSHOTS_DIR_NAME};
 
 pub struct Location {
     pub dir: PathBuf,
@@ -20,14 +15,63 @@ pub struct Location {
     pub hide: Option<OsString>,
 }
 
-/// A pins directory we may use (existing and ours, or just created).
+/// A directory of ours we may use (existing and ours, or just created), reached without
+/// following a symlink on the way (its parent may be someone else's).
 fn usable(dir: &Path) -> bool {
-    let me = rustix::process::geteuid().as_raw();
+    #[cfg(unix)]
+    {
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return false };
+        let Ok(parent) = crate::confined::Dir::open_root(parent) else { return false };
+        let me = rustix::process::geteuid().as_raw();
+        match parent.stat(name) {
+            Ok(Some(st)) => {
+                crate::confined::kind_of(&st) == rustix::fs::FileType::Directory
+                    && st.st_uid == me
+                    && rustix::fs::accessat(
+                        parent.fd(),
+                        name,
+                        rustix::fs::Access::WRITE_OK,
+                        rustix::fs::AtFlags::empty(),
+                    )
+                    .is_ok()
+            }
+            Ok(None) => parent.mkdir(name, 0o700).is_ok(),
+            Err(_) => false,
+        }
+    }
+    #[cfg(windows)]
     match fs::symlink_metadata(dir) {
-        Ok(md) => md.is_dir() && md.uid() == me && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new().mode(0o700).create(dir).is_ok(),
+        Ok(md) => md.is_dir() && ours_and_writable(dir, &md),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_private(dir).is_ok(),
         Err(_) => false,
     }
+}
+
+/// Windows: a directory of ours is one made by [`make_private`], which only its maker (and
+/// administrators and LocalSystem) may open.
+#[cfg(windows)]
+fn ours_and_writable(dir: &Path, md: &fs::Metadata) -> bool {
+    !md.permissions().readonly() && fs::read_dir(dir).is_ok()
+}
+
+/// Windows: makes `dir` with a descriptor that lets in only the caller, administrators and
+/// LocalSystem.
+#[cfg(windows)]
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    agentfs_platform::sys::windows::security::create_private_dir(dir)
+}
+
+/// Makes `dir` (a pins or snapshots directory found by [`place`]) again if it was removed since.
+pub fn ensure_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return };
+        if let Ok(parent) = crate::confined::Dir::open_root(parent) {
+            let _ = parent.mkdir(name, 0o700);
+        }
+    }
+    #[cfg(windows)]
+    let _ = make_private(dir);
 }
 
 /// The pins directory for `src` (canonical), creating it if needed; None if there is no place.
@@ -48,7 +92,9 @@ pub fn place(src: &Path, name: &str) -> Option<Location> {
 
 /// Like [`place`], but on the very device of `src` (a btrfs subvolume is a device of its own,
 /// and rename(2) does not cross them): for what is renamed into `src`.
+#[cfg(unix)]
 pub fn place_for_rename(src: &Path, name: &str) -> Option<Location> {
+    use std::os::unix::fs::MetadataExt;
     let dev = fs::metadata(src).ok()?.dev();
     place_where(src, name, |a| fs::metadata(a).is_ok_and(|m| m.dev() == dev))
 }
@@ -68,22 +114,14 @@ fn place_where(src: &Path, name: &str, fits: impl Fn(&Path) -> bool) -> Option<L
     usable(&dir).then(|| Location { dir, hide: Some(name.into()) })
 }
 
-/// Whether files in `dir` can be cloned (FICLONE); the error says why not.
+/// Whether files in `dir` can be cloned (FICLONE, clonefile, ReFS block cloning); the error
+/// says why not.
 pub fn probe_reflink(dir: &Path) -> Result<(), String> {
-    let a = dir.join(format!(".probe-{}-a", std::process::id()));
-    let b = dir.join(format!(".probe-{}-b", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        // FICLONE reads the source: it must be open for reading too.
-        let mut fa = fs::File::options().read(true).write(true).create_new(true).open(&a)?;
-        fa.write_all(&[0x5a; 4096])?;
-        fa.sync_all()?;
-        let fb = fs::File::create(&b)?;
-        rustix::fs::ioctl_ficlone(&fb, &fa)?;
-        Ok(())
-    })();
-    let _ = fs::remove_file(&a);
-    let _ = fs::remove_file(&b);
-    result.map_err(|e| {
+    #[cfg(unix)]
+    let probed = agentfs_platform::os::fs::probe_clone(dir);
+    #[cfg(windows)]
+    let probed = agentfs_platform::clone_tree::refs::probe(dir);
+    probed.map_err(|e| {
         let fstype = mountinfo::mount_containing(dir).map(|m| m.fstype).unwrap_or_else(|| "?".into());
         format!("its filesystem ({fstype}) cannot clone files ({e})")
     })

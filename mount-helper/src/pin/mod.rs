@@ -1,9 +1,10 @@
 //! Pins: the frozen copy of SRC that serves as the lower layer.
 //!
 //! - snapshot: SRC lies in a btrfs subvolume: a read-only snapshot of the subvolume (one ioctl,
-//!   cost independent of the tree), read at SRC's path inside it;
-//! - reflink: a clone of the tree, file by file with FICLONE (no data block copied);
-//! - copy: the same walk with copy_file_range;
+//!   cost independent of the tree), read at SRC's path inside it (Linux only);
+//! - reflink: a clone of the tree, file by file, no data block copied: FICLONE on Linux,
+//!   clonefile on APFS, block cloning (FSCTL_DUPLICATE_EXTENTS_TO_FILE) on ReFS;
+//! - copy: the same walk, copying the data;
 //! - live: no pin; SRC is read as it is, and outside changes may show through.
 //!
 //! Pins live on SRC's filesystem under a `.agentfs-pins` directory (see [`location`]) and are
@@ -12,12 +13,13 @@
 pub mod location;
 pub mod progress;
 pub mod remove;
+#[cfg(unix)]
 pub mod snapshot;
 
 use crate::error::{Error, Result};
-use agentfs_platform::tree_copy::{self, DataMode, Progress};
+use crate::runtime::{bytes_os, bytes_path, path_bytes};
+use agentfs_platform::clone_tree::Progress;
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -88,15 +90,15 @@ pub struct Pin {
 
 impl Pin {
     pub fn path(&self) -> PathBuf {
-        PathBuf::from(OsString::from_vec(self.path.clone()))
+        bytes_path(&self.path)
     }
 
     pub fn lower_root(&self) -> PathBuf {
-        PathBuf::from(OsString::from_vec(self.lower_root.clone()))
+        bytes_path(&self.lower_root)
     }
 
     pub fn hidden_names(&self) -> Vec<OsString> {
-        self.hide.iter().map(|h| OsString::from_vec(h.clone())).collect()
+        self.hide.iter().map(|h| bytes_os(h)).collect()
     }
 
     /// A pin of `kind` removed through `path` and read at `lower_root`, hiding nothing, with no
@@ -104,8 +106,8 @@ impl Pin {
     pub fn new(kind: PinKind, path: &Path, lower_root: &Path) -> Pin {
         Pin {
             kind,
-            path: path.as_os_str().as_bytes().to_vec(),
-            lower_root: lower_root.as_os_str().as_bytes().to_vec(),
+            path: path_bytes(path),
+            lower_root: path_bytes(lower_root),
             hide: Vec::new(),
             files: 0,
             bytes: 0,
@@ -214,7 +216,28 @@ pub struct Fallback(pub String);
 
 /// Makes the pin `req` asks for. With `Auto`: a snapshot if SRC is in a btrfs subvolume we may
 /// snapshot, else a reflink clone if the filesystem clones, else live (with the reason).
+///
+/// The pins directory is shared by every mount of the filesystem and removed with its last pin,
+/// so another mount's unmount can remove it between our finding it and our pin's first entry:
+/// then it is made again and the pin tried again.
 pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<(Pin, Option<Fallback>)> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 1;
+    loop {
+        if let Some(dir) = &plan.pins_dir {
+            location::ensure_dir(dir);
+        }
+        let r = create_once(plan, req, progress);
+        let vanished = plan.pins_dir.as_deref().is_some_and(|d| !d.exists());
+        if r.is_ok() || !vanished || attempt == ATTEMPTS {
+            return r;
+        }
+        tracing::info!(attempt, "the pins directory was removed while pinning; trying again");
+        attempt += 1;
+    }
+}
+
+fn create_once(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<(Pin, Option<Fallback>)> {
     let started = Instant::now();
     let finish = |mut pin: Pin| {
         pin.files = progress.files.load(std::sync::atomic::Ordering::Relaxed);
@@ -229,7 +252,7 @@ pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<
         }
         PinRequest::Exactly(PinKind::Snapshot) => {
             let dir = plan.pins_dir_or_err(PinKind::Snapshot)?;
-            Ok((finish(snapshot::create(&plan.src, dir, &plan.id, &plan.hide)?), None))
+            Ok((finish(native_snapshot(plan, dir)?), None))
         }
         PinRequest::Exactly(kind @ (PinKind::Reflink | PinKind::Copy)) => {
             let dir = plan.pins_dir_or_err(kind)?;
@@ -242,13 +265,8 @@ pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<
                     Some(Fallback("there is no writable place for a pin on its filesystem".into())),
                 ));
             };
-            match snapshot::applies(&plan.src) {
-                Ok(true) => match snapshot::create(&plan.src, dir, &plan.id, &plan.hide) {
-                    Ok(pin) => return Ok((finish(pin), None)),
-                    Err(e) => tracing::info!(%e, "snapshot refused; trying reflink"),
-                },
-                Ok(false) => {}
-                Err(e) => tracing::info!(%e, "cannot tell whether SRC is in a btrfs subvolume"),
+            if let Some(pin) = try_snapshot(plan, dir) {
+                return Ok((finish(pin), None));
             }
             match location::probe_reflink(dir) {
                 Ok(()) => Ok((finish(clone(plan, dir, PinKind::Reflink, progress)?), None)),
@@ -258,29 +276,77 @@ pub fn create(plan: &Plan, req: PinRequest, progress: &Arc<Progress>) -> Result<
     }
 }
 
-fn clone(plan: &Plan, dir: &Path, kind: PinKind, progress: &Arc<Progress>) -> Result<Pin> {
-    let path = dir.join(format!("{}.{}", plan.id, kind.name()));
+/// A snapshot pin (btrfs).
+#[cfg(unix)]
+fn native_snapshot(plan: &Plan, dir: &Path) -> Result<Pin> {
+    snapshot::create(&plan.src, dir, &plan.id, &plan.hide)
+}
+
+/// Windows has no snapshot of a directory tree (VSS shadow copies cover whole volumes and
+/// need administrators).
+#[cfg(windows)]
+fn native_snapshot(plan: &Plan, _dir: &Path) -> Result<Pin> {
+    Err(Error::Input(format!(
+        "Windows has no snapshot pins for {} (volume shadow copies cover whole volumes); \
+         use --pin reflink (ReFS block cloning), copy or live",
+        plan.src.display()
+    )))
+}
+
+/// The snapshot pin auto takes where SRC's filesystem has one.
+fn try_snapshot(plan: &Plan, dir: &Path) -> Option<Pin> {
+    #[cfg(unix)]
+    match snapshot::applies(&plan.src) {
+        Ok(true) => match snapshot::create(&plan.src, dir, &plan.id, &plan.hide) {
+            Ok(pin) => return Some(pin),
+            Err(e) => tracing::info!(%e, "snapshot refused; trying reflink"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::info!(%e, "cannot tell whether SRC is in a btrfs subvolume"),
+    }
+    let _ = (plan, dir);
+    None
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+}
+
+/// Clones (or copies) the tree of `plan.src` to `path`: through directory descriptors, keeping
+/// owners and xattrs (Unix), or by path (Windows).
+#[cfg(unix)]
+fn clone_tree(plan: &Plan, path: &Path, kind: PinKind, progress: &Arc<Progress>) -> std::io::Result<()> {
+    use agentfs_platform::tree_copy::{self, DataMode};
     let opts = tree_copy::Options {
         mode: if kind == PinKind::Reflink { DataMode::Reflink } else { DataMode::Copy },
         skip_top: plan.hide.clone(),
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+        skip_everywhere: crate::owned::names(),
+        threads: threads(),
         progress: Arc::clone(progress),
     };
+    tree_copy::copy_tree(&plan.src, path, &opts)
+}
+
+#[cfg(windows)]
+fn clone_tree(plan: &Plan, path: &Path, kind: PinKind, progress: &Arc<Progress>) -> std::io::Result<()> {
+    use agentfs_platform::clone_tree::{self, CopyCloner, FileCloner, refs::RefsCloner};
+    let tree = clone_tree::plan(&plan.src, &plan.hide)?;
+    let refs;
+    let cloner: &dyn FileCloner = if kind == PinKind::Reflink {
+        refs = RefsCloner::for_dir(path.parent().unwrap_or(path))?;
+        &refs
+    } else {
+        &CopyCloner
+    };
+    clone_tree::execute(&tree, &plan.src, path, cloner, threads(), progress)
+}
+
+fn clone(plan: &Plan, dir: &Path, kind: PinKind, progress: &Arc<Progress>) -> Result<Pin> {
+    let path = dir.join(format!("{}.{}", plan.id, kind.name()));
     let pin = Pin::new(kind, &path, &path);
-    let mut attempts = 0;
-    loop {
-        match tree_copy::copy_tree(&plan.src, &path, &opts) {
-            Ok(()) => return Ok(pin),
-            // Another mount's unmount removes the pins directory with its last pin: if that
-            // happened between making the directory and copying into it, make it again.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 && !dir.exists() => {
-                attempts += 1;
-                let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(dir);
-            }
-            Err(e) => {
-                let _ = remove(&pin);
-                return Err(Error::System(format!("cannot make a {} pin of {}: {e}", kind.name(), plan.src.display())));
-            }
-        }
+    if let Err(e) = clone_tree(plan, &path, kind, progress) {
+        let _ = remove(&pin);
+        return Err(Error::System(format!("cannot make a {} pin of {}: {e}", kind.name(), plan.src.display())));
     }
+    Ok(pin)
 }

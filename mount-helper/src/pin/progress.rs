@@ -1,6 +1,6 @@
 //! A progress line for pins that take more than about a second, on a terminal only.
 
-use agentfs_platform::tree_copy::Progress;
+use agentfs_platform::clone_tree::Progress;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

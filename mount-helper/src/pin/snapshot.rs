@@ -2,10 +2,9 @@
 
 use super::{Pin, PinKind};
 use crate::error::{Error, Result};
-use agentfs_platform::sys::btrfs;
+use agentfs_platform::os::subvolume as btrfs;
 use rustix::fs::{Mode, OFlags};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -53,5 +52,8 @@ pub fn create(src: &Path, pins_dir: &Path, id: &str, hide: &[OsString]) -> Resul
     .map_err(fail)?;
     let path = pins_dir.join(&name);
     let lower = path.join(rel);
-    Ok(Pin { hide: hide.iter().map(|h| h.as_bytes().to_vec()).collect(), ..Pin::new(PinKind::Snapshot, &path, &lower) })
+    Ok(Pin {
+        hide: hide.iter().map(|h| crate::runtime::path_bytes(Path::new(h))).collect(),
+        ..Pin::new(PinKind::Snapshot, &path, &lower)
+    })
 }

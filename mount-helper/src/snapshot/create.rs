@@ -11,25 +11,21 @@
 use super::record::{self, Holder, SnapshotRecord};
 use super::seal;
 use crate::changeset::ChangeSet;
+use crate::confined::{Dir, cause};
 use crate::control::client::Client;
 use crate::error::{Error, Result};
-use crate::materialize::Tree;
-use crate::pin::location::{self, probe_reflink};
+use crate::materialize::{Tree, Written};
+use crate::pin::location;
 use crate::pin::{Pin, PinKind};
 use crate::target;
-use agentfs_platform::sys::btrfs;
+use agentfs_platform::os::subvolume as btrfs;
 use agentfs_platform::tree_copy::{self, DataMode};
-use rustix::fs::{Mode, OFlags};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-fn open_dir(p: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
-    Ok(rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
-}
 
 /// The btrfs subvolume holding a pin's lower root, and the root's place in it.
 fn subvolume_of(pin: &Pin) -> Option<(PathBuf, PathBuf)> {
@@ -43,7 +39,7 @@ fn subvolume_of(pin: &Pin) -> Option<(PathBuf, PathBuf)> {
     is_subvolume.then_some((container, rel))
 }
 
-/// Something half made, removed unless `keep` is called.
+/// Something half made, removed unless `done` is set.
 struct Partial {
     path: PathBuf,
     holder: Holder,
@@ -72,16 +68,93 @@ impl Drop for PendingRecord<'_> {
     }
 }
 
-/// Deletes a snapshot's container (clearing immutable flags first when `sealed`).
+/// Deletes a snapshot's container (clearing immutable flags first when `sealed`), through a
+/// confined handle of the directory holding it.
 pub fn remove_holder(path: &Path, holder: Holder, sealed: bool) -> std::io::Result<()> {
     match holder {
         Holder::Subvolume => crate::pin::remove::remove_snapshot(path),
         Holder::Tree => {
-            if sealed && rustix::process::geteuid().is_root() && path.exists() {
-                seal::set_immutable(path, false)?;
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
+            let dir = match Dir::open_root(parent) {
+                Ok(d) => d,
+                Err(e) if crate::confined::errno(&e) == Some(libc::ENOENT) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if sealed && rustix::process::geteuid().is_root() {
+                seal::set_immutable(&dir, name, false)?;
             }
-            crate::pin::remove::remove_tree(path)
+            dir.remove_tree(name)
         }
+    }
+}
+
+fn fail<'a>(what: &'a str, name: &'a str) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |e| Error::System(format!("cannot {what} for the snapshot {name}: {}", cause(&e)))
+}
+
+/// Step 1: a copy of the lower layer as `part` in the snapshots directory `dir`. Returns how it
+/// is held, where the tree is inside it, and how data was copied.
+fn copy_lower(
+    rec: &crate::registry::MountRecord,
+    lower: &Dir,
+    dir: &Dir,
+    part: &OsStr,
+    name: &str,
+) -> Result<(Holder, PathBuf, DataMode)> {
+    if let Some((subvol, rel)) = subvolume_of(&rec.pin) {
+        let from = Dir::open_root(&subvol).map_err(fail("open the pin", name))?;
+        btrfs::snapshot(from.into_fd(), dir.dup_fd().map_err(fail("open the snapshots directory", name))?, part, false)
+            .map_err(fail("snapshot the pin", name))?;
+        return Ok((Holder::Subvolume, rel, DataMode::Reflink));
+    }
+    let mode = if crate::commit::can_clone(dir) { DataMode::Reflink } else { DataMode::Copy };
+    let opts = tree_copy::Options {
+        mode,
+        skip_top: rec.pin.hidden_names(),
+        skip_everywhere: crate::owned::names(),
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8),
+        progress: Arc::new(tree_copy::Progress::default()),
+    };
+    let mut guard = Partial { path: dir.path_of(part), holder: Holder::Tree, done: false };
+    let (src, dst) = (
+        lower.dup_fd().map_err(fail("open the pin", name))?,
+        dir.dup_fd().map_err(fail("open the snapshots directory", name))?,
+    );
+    tree_copy::copy_tree_at(src, &dst, part, &opts).map_err(fail("copy the lower layer", name))?;
+    guard.done = true;
+    Ok((Holder::Tree, PathBuf::new(), mode))
+}
+
+/// Step 2: the mount's changes, with the mount held still, written into the tree `root`.
+fn apply_changes(
+    mnt: &Path,
+    rec: &crate::registry::MountRecord,
+    lower: &Dir,
+    root: &Dir,
+    data_mode: DataMode,
+) -> Result<Written> {
+    target::flush(mnt)?;
+    let mut client = Client::connect(&rec.id, mnt)?;
+    client.freeze()?;
+    let set = ChangeSet::from_wire(client.changes()?)?;
+    let written = Tree { client: &mut client, lower, root, data_mode }.apply(&set)?;
+    client.thaw()?;
+    Ok(written)
+}
+
+/// Step 3: read-only (subvolume flag, or immutable entries as root).
+fn seal_it(dir: &Dir, name: &OsStr, holder: Holder, snap: &str) -> Result<bool> {
+    match holder {
+        Holder::Subvolume => {
+            let d = dir.open_dir(Path::new(name)).map_err(fail("open the snapshot", snap))?;
+            btrfs::set_readonly(d.into_fd(), true).map_err(fail("make the snapshot read-only", snap))?;
+            Ok(true)
+        }
+        Holder::Tree if rustix::process::geteuid().is_root() => {
+            seal::set_immutable(dir, name, true).map_err(fail("make the tree immutable", snap))?;
+            Ok(true)
+        }
+        Holder::Tree => Ok(false),
     }
 }
 
@@ -94,16 +167,18 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
     }
     let (mnt, rec) = target::mounted(mnt)?;
     let started = Instant::now();
-    let lower = rec.pin.lower_root();
-    let loc = location::snapshots_dir(&lower).ok_or_else(|| {
+    let lower_path = rec.pin.lower_root();
+    let loc = location::snapshots_dir(&lower_path).ok_or_else(|| {
         Error::Permission(format!(
             "there is no place to keep snapshots on the filesystem of {}: make a writable directory `{}` on it",
-            lower.display(),
+            lower_path.display(),
             crate::pin::SNAPSHOTS_DIR_NAME
         ))
     })?;
+    let dir = Dir::open_root(&loc.dir).map_err(fail("open the snapshots directory", name))?;
+    let lower = Dir::open_root(&lower_path).map_err(fail("open the pin", name))?;
     let final_path = loc.dir.join(name);
-    if final_path.symlink_metadata().is_ok() {
+    if dir.stat(OsStr::new(name)).map_err(fail("look at the snapshots directory", name))?.is_some() {
         return Err(Error::Input(format!(
             "{} exists but no snapshot {name} is recorded; remove it or pick another name",
             final_path.display()
@@ -119,7 +194,7 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
-        holder: Holder::Tree,
+        holder: if subvolume_of(&rec.pin).is_some() { Holder::Subvolume } else { Holder::Tree },
         container: part.as_os_str().as_bytes().to_vec(),
         root: part.as_os_str().as_bytes().to_vec(),
         changed_objects: 0,
@@ -129,71 +204,16 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
         maker: (std::process::id(), crate::process::own_start_time()),
     };
     // Recorded first: if this process dies, `gc` finds what it left.
-    if subvolume_of(&rec.pin).is_some() {
-        snap.holder = Holder::Subvolume;
-    }
     record::save(&snap)?;
     let mut pending = PendingRecord { name, done: false };
-
-    // 1. A copy of the lower layer.
-    let fail = |what: &str| {
-        let what = what.to_string();
-        move |e: std::io::Error| Error::System(format!("cannot {what} for the snapshot {name}: {e}"))
-    };
-    let (holder, rel, data_mode) = match subvolume_of(&rec.pin) {
-        Some((subvol, rel)) => {
-            btrfs::snapshot(
-                open_dir(&subvol).map_err(fail("open the pin"))?,
-                open_dir(&loc.dir).map_err(fail("open the snapshots directory"))?,
-                OsStr::new(&part_name),
-                false,
-            )
-            .map_err(fail("snapshot the pin"))?;
-            (Holder::Subvolume, rel, DataMode::Reflink)
-        }
-        None => {
-            let mode = if probe_reflink(&loc.dir).is_ok() { DataMode::Reflink } else { DataMode::Copy };
-            let opts = tree_copy::Options {
-                mode,
-                skip_top: rec.pin.hidden_names(),
-                threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8),
-                progress: Arc::new(tree_copy::Progress::default()),
-            };
-            let mut guard = Partial { path: part.clone(), holder: Holder::Tree, done: false };
-            tree_copy::copy_tree(&lower, &part, &opts).map_err(fail("copy the lower layer"))?;
-            guard.done = true;
-            (Holder::Tree, PathBuf::new(), mode)
-        }
-    };
+    let (holder, rel, data_mode) = copy_lower(&rec, &lower, &dir, OsStr::new(&part_name), name)?;
     let mut guard = Partial { path: part.clone(), holder, done: false };
-    let root = part.join(&rel);
-
-    // 2. The changes, with the mount held still.
-    target::flush(&mnt)?;
-    let mut client = Client::connect(&rec.id, &mnt)?;
-    client.freeze()?;
-    let set = ChangeSet::from_wire(client.changes()?)?;
-    let written = Tree { client: &mut client, lower: &lower, root: &root, data_mode }.apply(&set)?;
-    client.thaw()?;
-    drop(client);
-
-    // 3. In place, read-only, durable.
-    std::fs::rename(&part, &final_path).map_err(fail("move the snapshot into place"))?;
+    let root = dir.open_dir(&Path::new(&part_name).join(&rel)).map_err(fail("open the copy", name))?;
+    let written = apply_changes(&mnt, &rec, &lower, &root, data_mode)?;
+    dir.move_to(OsStr::new(&part_name), &dir, OsStr::new(name)).map_err(fail("move the snapshot into place", name))?;
     guard.path = final_path.clone();
-    let sealed = match holder {
-        Holder::Subvolume => {
-            btrfs::set_readonly(open_dir(&final_path).map_err(fail("open the snapshot"))?, true)
-                .map_err(fail("make the snapshot read-only"))?;
-            true
-        }
-        Holder::Tree if rustix::process::geteuid().is_root() => {
-            seal::set_immutable(&final_path, true).map_err(fail("make the tree immutable"))?;
-            true
-        }
-        Holder::Tree => false,
-    };
-    let dir = std::fs::File::open(&loc.dir).map_err(fail("open the snapshots directory"))?;
-    rustix::fs::syncfs(&dir).map_err(|e| fail("sync the snapshot")(e.into()))?;
+    let sealed = seal_it(&dir, OsStr::new(name), holder, name)?;
+    dir.syncfs().map_err(fail("sync the snapshot", name))?;
     snap.holder = holder;
     snap.container = final_path.as_os_str().as_bytes().to_vec();
     snap.root = final_path.join(&rel).as_os_str().as_bytes().to_vec();

@@ -1,7 +1,8 @@
 //! Who sent a request, beyond the uid and gid FUSE passes: the supplementary groups, which
 //! decide whether a write or chown may keep a set-group-id bit (Linux's in_group_p).
-
-use std::fs;
+//!
+//! Each OS answers with its own call: Linux through /proc/PID/status, macOS through
+//! `proc_pidinfo` (the process's effective uid) and `getgrouplist` (that user's groups).
 
 /// Whether process `pid` (whose filesystem gid is `fsgid`) is a member of group `gid`.
 pub fn in_group(pid: u32, fsgid: u32, gid: u32) -> bool {
@@ -9,8 +10,9 @@ pub fn in_group(pid: u32, fsgid: u32, gid: u32) -> bool {
 }
 
 /// The "Groups:" line of /proc/PID/status; empty if the process is gone.
+#[cfg(target_os = "linux")]
 fn supplementary_groups(pid: u32) -> Vec<u32> {
-    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return Vec::new();
     };
     status
@@ -18,6 +20,15 @@ fn supplementary_groups(pid: u32) -> Vec<u32> {
         .find_map(|l| l.strip_prefix("Groups:"))
         .map(|g| g.split_whitespace().filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_default()
+}
+
+/// The groups of the user process `pid` runs as; empty if the process is gone.
+#[cfg(target_os = "macos")]
+fn supplementary_groups(pid: u32) -> Vec<u32> {
+    match crate::sys::macos::proc::bsd_info(pid) {
+        Some(info) => crate::sys::macos::groups::user_groups(info.uid, info.gid),
+        None => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 use crate::errno::to_host;
 use agentfs_core::{Attr, Errno, FileKind, OpenFlags, SetTime, Timestamp};
 use fuser::{FileAttr, FileType, INodeNo, TimeOrNow};
-use std::time::SystemTime;
 
 pub fn file_type(kind: FileKind) -> FileType {
     match kind {
@@ -43,27 +42,6 @@ pub fn file_attr(a: &Attr) -> FileAttr {
     }
 }
 
-/// Attributes of a negative entry (node id 0): the kernel caches "no such name" with them.
-pub fn negative_attr() -> FileAttr {
-    FileAttr {
-        ino: INodeNo(0),
-        size: 0,
-        blocks: 0,
-        atime: SystemTime::UNIX_EPOCH,
-        mtime: SystemTime::UNIX_EPOCH,
-        ctime: SystemTime::UNIX_EPOCH,
-        crtime: SystemTime::UNIX_EPOCH,
-        kind: FileType::RegularFile,
-        perm: 0,
-        nlink: 0,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 0,
-        flags: 0,
-    }
-}
-
 pub fn errno(e: Errno) -> fuser::Errno {
     fuser::Errno::from_i32(to_host(e))
 }
@@ -79,28 +57,10 @@ pub fn set_time(t: TimeOrNow) -> SetTime {
 /// every O_APPEND write itself, so append is dropped; with the writeback cache the kernel also
 /// reads through write-only handles (to fill partly written pages), so those may read.
 pub fn open_flags(raw: i32, writeback: bool) -> OpenFlags {
-    let mut f = OpenFlags::from_linux(host_to_linux_open_flags(raw));
+    let mut f = super::host::open_flags(raw);
     f.append = false;
     if writeback && f.write {
         f.read = true;
     }
     f
-}
-
-#[cfg(target_os = "linux")]
-fn host_to_linux_open_flags(raw: i32) -> i32 {
-    raw
-}
-
-#[cfg(not(target_os = "linux"))]
-fn host_to_linux_open_flags(raw: i32) -> i32 {
-    let mut out = raw & libc::O_ACCMODE;
-    for (host, linux) in
-        [(libc::O_APPEND, 0o2000), (libc::O_TRUNC, 0o1000), (libc::O_EXCL, 0o200), (libc::O_CREAT, 0o100)]
-    {
-        if raw & host != 0 {
-            out |= linux;
-        }
-    }
-    out
 }

@@ -8,13 +8,13 @@
 //! truncate) gets ETXTBSY, as the kernel itself answers when io modes conflict. When the last
 //! reader goes, so does the backing; later opens see the upper data.
 
+use super::backing::Backing;
 use dashmap::DashMap;
-use fuser::BackingId;
 use std::sync::Arc;
 
 enum Mode {
     Cached,
-    Lower(Arc<BackingId>),
+    Lower(Arc<Backing>),
 }
 
 struct InodeIo {
@@ -27,7 +27,7 @@ pub enum Decision {
     /// Page cache and daemon.
     Cached,
     /// Reads go to the lower file.
-    Passthrough(Arc<BackingId>),
+    Passthrough(Arc<Backing>),
     /// Refused: the inode is read through its lower file and this open would write.
     Busy,
 }
@@ -40,7 +40,7 @@ pub struct IoModes {
 impl IoModes {
     /// Decides how an open of `ino` is served. `make_backing` is asked only for a read-only
     /// open of an inode with no open yet; None means cached.
-    pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<BackingId>) -> Decision {
+    pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<Backing>) -> Decision {
         let mut e = self.inodes.entry(ino).or_insert(InodeIo { mode: Mode::Cached, opens: 0 });
         if e.opens > 0 {
             let decision = match &e.mode {

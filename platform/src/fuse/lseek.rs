@@ -3,12 +3,12 @@
 //! The kernel sends FUSE_LSEEK without writing back dirty pages, so while a file has writable
 //! handles, data the application wrote may not have reached the daemon yet and a naive answer
 //! would call it a hole. Those lseeks are answered by this worker: it first asks the kernel to
-//! invalidate the file's pages (which writes dirty ones back, served by the FUSE threads, which
-//! stay free), then answers from complete data.
+//! invalidate the file's pages (which writes dirty ones back, served by the request threads,
+//! which stay free), then answers from complete data.
 
-use super::convert::errno;
+use super::ops::LseekDone;
 use agentfs_core::{Engine, FileRef, Whence};
-use fuser::{INodeNo, Notifier, ReplyLseek};
+use fuser::{INodeNo, Notifier};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, OnceLock};
 
@@ -16,7 +16,7 @@ pub struct Job {
     pub file: FileRef,
     pub offset: u64,
     pub whence: Whence,
-    pub reply: ReplyLseek,
+    pub done: LseekDone,
 }
 
 /// The worker's inbox; the worker ends when this is dropped.
@@ -51,8 +51,5 @@ fn run(engine: &Engine, notifier: &OnceLock<Notifier>, rx: &Receiver<Job>) {
 }
 
 pub fn answer(engine: &Engine, job: Job) {
-    match engine.lseek(job.file, job.offset, job.whence) {
-        Ok(o) => job.reply.offset(o as i64),
-        Err(e) => job.reply.error(errno(e)),
-    }
+    (job.done)(engine.lseek(job.file, job.offset, job.whence));
 }

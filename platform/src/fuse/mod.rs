@@ -5,18 +5,25 @@
 //! cache entries, attributes, negative lookups, symlink targets and file pages for as long as it
 //! likes: nothing changes behind its back.
 
+mod backing;
 mod caller;
+mod classic;
 mod convert;
+pub mod host;
 mod io_mode;
 mod lseek;
-mod ops;
+pub mod ops;
+
+pub use classic::Classic;
 
 use agentfs_core::Engine;
-use fuser::{Config, InitFlags, KernelConfig, MountOption, Notifier, Session, SessionACL};
+use fuser::{Config, InitFlags, KernelConfig, MountOption, Session, SessionACL};
+use ops::Ops;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How the frontend talks to the kernel.
@@ -89,45 +96,30 @@ pub struct MountSpec<'a> {
     pub kernel: crate::mount_options::KernelOptions,
 }
 
-/// The fuser filesystem: the engine plus what the kernel granted.
+/// A mount's frontend: the operations, to be served by a transport.
 pub struct AgentFs {
-    engine: Arc<Engine>,
-    opts: FuseOptions,
-    /// Whether the kernel granted the writeback cache.
-    writeback: AtomicBool,
-    /// Whether the kernel left dropping set-id bits and capabilities on write, truncate and
-    /// chown to us (HANDLE_KILLPRIV_V2).
-    killpriv: AtomicBool,
-    /// Whether the kernel granted passthrough (shared, so the daemon can report it).
-    passthrough: Arc<AtomicBool>,
-    io: io_mode::IoModes,
-    /// Set once the session exists; lets the daemon ask the kernel to flush or drop caches.
-    notifier: Arc<OnceLock<Notifier>>,
-    lseek: lseek::LseekWorker,
+    ops: Arc<Ops>,
 }
 
 impl AgentFs {
     pub fn new(engine: Arc<Engine>, opts: FuseOptions) -> io::Result<AgentFs> {
-        let notifier = Arc::new(OnceLock::new());
-        let lseek = lseek::LseekWorker::start(Arc::clone(&engine), Arc::clone(&notifier))?;
-        Ok(AgentFs {
-            engine,
-            opts,
-            writeback: AtomicBool::new(false),
-            killpriv: AtomicBool::new(false),
-            passthrough: Arc::new(AtomicBool::new(false)),
-            io: io_mode::IoModes::default(),
-            notifier,
-            lseek,
-        })
+        Ok(AgentFs { ops: Arc::new(Ops::new(engine, opts)?) })
     }
 
     /// Becomes true once the kernel grants FUSE passthrough (at mount).
     pub fn passthrough_granted(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.passthrough)
+        Arc::clone(&self.ops.granted.passthrough)
     }
 
-    fn negotiate(&self, cfg: &mut KernelConfig) {
+    /// The operations, shared with every transport.
+    pub fn ops(&self) -> &Arc<Ops> {
+        &self.ops
+    }
+}
+
+impl Ops {
+    /// What to ask the kernel for at INIT, and what it granted.
+    pub(crate) fn negotiate(&self, cfg: &mut KernelConfig) {
         let mut wanted = InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_BIG_WRITES
             | InitFlags::FUSE_MAX_PAGES
@@ -137,21 +129,28 @@ impl AgentFs {
             // reads what it listed (ls -l, git, grep, rm -rf), at some cost to a bare `find`.
             | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_CACHE_SYMLINKS
+            // LOOKUP of "." and ".." for nodes the kernel forgot: open_by_handle_at, NFS export.
+            | InitFlags::FUSE_EXPORT_SUPPORT
+            // POSIX ACLs: the kernel checks them, we keep them and make the mode follow; new
+            // objects inherit default ACLs, which replace the umask, so we apply the umask.
+            | InitFlags::FUSE_POSIX_ACL
+            | InitFlags::FUSE_DONT_MASK
             // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
             // for security.capability before every write and for attributes before chown.
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
         // No FUSE_ATOMIC_O_TRUNC: with it the daemon truncates during OPEN, before the kernel
         // checks for a running executable (ETXTBSY), so `open(prog, O_RDONLY|O_TRUNC)` would
         // empty a running program's file. O_TRUNC comes as a SETATTR after that check instead.
-        let passthrough = self.opts.passthrough
+        let opts = self.opts();
+        let passthrough = opts.passthrough
             && cfg.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
             && cfg.set_max_stack_depth(1).is_ok();
         if passthrough {
             wanted |= InitFlags::FUSE_PASSTHROUGH;
-        } else if self.opts.writeback_cache {
+        } else if opts.writeback_cache {
             wanted |= InitFlags::FUSE_WRITEBACK_CACHE;
         }
-        if self.opts.auto_inval_data {
+        if opts.auto_inval_data {
             wanted |= InitFlags::FUSE_AUTO_INVAL_DATA;
         }
         let granted = wanted & cfg.capabilities();
@@ -159,11 +158,14 @@ impl AgentFs {
             tracing::warn!("the kernel refused capabilities it announced");
         }
         let writeback = granted.contains(InitFlags::FUSE_WRITEBACK_CACHE);
-        self.writeback.store(writeback, Ordering::Release);
+        let g = &self.granted;
+        g.writeback.store(writeback, Ordering::Release);
         // With the writeback cache the kernel keeps file times and sends them with SETATTR.
-        self.engine.set_frontend_keeps_mtime(writeback);
-        self.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
-        self.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
+        self.engine().set_frontend_keeps_mtime(writeback);
+        g.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
+        g.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
+        g.posix_acl.store(granted.contains(InitFlags::FUSE_POSIX_ACL), Ordering::Release);
+        g.dont_mask.store(granted.contains(InitFlags::FUSE_DONT_MASK), Ordering::Release);
         let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
         let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
         let _ = cfg.set_max_background(64);
@@ -183,8 +185,8 @@ fn kernel_subtype() -> Option<MountOption> {
 
 /// Mounts `fs` at `spec.mountpoint`. When this returns, the kernel has sent INIT and the mount
 /// serves requests as soon as [`Session::run`] starts.
-pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> {
-    let notifier = Arc::clone(&fs.notifier);
+pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<Classic>> {
+    let ops = Arc::clone(&fs.ops);
     let mut options = vec![
         MountOption::FSName(spec.fsname.clone()),
         MountOption::Subtype("agentfs".into()),
@@ -202,12 +204,13 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<AgentFs>> 
     config.acl = if spec.allow_other { SessionACL::All } else { SessionACL::Owner };
     config.n_threads = Some(spec.threads.max(1));
     config.clone_fd = cfg!(target_os = "linux");
-    let session = Session::new(fs, spec.mountpoint, &config)?;
+    let session = Session::new(Classic::new(Arc::clone(&ops)), spec.mountpoint, &config)?;
     #[cfg(target_os = "linux")]
     if direct && spec.kernel.need_mount_flags_after_mount() {
         // On failure the session is dropped, which unmounts.
         spec.kernel.set_mount_flags(spec.mountpoint, spec.read_only)?;
     }
-    let _ = notifier.set(session.notifier());
+    let _ = ops.notifier.set(session.notifier());
+    let _ = ops.device.set(Arc::new(session.as_fd().try_clone_to_owned()?));
     Ok(session)
 }

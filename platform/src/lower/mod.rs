@@ -22,6 +22,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The lower layer of a daemon: the tree at `root`, leaving out the top-level names `hidden`
+/// and the names `everywhere` at any depth.
+pub fn open_for_daemon(
+    root: &Path,
+    hidden: Vec<std::ffi::OsString>,
+    everywhere: Vec<std::ffi::OsString>,
+) -> std::io::Result<Arc<dyn Lower>> {
+    Ok(Arc::new(DirLower::open_hiding(root, hidden)?.hiding_everywhere(everywhere)))
+}
+
 /// Directory fds kept open at most.
 const DIR_FDS: usize = 256;
 
@@ -31,6 +41,9 @@ pub struct DirLower {
     dirs: Mutex<DirCache>,
     /// Names at the top of the tree that are not part of it (a pins directory inside SRC).
     hidden: Vec<std::ffi::OsString>,
+    /// Names that are not part of the tree at any depth (the directories agentfs keeps inside
+    /// trees: pins, snapshots, staging).
+    hidden_everywhere: Vec<std::ffi::OsString>,
 }
 
 impl DirLower {
@@ -42,13 +55,39 @@ impl DirLower {
     /// Opens the tree rooted at `root`, leaving out the top-level entries named in `hidden`.
     pub fn open_hiding(root: &Path, hidden: Vec<std::ffi::OsString>) -> std::io::Result<DirLower> {
         let fd = openat(rustix::fs::CWD, root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(DirLower { root: Arc::new(fd), dirs: Mutex::new(DirCache::new(DIR_FDS)), hidden })
+        Ok(DirLower {
+            root: Arc::new(fd),
+            dirs: Mutex::new(DirCache::new(DIR_FDS)),
+            hidden,
+            hidden_everywhere: Vec::new(),
+        })
     }
 
-    /// Whether `path` is a hidden top-level entry or lies below one.
+    /// Also leaves out every entry named in `names`, at any depth.
+    pub fn hiding_everywhere(mut self, names: Vec<std::ffi::OsString>) -> DirLower {
+        self.hidden_everywhere = names;
+        self
+    }
+
+    fn hidden_anywhere(&self, name: &OsStr) -> bool {
+        self.hidden_everywhere.iter().any(|h| h.as_os_str() == name)
+    }
+
+    /// Whether `path` is a hidden top-level entry or lies below one, or below a name hidden
+    /// everywhere (walked up without allocating: this runs on every lookup).
     fn is_hidden(&self, path: &LowerPath) -> bool {
-        !self.hidden.is_empty()
-            && path.components().first().is_some_and(|c| self.hidden.iter().any(|h| h.as_os_str() == *c))
+        if self.hidden.is_empty() && self.hidden_everywhere.is_empty() {
+            return false;
+        }
+        let mut cur = path;
+        while let Some(parent) = cur.parent() {
+            let name = cur.name();
+            if self.hidden_anywhere(name) || (parent.is_root() && self.hidden.iter().any(|h| h.as_os_str() == name)) {
+                return true;
+            }
+            cur = parent;
+        }
+        false
     }
 
     /// An open fd of the directory at `path`, walking down from the nearest cached ancestor.
@@ -161,6 +200,9 @@ impl Lower for DirLower {
             }
             let name = OsStr::from_bytes(bytes);
             if path.is_root() && self.hidden.iter().any(|h| h.as_os_str() == name) {
+                continue;
+            }
+            if self.hidden_anywhere(name) {
                 continue;
             }
             match kind_of(entry.file_type()) {

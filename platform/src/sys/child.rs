@@ -4,6 +4,7 @@ use std::process::Command;
 
 /// Has the kernel kill the child made from `cmd` with SIGKILL when the thread that spawns it
 /// exits, so a command never outlives an `agentfs run` that was killed.
+#[cfg(target_os = "linux")]
 pub fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
@@ -15,3 +16,8 @@ pub fn die_with_parent(cmd: &mut Command) {
         });
     }
 }
+
+/// macOS has no parent-death signal: the command runs on if `agentfs run` is killed with
+/// SIGKILL (its view is unmounted under it by the daemon, which watches `agentfs run`).
+#[cfg(target_os = "macos")]
+pub fn die_with_parent(_cmd: &mut Command) {}

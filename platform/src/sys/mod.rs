@@ -1,11 +1,19 @@
-//! The only module of agentfs with `unsafe` code: calls with no safe wrapper in rustix or std.
+//! The only module of agentfs with `unsafe` code: calls with no safe wrapper in rustix, std or
+//! the `windows` crate.
 //! Every block states why it is sound.
 
 #[cfg(target_os = "linux")]
 pub mod btrfs;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub mod child;
+#[cfg(target_os = "linux")]
+pub mod fuse_dev;
+#[cfg(target_os = "macos")]
+pub mod macos;
+pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod namespace;
 #[cfg(unix)]
 pub mod signals;
+#[cfg(windows)]
+pub mod windows;

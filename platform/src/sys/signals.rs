@@ -73,5 +73,18 @@ impl SignalSet {
     }
 }
 
+#[cfg(target_os = "macos")]
+impl SignalSet {
+    /// Waits until one of the signals arrives; returns its number and whether it should count
+    /// as sent to the whole foreground process group. macOS has no `sigwaitinfo`, so the sender
+    /// cannot be told: SIGINT and SIGQUIT, which a terminal sends to the whole group, count as
+    /// such (a `kill -INT` of `agentfs run` alone is then not passed on); the others as sent by
+    /// a process.
+    pub fn wait_info(&self) -> io::Result<(i32, bool)> {
+        let sig = self.wait()?;
+        Ok((sig, sig == libc::SIGINT || sig == libc::SIGQUIT))
+    }
+}
+
 // SAFETY: a sigset_t is plain data; waiting on it from another thread is what sigwait is for.
 unsafe impl Send for SignalSet {}

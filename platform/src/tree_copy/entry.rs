@@ -13,12 +13,20 @@ use std::sync::atomic::Ordering;
 
 type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
+#[cfg(target_os = "linux")]
 fn open_ro(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | extra;
     match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
         Err(rustix::io::Errno::PERM) => Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?),
         other => Ok(other?),
     }
+}
+
+/// macOS has no O_NOATIME.
+#[cfg(not(target_os = "linux"))]
+fn open_ro(dir: &OwnedFd, name: &OsStr, extra: OFlags) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | extra;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// All xattrs of an open file or directory (none if the filesystem has none).
@@ -56,24 +64,14 @@ fn mode_of(st: &Stat) -> Mode {
     Mode::from_raw_mode((st.st_mode as u32 & 0o7777) as _)
 }
 
-/// Owner, mode, xattrs and times of a directory, once its content is complete.
-pub fn apply_dir_meta(path: &Path, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
-    let fd = rustix::fs::openat(
-        rustix::fs::CWD,
-        path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    write_xattrs_fd(&fd, xattrs);
+/// Owner, mode, xattrs and times of a directory (open as `fd`), once its content is complete.
+pub fn apply_dir_meta(fd: &OwnedFd, st: &Stat, xattrs: &Xattrs, keep_owner: bool) -> io::Result<()> {
+    write_xattrs_fd(fd, xattrs);
     if keep_owner {
-        rustix::fs::fchown(
-            &fd,
-            Some(rustix::fs::Uid::from_raw(st.st_uid)),
-            Some(rustix::fs::Gid::from_raw(st.st_gid)),
-        )?;
+        rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)))?;
     }
-    rustix::fs::fchmod(&fd, mode_of(st))?;
-    rustix::fs::futimens(&fd, &times(st))?;
+    rustix::fs::fchmod(fd, mode_of(st))?;
+    rustix::fs::futimens(fd, &times(st))?;
     Ok(())
 }
 
@@ -93,6 +91,9 @@ pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io:
         if job.rel.as_os_str().is_empty() && sh.opts.skip_top.iter().any(|s| s == name) {
             continue;
         }
+        if sh.opts.skip_everywhere.iter().any(|s| s == name) {
+            continue;
+        }
         let st = rustix::fs::statat(&*job.src, name, AtFlags::SYMLINK_NOFOLLOW)?;
         let rel = job.rel.join(name);
         #[allow(clippy::unnecessary_cast)]
@@ -102,9 +103,13 @@ pub fn copy_dir(sh: &Shared<'_>, job: &DirJob, queue: &WorkQueue<DirJob>) -> io:
                 rustix::fs::mkdirat(&*job.dst, name, Mode::from_raw_mode(0o700))?;
                 let dst = open_ro(&job.dst, name, OFlags::DIRECTORY)?;
                 let xattrs = read_xattrs_fd(&src);
-                sh.dirs.lock().push(PendingDir { rel: rel.clone(), stat: st, xattrs });
+                let index = {
+                    let mut dirs = sh.dirs.lock();
+                    dirs.push(PendingDir { parent: job.index, name: name.to_os_string(), stat: st, xattrs });
+                    dirs.len() - 1
+                };
                 sh.opts.progress.dirs.fetch_add(1, Ordering::Relaxed);
-                queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel });
+                queue.push(DirJob { src: Arc::new(src), dst: Arc::new(dst), rel, index });
             }
             FileType::RegularFile => copy_file(sh, job, name, &st, &rel)?,
             FileType::Symlink => {
@@ -121,13 +126,14 @@ fn copy_file(sh: &Shared<'_>, job: &DirJob, name: &OsStr, st: &Stat, rel: &Path)
     #[allow(clippy::unnecessary_cast)]
     let key = (st.st_dev as u64, st.st_ino as u64);
     if st.st_nlink > 1 {
+        let here = (Arc::clone(&job.dst), name.to_os_string());
         let mut links = sh.links.lock();
         if links.contains_key(&key) {
             drop(links);
-            sh.late_links.lock().push((key, rel.to_path_buf()));
+            sh.late_links.lock().push((key, here));
             return Ok(());
         }
-        links.insert(key, rel.to_path_buf());
+        links.insert(key, here);
     }
     let size = copy_file_at(&job.src, name, &job.dst, name, st, sh.opts.mode, sh.keep_owner, rel)?;
     sh.opts.progress.files.fetch_add(1, Ordering::Relaxed);
@@ -160,68 +166,22 @@ pub fn copy_file_at(
     rel: &Path,
 ) -> io::Result<u64> {
     let src = open_ro(src_dir, src_name, OFlags::empty())?;
-    let dst = rustix::fs::openat(
-        dst_dir,
-        dst_name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )?;
     #[allow(clippy::unnecessary_cast)]
     let size = st.st_size as u64;
-    match mode {
-        DataMode::Reflink => rustix::fs::ioctl_ficlone(&dst, &src).map_err(|e| {
-            io::Error::new(
-                io::Error::from(e).kind(),
-                format!("cannot clone {} ({e}); this filesystem may not support reflinks", rel.display()),
-            )
-        })?,
-        DataMode::Copy => copy_data(&src, &dst, size)?,
+    let dst = super::data::reproduce(&src, dst_dir, dst_name, size, mode, rel)?;
+    if !dst.xattrs_copied {
+        write_xattrs_fd(&dst.fd, &read_xattrs_fd(&src));
     }
-    write_xattrs_fd(&dst, &read_xattrs_fd(&src));
     if keep_owner {
         rustix::fs::fchown(
-            &dst,
+            &dst.fd,
             Some(rustix::fs::Uid::from_raw(st.st_uid)),
             Some(rustix::fs::Gid::from_raw(st.st_gid)),
         )?;
     }
-    rustix::fs::fchmod(&dst, mode_of(st))?;
-    rustix::fs::futimens(&dst, &times(st))?;
+    rustix::fs::fchmod(&dst.fd, mode_of(st))?;
+    rustix::fs::futimens(&dst.fd, &times(st))?;
     Ok(size)
-}
-
-/// Copies `size` bytes from `src` to `dst`: in the kernel (copy_file_range), or by reading and
-/// writing where the kernel cannot (between some filesystems).
-fn copy_data(src: &OwnedFd, dst: &OwnedFd, size: u64) -> io::Result<()> {
-    let mut left = size;
-    while left > 0 {
-        match rustix::fs::copy_file_range(src, None, dst, None, left.min(1 << 30) as usize) {
-            Ok(0) => return Ok(()),
-            Ok(n) => left -= n as u64,
-            Err(
-                rustix::io::Errno::XDEV
-                | rustix::io::Errno::INVAL
-                | rustix::io::Errno::OPNOTSUPP
-                | rustix::io::Errno::NOSYS,
-            ) if left == size => {
-                let mut buf = vec![0u8; 1 << 20];
-                let mut off = 0u64;
-                loop {
-                    let n = rustix::io::pread(src, &mut buf, off)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    let mut done = 0;
-                    while done < n {
-                        done += rustix::io::pwrite(dst, &buf[done..n], off + done as u64)?;
-                    }
-                    off += n as u64;
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// Copies the symlink `src_dir/src_name` to a new `dst_dir/dst_name`, with owner and times.
@@ -252,7 +212,7 @@ pub fn copy_special_at(
     rel: &Path,
 ) -> io::Result<()> {
     #[allow(clippy::unnecessary_cast)]
-    match rustix::fs::mknodat(dst_dir, name, kind, mode_of(st), st.st_rdev as _) {
+    match crate::os::fs::mknodat(dst_dir, name, kind, mode_of(st).bits() as u32, st.st_rdev as u64) {
         Ok(()) => {
             if keep_owner {
                 chown_at(dst_dir, name, st)?;
@@ -260,10 +220,14 @@ pub fn copy_special_at(
             rustix::fs::utimensat(dst_dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW)?;
             Ok(())
         }
-        Err(rustix::io::Errno::PERM) => {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
             tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
             Ok(())
         }
-        Err(e) => Err(e.into()),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            tracing::warn!(path = %rel.display(), "left out: this OS cannot make such a node by name");
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }

@@ -142,3 +142,25 @@ fn a_freeze_holds_every_change_until_it_ends_but_not_reads() {
     writer.join().unwrap();
     assert!(lookup(&e, "late").is_ok());
 }
+
+/// The change walk keeps no frame on the stack: a 5,000-level chain of directories in the upper
+/// layer is walked on a thread with a 256 KiB stack.
+#[test]
+fn a_deep_tree_is_walked_without_recursion() {
+    let (_l, e) = engine();
+    let mut dir = ROOT_ID;
+    for _ in 0..5000 {
+        dir = e.mkdir(dir, os("d"), 0o755, &ME).unwrap().ino;
+    }
+    create_file(&e, dir, "leaf", b"x");
+    let e = std::sync::Arc::new(e);
+    let walker = std::sync::Arc::clone(&e);
+    let n = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || walker.changes().unwrap())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(n.len(), 5001);
+    assert_eq!(n.last().unwrap().path.components().count(), 5001);
+}

@@ -96,3 +96,81 @@ fn upper_hardlinks_share_data_and_count_links() {
     assert_eq!(e.link(ino(&e, "src"), ROOT_ID, os("d")).unwrap_err(), Errno::EPERM);
     assert_eq!(e.link(id, ROOT_ID, os("b")).unwrap_err(), Errno::EEXIST);
 }
+
+#[test]
+fn accesses_update_access_times_as_the_policy_says() {
+    use crate::types::{AtimePolicy, SetAttr, SetTime, Timestamp};
+    let make = |atime| {
+        let lower = Arc::new(sample_lower());
+        Engine::new(lower, Arc::new(HeapStore), Config { atime, ..Config::default() }).unwrap()
+    };
+    let old = Timestamp::new(1_000_000_000, 0);
+    let set_old = SetAttr { atime: Some(SetTime::At(old)), ..SetAttr::default() };
+    // relatime: once after a change, then not again until the next change or a day passes.
+    let e = make(AtimePolicy::Relative);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    assert!(e.accessed(id), "first access after creation");
+    assert!(!e.accessed(id), "atime is newer than mtime and ctime now");
+    e.setattr(id, &set_old).unwrap();
+    assert!(e.accessed(id), "a day-old access time is renewed");
+    assert!(e.getattr(id).unwrap().atime > old);
+    // noatime never, strictatime always.
+    let e = make(AtimePolicy::Never);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    assert!(!e.accessed(id));
+    let e = make(AtimePolicy::Always);
+    let id = create_file(&e, ROOT_ID, "f", b"x");
+    e.setattr(id, &set_old).unwrap();
+    assert!(e.accessed(id));
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert!(e.accessed(id), "strictatime updates every access");
+}
+
+/// A file handle names a node by id: found again after the node left memory, ESTALE once gone.
+#[test]
+fn nodes_are_found_by_id_after_they_left_memory() {
+    let (_l, e) = engine();
+    let readme = lookup(&e, "README").unwrap().ino;
+    let src = lookup(&e, "src").unwrap().ino;
+    let main = lookup(&e, "src/main.rs").unwrap().ino;
+    for id in [readme, main] {
+        e.forget(id, 1);
+        assert!(e.upper_state(id).is_none(), "a lower file nobody refers to leaves memory");
+    }
+    assert_eq!(e.lookup(main, os(".")).unwrap().ino, main);
+    assert_eq!(e.lookup_id(readme).unwrap().ino, readme);
+    assert_eq!(e.lookup(src, os("..")).unwrap().ino, ROOT_ID);
+    let new = create_file(&e, ROOT_ID, "new", b"x");
+    e.unlink(ROOT_ID, os("new")).unwrap();
+    e.forget(new, 1);
+    assert_eq!(e.lookup_id(new), Err(Errno::ESTALE));
+    e.unlink(ROOT_ID, os("README")).unwrap();
+    assert_eq!(e.lookup_id(readme), Err(Errno::ESTALE), "a deleted lower file is stale");
+    assert_eq!(e.lookup_id(1 << 50), Err(Errno::ESTALE));
+}
+
+/// Directories without upper state leave memory with their listings once nobody refers to
+/// them, a file's handle still finds it afterwards, and directories holding upper state stay.
+#[test]
+fn forgotten_directories_leave_memory_and_handles_still_work() {
+    let (_l, e) = engine();
+    let base = e.stats().nodes;
+    let deep = lookup(&e, "docs/a/b/deep.txt").unwrap().ino;
+    let dirs: Vec<u64> = ["docs", "docs/a", "docs/a/b"].iter().map(|p| ino(&e, p)).collect();
+    assert_eq!(e.stats().nodes, base + 4);
+    // The kernel forgets the file and the directories (in any order; all its references).
+    e.forget(dirs[0], 100);
+    e.forget(deep, 100);
+    e.forget(dirs[1], 100);
+    e.forget(dirs[2], 100);
+    assert_eq!(e.stats().nodes, base, "nothing of docs/ stays in memory");
+    assert_eq!(e.lookup_id(deep).unwrap().ino, deep, "a handle finds the file again");
+    assert_eq!(read_all(&e, deep), b"deep");
+    e.forget(deep, 100);
+    // Upper state below a directory keeps the directory (and its listing) in memory.
+    let src = ino(&e, "src");
+    create_file(&e, src, "new.rs", b"new");
+    e.forget(src, 100);
+    assert!(e.upper_state(src).is_some());
+    assert!(names(&e, src).contains(&"new.rs".to_string()));
+}

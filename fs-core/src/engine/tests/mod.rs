@@ -18,7 +18,7 @@ use crate::{Attr, Caller, Config, Engine, OpenFlags, ROOT_ID, Result};
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-pub(super) const ME: Caller = Caller { uid: 1000, gid: 1000, pid: 1 };
+pub(super) const ME: Caller = Caller { uid: 1000, gid: 1000, pid: 1, umask: 0 };
 
 /// The standard lower tree of these tests.
 pub(super) fn sample_lower() -> FakeLower {

@@ -4,7 +4,7 @@ use super::*;
 use crate::{Errno, FileKind, RenameFlags};
 use std::sync::atomic::Ordering;
 
-const PLAIN: RenameFlags = RenameFlags { noreplace: false, exchange: false };
+const PLAIN: RenameFlags = RenameFlags { noreplace: false, exchange: false, whiteout: false };
 
 #[test]
 fn a_lower_directory_with_lower_and_upper_children_moves_whole() {
@@ -116,4 +116,17 @@ fn renaming_hardlinks_onto_each_other_does_nothing() {
     assert_eq!(sorted(names(&e, hl)), ["one", "two"]);
     e.rename(hl, os("one"), hl, os("one"), PLAIN).unwrap();
     assert_eq!(e.rename(hl, os("zzz"), hl, os("zzz"), PLAIN).unwrap_err(), Errno::ENOENT);
+}
+
+/// RENAME_WHITEOUT leaves a character device 0:0 owned by the caller where the source was.
+#[test]
+fn a_whiteout_rename_leaves_a_whiteout_behind() {
+    let (_l, e) = engine();
+    let whiteout = RenameFlags { whiteout: true, ..RenameFlags::default() };
+    e.rename_as(ROOT_ID, os("README"), ROOT_ID, os("moved"), whiteout, &ME).unwrap();
+    let w = lookup(&e, "README").unwrap();
+    assert_eq!((w.kind, w.rdev, w.perm, w.uid), (FileKind::CharDevice, 0, 0, ME.uid));
+    assert_eq!(read_all(&e, lookup(&e, "moved").unwrap().ino), b"hello world\n");
+    let both = RenameFlags { whiteout: true, exchange: true, ..RenameFlags::default() };
+    assert_eq!(e.rename_as(ROOT_ID, os("moved"), ROOT_ID, os("link"), both, &ME), Err(Errno::EINVAL));
 }

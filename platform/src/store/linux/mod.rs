@@ -1,0 +1,211 @@
+//! Linux upper file data in RAM: small files on the heap, larger ones in memfds.
+//!
+//! A memfd is shmem (swappable, no mount, no privilege) and can serve as a FUSE passthrough
+//! backing file. It costs a file descriptor, so files stay on the heap until they grow past
+//! [`SMALL_FILE`], and the number of memfds is bounded: a
+//! workload that creates 100k files does not run out of descriptors (past the bound, files stay
+//! on the heap).
+
+mod memfd;
+
+use agentfs_core::store::heap::HeapFile;
+use agentfs_core::store::{DataStore, FileData};
+use agentfs_core::{Errno, Result};
+use memfd::Memfd;
+use parking_lot::RwLock;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Files up to this size stay on the heap.
+pub const SMALL_FILE: u64 = 64 * 1024;
+
+/// Counts memfds against a limit.
+#[derive(Debug)]
+struct FdSlots {
+    free: AtomicU64,
+}
+
+impl FdSlots {
+    fn take(&self) -> bool {
+        self.free.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1)).is_ok()
+    }
+
+    fn give_back(&self) {
+        self.free.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The Linux data store.
+#[derive(Debug)]
+pub struct MemStore {
+    slots: Arc<FdSlots>,
+}
+
+impl MemStore {
+    /// A store using at most `max_memfds` memfds.
+    pub fn new(max_memfds: u64) -> MemStore {
+        MemStore { slots: Arc::new(FdSlots { free: AtomicU64::new(max_memfds) }) }
+    }
+
+    /// A store sized to the process's open-file limit: half of it may be memfds.
+    pub fn for_fd_limit(nofile: u64) -> MemStore {
+        MemStore::new(nofile / 2)
+    }
+}
+
+impl DataStore for MemStore {
+    fn create(&self) -> Result<Box<dyn FileData>> {
+        Ok(Box::new(MemFile {
+            heap: RwLock::new(HeapFile::default()),
+            memfd: OnceLock::new(),
+            slots: Arc::clone(&self.slots),
+        }))
+    }
+}
+
+/// One file: on the heap while small, in a memfd once large or asked for (never back). Once set,
+/// the memfd never changes, so its descriptor can be lent out for the file's lifetime.
+pub struct MemFile {
+    heap: RwLock<HeapFile>,
+    memfd: OnceLock<Memfd>,
+    slots: Arc<FdSlots>,
+}
+
+impl MemFile {
+    /// Moves the data into a memfd, if a descriptor is available. Returns whether it is there.
+    fn promote(&self) -> Result<bool> {
+        if self.memfd.get().is_some() {
+            return Ok(true);
+        }
+        let mut heap = self.heap.write();
+        if self.memfd.get().is_some() {
+            return Ok(true);
+        }
+        if !self.slots.take() {
+            return Ok(false);
+        }
+        let mfd = match Memfd::new() {
+            Ok(m) => m,
+            Err(e) => {
+                self.slots.give_back();
+                tracing::warn!(%e, "memfd_create failed; keeping the file on the heap");
+                return Ok(false);
+            }
+        };
+        if let Err(e) = copy_heap(&heap, &mfd) {
+            self.slots.give_back();
+            return Err(e);
+        }
+        if self.memfd.set(mfd).is_err() {
+            self.slots.give_back();
+        }
+        // The heap copy is stale from now on; free it.
+        *heap = HeapFile::default();
+        Ok(true)
+    }
+
+    /// Runs `f` on wherever the data is now.
+    fn with<R>(&self, f: impl FnOnce(&dyn FileData) -> R) -> R {
+        if let Some(m) = self.memfd.get() {
+            return f(m);
+        }
+        let heap = self.heap.read();
+        // Promoted while we waited for the lock: the heap is empty now.
+        match self.memfd.get() {
+            Some(m) => f(m),
+            None => f(&*heap),
+        }
+    }
+
+    fn grow_to(&self, end: u64) -> Result<()> {
+        if end > SMALL_FILE && self.memfd.get().is_none() {
+            self.promote()?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies a heap file's data (not its holes) and size into a memfd.
+fn copy_heap(heap: &HeapFile, mfd: &Memfd) -> Result<()> {
+    let len = heap.len();
+    let mut buf = vec![0u8; SMALL_FILE as usize];
+    let mut pos = 0;
+    while pos < len {
+        let start = match heap.seek_data(pos) {
+            Ok(s) => s,
+            Err(Errno::ENXIO) => break,
+            Err(e) => return Err(e),
+        };
+        let stop = heap.seek_hole(start)?;
+        let mut p = start;
+        while p < stop {
+            let want = ((stop - p) as usize).min(buf.len());
+            let n = heap.read_at(&mut buf[..want], p)?;
+            if n == 0 {
+                break;
+            }
+            mfd.write_at(&buf[..n], p)?;
+            p += n as u64;
+        }
+        pos = stop;
+    }
+    mfd.set_len(len)
+}
+
+impl Drop for MemFile {
+    fn drop(&mut self) {
+        if self.memfd.get().is_some() {
+            self.slots.give_back();
+        }
+    }
+}
+
+impl FileData for MemFile {
+    fn len(&self) -> u64 {
+        self.with(|d| d.len())
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        self.with(|d| d.read_at(buf, offset))
+    }
+
+    fn write_at(&self, data: &[u8], offset: u64) -> Result<()> {
+        self.grow_to(offset.saturating_add(data.len() as u64))?;
+        self.with(|d| d.write_at(data, offset))
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        self.grow_to(len)?;
+        self.with(|d| d.set_len(len))
+    }
+
+    fn allocated(&self) -> u64 {
+        self.with(|d| d.allocated())
+    }
+
+    fn growth(&self, offset: u64, len: u64) -> u64 {
+        self.with(|d| d.growth(offset, len))
+    }
+
+    fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
+        self.with(|d| d.punch_hole(offset, len))
+    }
+
+    fn allocate(&self, offset: u64, len: u64) -> Result<()> {
+        self.grow_to(offset.saturating_add(len))?;
+        self.with(|d| d.allocate(offset, len))
+    }
+
+    fn seek_data(&self, offset: u64) -> Result<u64> {
+        self.with(|d| d.seek_data(offset))
+    }
+
+    fn seek_hole(&self, offset: u64) -> Result<u64> {
+        self.with(|d| d.seek_hole(offset))
+    }
+
+    fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.memfd.get().and_then(|m| m.backing_fd())
+    }
+}

@@ -1,0 +1,101 @@
+//! The daemon's memory is bounded by what the user set: lower nodes leave memory when the
+//! kernel forgets them, memory of deleted files goes back to the system, and the RAM budget
+//! charges what upper files really cost, so the RSS stays within the budget plus a fixed base.
+//! In the pinned mode, the default users get on btrfs and XFS.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::time::Duration;
+
+/// What the daemon uses besides the upper layer and its cache of lower nodes: code, thread
+/// stacks, the allocator's arenas, the read-ahead memory (README, "Memory").
+const BASE: u64 = 40 << 20;
+
+fn rss(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb << 10
+}
+
+/// Waits until the daemon's RSS is at most `limit` (memory goes back within seconds).
+fn settles_below(pid: u32, limit: u64) -> bool {
+    wait_until(Duration::from_secs(20), || rss(pid) <= limit)
+}
+
+fn drop_caches() {
+    sh(std::path::Path::new("/"), "sync; echo 2 > /proc/sys/vm/drop_caches");
+}
+
+#[test]
+fn a_walk_of_200k_lower_files_is_forgotten_with_the_kernel_cache() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(Mode::Pinned, |src| {
+        sh(
+            src,
+            "python3 -c \"import os\nfor d in range(200):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'w').close()\"",
+        );
+    });
+    f.mount(&[]);
+    let pid = f.daemon_pid().unwrap();
+    let start = rss(pid);
+    assert_eq!(sh(&f.mnt, "find . -type f | wc -l").trim(), "200000");
+    let walked = rss(pid);
+    assert!(walked > start + (20 << 20), "the walk cached nodes ({start} -> {walked})");
+    drop_caches();
+    assert!(settles_below(pid, start + (16 << 20)), "RSS after drop_caches: {} (start {start})", rss(pid));
+    f.unmount();
+}
+
+#[test]
+fn memory_of_deleted_files_goes_back_to_the_system() {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(Mode::Pinned, |_| {});
+    f.mount(&["--size", "1G"]);
+    let pid = f.daemon_pid().unwrap();
+    let start = rss(pid);
+    // 500 MB in 50k files of 10 KB, then all deleted.
+    sh(
+        &f.mnt,
+        "python3 -c \"import os\nb = b'x' * 10000\nfor d in range(50):\n os.mkdir(str(d))\n for i in range(1000):\n  open(f'{d}/{i}', 'wb').write(b)\"",
+    );
+    assert!(rss(pid) > start + (200 << 20));
+    sh(&f.mnt, "rm -rf ./*");
+    drop_caches();
+    assert!(settles_below(pid, start + (16 << 20)), "RSS after deleting: {} (start {start})", rss(pid));
+    f.unmount();
+}
+
+#[test]
+fn a_full_budget_of_small_or_large_files_stays_within_it() {
+    if !fuse_available() {
+        return;
+    }
+    const BUDGET: u64 = 64 << 20;
+    for (what, size) in [("empty files", 0usize), ("100 B files", 100), ("1 MiB files", 1 << 20)] {
+        let f = Fixture::in_mode(Mode::Pinned, |_| {});
+        f.mount(&["--size", "64M"]);
+        let pid = f.daemon_pid().unwrap();
+        let script = format!(
+            "import os, errno\nb = b'x' * {size}\nn = 0\ntry:\n while True:\n  d = str(n // 1000)\n  os.makedirs(d, exist_ok=True)\n  with open(f'{{d}}/{{n}}', 'wb') as f:\n   f.write(b)\n  n += 1\nexcept OSError as e:\n assert e.errno == errno.ENOSPC, e\nprint(n)"
+        );
+        let n: u64 = sh(&f.mnt, &format!("python3 -c \"{script}\"")).trim().parse().unwrap();
+        assert!(n > 0);
+        let used = rss(pid);
+        assert!(used < BUDGET + BASE, "{what}: {n} files, RSS {used} past the budget and base");
+        f.unmount();
+    }
+}
