@@ -150,6 +150,20 @@ fn start_logging(cfg: &MountConfig, readiness: &Readiness) -> Result<Option<Path
     Ok(log)
 }
 
+/// When reads update access times: the kernel leaves that to a FUSE daemon, so the daemon
+/// follows the mount's options (`noatime`, `relatime`, `strictatime`; never on a read-only
+/// mount). Fixed at mount: a remount changes the kernel's flags, not this.
+fn atime_policy(cfg: &MountConfig) -> agentfs_core::AtimePolicy {
+    use agentfs_core::AtimePolicy;
+    use agentfs_platform::mount_options::Atime;
+    match cfg.kernel.atime {
+        _ if cfg.read_only => AtimePolicy::Never,
+        Atime::Never => AtimePolicy::Never,
+        Atime::Relatime => AtimePolicy::Relative,
+        Atime::Strict => AtimePolicy::Always,
+    }
+}
+
 /// The engine over the pin of `cfg`. `tracks_opens`: the frontend opens and releases every file
 /// it reads or writes.
 fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
@@ -165,6 +179,8 @@ fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
         // Without opens, every first read of a file waits for the daemon: read the next files
         // of its directory ahead (see agentfs_core::engine::prefetch).
         read_ahead_files: if tracks_opens { 0 } else { READ_AHEAD_FILES },
+        atime: atime_policy(cfg),
+        dir_atime: !cfg.kernel.nodiratime,
         ..Config::default()
     };
     let engine = Engine::new(lower, agentfs_platform::store::for_daemon(nofile), engine_cfg)
