@@ -2,6 +2,7 @@
 
 use agentfs_mount_helper::pin::PinRequest;
 use agentfs_mount_helper::size::parse_size;
+use agentfs_platform::io_uring_mode::IoUringMode;
 use agentfs_platform::mount_options::KernelOptions;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -69,6 +70,10 @@ pub struct MountOptions {
     /// FSKit backend (macOS 15.4+, mounts under /Volumes only)
     #[arg(long = "fuse-option", value_name = "OPT")]
     pub fuse_options: Vec<String>,
+    /// Serve requests through FUSE over io_uring (Linux 6.14+, with the fuse module parameter
+    /// enable_uring on): auto uses it where the kernel offers it, on fails where it does not
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = parse_io_uring)]
+    pub io_uring: IoUringMode,
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +113,10 @@ fn parse_kernel_options(s: &str) -> Result<KernelOptions, String> {
 }
 
 fn parse_pin(s: &str) -> Result<PinRequest, String> {
+    s.parse()
+}
+
+fn parse_io_uring(s: &str) -> Result<IoUringMode, String> {
     s.parse()
 }
 
@@ -186,6 +195,9 @@ pub struct RunArgs {
     /// Open large lower files through FUSE passthrough (root only; as for mount)
     #[arg(long)]
     pub passthrough: bool,
+    /// FUSE over io_uring: auto, on or off (as for mount)
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = parse_io_uring)]
+    pub io_uring: IoUringMode,
     /// No notices
     #[arg(long, short = 'q')]
     pub quiet: bool,

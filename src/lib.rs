@@ -22,6 +22,7 @@ pub use agentfs_mount_helper::changeset::Verdict;
 pub use agentfs_mount_helper::diff::Entry as Change;
 pub use agentfs_mount_helper::pin::{PinKind, PinRequest};
 pub use agentfs_mount_helper::{Error, Result};
+pub use agentfs_platform::io_uring_mode::IoUringMode;
 
 use agentfs_mount_helper::mount::{MountRequest, mount};
 use agentfs_mount_helper::runtime::mount_id;
@@ -66,6 +67,13 @@ impl Freeze {
     /// Opens large lower files through FUSE passthrough (root only; see `agentfs mount --passthrough`).
     pub fn passthrough(mut self) -> Freeze {
         self.req.passthrough = true;
+        self
+    }
+
+    /// Whether requests may travel through FUSE over io_uring (default: auto, where the kernel
+    /// offers it; see `agentfs mount --io-uring`).
+    pub fn io_uring(mut self, mode: IoUringMode) -> Freeze {
+        self.req.io_uring = mode;
         self
     }
 

@@ -13,11 +13,25 @@
 use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::fmt::Write;
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
+
+/// The bytes of a path: as they are on Unix; on Windows, the form std keeps a name in (WTF-8:
+/// UTF-8, unless the name holds a lone UTF-16 surrogate).
+fn bytes_of(p: &OsStr) -> &[u8] {
+    #[cfg(unix)]
+    {
+        p.as_bytes()
+    }
+    #[cfg(not(unix))]
+    {
+        p.as_encoded_bytes()
+    }
+}
 
 /// A path for text output.
 pub fn text(p: impl AsRef<OsStr>) -> String {
-    let b = p.as_ref().as_bytes();
+    let b = bytes_of(p.as_ref());
     match std::str::from_utf8(b) {
         Ok(s) if !s.chars().any(|c| c.is_control() || c == '"' || c == '\\') => s.to_string(),
         _ => quoted(b),
@@ -65,14 +79,15 @@ fn lossless_string(b: &[u8]) -> String {
 
 /// Puts path `p` into `obj` as `key` (and `key_bytes` when it is not UTF-8).
 pub fn put(obj: &mut Value, key: &str, p: impl AsRef<OsStr>) {
-    let b = p.as_ref().as_bytes();
+    let b = bytes_of(p.as_ref());
     obj[key] = json!(lossless_string(b));
     if std::str::from_utf8(b).is_err() {
         obj[format!("{key}_bytes")] = json!(b);
     }
 }
 
-#[cfg(test)]
+/// Unix only: the tests make names of any bytes.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::ffi::OsStr;

@@ -10,11 +10,12 @@ per_mode!(a_guard_freezes_a_directory_for_its_lifetime, a_guard_can_mount_where_
 
 /// The guard's builder in `mode`.
 fn freeze(mode: Mode, src: &std::path::Path) -> agentfs::Freeze {
-    let f = agentfs::Freeze::new(src).exe(AGENTFS);
+    let f = agentfs::Freeze::new(src).exe(AGENTFS).io_uring(agentfs::IoUringMode::Off);
     match mode {
         Mode::Pinned => f.pin(agentfs::PinKind::Copy),
         Mode::Passthrough => f.pin(agentfs::PinKind::Copy).passthrough(),
         Mode::Live => f.pin(agentfs::PinKind::Live),
+        Mode::Uring => f.pin(agentfs::PinKind::Copy).io_uring(agentfs::IoUringMode::On),
     }
 }
 

@@ -263,3 +263,35 @@ fn a_mount_commits_again_and_again_as_work_goes_on() {
     assert!(differ.is_empty(), "changed by a commit with nothing to do: {differ:?}");
     f.unmount();
 }
+
+/// On btrfs, when SRC is a subvolume of its own, `commit --to` on the same filesystem makes the
+/// tree as a snapshot of the pin plus the changes (O(changes), like `snapshot`): DIR is a
+/// subvolume, shows exactly the view, and holds none of agentfs's own directories.
+#[test]
+fn commit_to_next_to_a_subvolume_src_is_a_snapshot_of_the_pin() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(lfs) = LoopFs::new("btrfs", 512) else { return };
+    let src = lfs.root.join("project");
+    lfs.subvolume(&src);
+    let f = Fixture::with_src(&src, project);
+    f.mount(&["--pin", "snapshot"]);
+    edit(&f.mnt);
+    let m = f.mnt.to_str().unwrap();
+    let out = lfs.root.join("exported");
+    let report = run_ok(&f, &["commit", m, "--to", out.to_str().unwrap()]);
+    assert_eq!(view(&out), view(&f.mnt), "{report}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&out).unwrap().ino(), 256, "DIR is a subvolume (a snapshot of the pin)");
+    let names: Vec<String> = walk_names(&out);
+    assert!(names.iter().all(|n| !n.contains(".agentfs-")), "{names:?}");
+    assert!(fs::write(out.join("writable"), b"1").is_ok(), "DIR is the user's to change");
+    // Into a directory on another filesystem the same command copies (reflink or bytes).
+    let elsewhere = f.dir.path().join("exported");
+    run_ok(&f, &["commit", m, "--to", elsewhere.to_str().unwrap()]);
+    assert_eq!(view(&elsewhere), view(&f.mnt));
+    f.unmount();
+    let staging: Vec<_> = walk_names(&lfs.root).into_iter().filter(|n| n.contains("agentfs-staging")).collect();
+    assert!(staging.iter().all(|n| !Path::new(n).exists()), "{staging:?}");
+}

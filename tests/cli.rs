@@ -337,3 +337,65 @@ fn another_users_mount_is_named_as_theirs() {
     assert!(err.contains("root (uid 0)") && f.is_mounted(), "{err}");
     f.unmount();
 }
+
+/// A runtime directory that another user made first (as anyone can with /tmp/agentfs-UID) is
+/// refused with a sentence naming it, before anything is mounted; so is one whose records
+/// directory is someone else's.
+#[test]
+fn a_runtime_directory_of_another_user_is_refused() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(uid) = user_id("tests") else {
+        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+        return;
+    };
+    let f = Fixture::new(populate);
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for p in [&f.src, &f.mnt] {
+        assert!(Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(p).status().unwrap().success());
+    }
+    let as_user = |runtime: &std::path::Path| {
+        let (s, m) = (f.src.as_os_str(), f.mnt.as_os_str());
+        Command::new(AGENTFS)
+            .args([os("mount"), os("--pin"), os("copy"), s, m])
+            .env("AGENTFS_RUNTIME_DIR", runtime)
+            .env("AGENTFS_STATE_DIR", f.dir.path().join("user-state"))
+            .uid(uid)
+            .gid(uid)
+            .output()
+            .unwrap()
+    };
+    // Made by root, open to all (as a squatter would leave it).
+    let squatted = f.dir.path().join("squatted");
+    fs::create_dir(&squatted).unwrap();
+    fs::set_permissions(&squatted, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = as_user(&squatted);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("{} is owned by uid 0", squatted.display())), "{err}");
+    assert!(!f.is_mounted(), "nothing is mounted");
+    // The user's own directory, with a records directory of root's in it.
+    let own = f.dir.path().join("own");
+    fs::create_dir(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(uid), Some(uid)).unwrap();
+    fs::create_dir(own.join("logs")).unwrap();
+    let out = as_user(&own);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("{} is owned by uid 0", own.join("logs").display())), "{err}");
+    assert!(!f.is_mounted(), "nothing is mounted");
+    // Once it is the user's, the mount works.
+    fs::remove_dir(own.join("logs")).unwrap();
+    let out = as_user(&own);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(f.is_mounted());
+    let out = Command::new(AGENTFS)
+        .args([os("unmount"), f.mnt.as_os_str()])
+        .env("AGENTFS_RUNTIME_DIR", &own)
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

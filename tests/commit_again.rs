@@ -3,6 +3,7 @@
 //! pinned file made a directory and back, a pinned directory made a file and back. Every commit
 //! goes through, SRC ends as the mount shows it, and `gc` has nothing to do (before, the second
 //! commit stopped half done and blocked every later commit and gc).
+#![cfg(unix)]
 
 mod common;
 

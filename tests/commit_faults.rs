@@ -3,6 +3,7 @@
 //! directory made immutable, a directory swapped for a symlink to another filesystem, a full
 //! filesystem). After the failed commit, and after `gc`, SRC is exactly as before or exactly as
 //! after, nothing of the commit is left, and a later commit of another mount and `gc` still work.
+#![cfg(unix)]
 
 mod common;
 

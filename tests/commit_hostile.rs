@@ -10,6 +10,7 @@
 //!
 //! In the pinned modes on /tmp, and on btrfs, XFS and ext4 loop images; and with SRC owned by
 //! an unprivileged user who attacks root's commit.
+#![cfg(unix)]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! the mount are compared by content, so equal sizes and modification times fool nothing: two
 //! mounts changing one file alike in size and mtime, an outside edit that keeps both, and two
 //! commits into one SRC at the same time, 50 rounds.
+#![cfg(unix)]
 
 mod common;
 

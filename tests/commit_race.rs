@@ -2,6 +2,7 @@
 //! back, in a loop, with an atomic exchange, while 200 commits run (and 50 in the passthrough
 //! mode and on btrfs, XFS and ext4 images). Whatever each commit meets
 //! (a directory, a symlink, one then the other), nothing outside SRC ever changes.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! No input and no size breaks it: names with any bytes (in SRC, in the mount, in the mount
 //! point's own path), trees 5,000 levels deep, a log that stays small whatever the workload.
 //! (Memory bounds are in memory.rs.)
+#![cfg(unix)]
 
 mod common;
 
@@ -15,6 +16,7 @@ per_mode!(
     names_with_any_bytes_go_through_every_command,
     a_tree_5000_levels_deep_is_walked_diffed_and_kept,
     a_hundred_thousand_opens_leave_the_log_small,
+    three_hundred_thousand_changes_are_diffed_snapshotted_and_committed,
 );
 
 /// Names made of every byte but NUL and '/', one byte each after a prefix, plus a newline,
@@ -163,5 +165,51 @@ fn a_hundred_thousand_opens_leave_the_log_small(mode: Mode) {
     let logs = f.runtime.join("logs");
     let size: u64 = fs::read_dir(&logs).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     assert!(size < 100_000, "{size} bytes of log");
+    f.unmount();
+}
+
+/// 300,000 changes (small files made in the upper layer, some lower files deleted) travel over
+/// the control channel in chunks: diff, snapshot and commit all see every one, and neither side
+/// holds a reply the size of the list. The other modes differ only in how files are opened, not
+/// in the control channel: they run the same with 30,000, to keep CI's time.
+fn three_hundred_thousand_changes_are_diffed_snapshotted_and_committed(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let files: usize = if mode == Mode::Pinned { 300_000 } else { 30_000 };
+    let f = Fixture::in_mode(mode, |src| {
+        for i in 0..100 {
+            fs::write(src.join(format!("lower-{i}")), b"old").unwrap();
+        }
+    });
+    f.mount(&[]);
+    sh(
+        &f.mnt,
+        &format!(
+            "python3 -c \"import os\nfor d in range({files} // 1000):\n os.mkdir(f'd{{d}}')\n for i in range(1000):\n  fd = os.open(f'd{{d}}/f{{i}}', os.O_CREAT | os.O_WRONLY, 0o644); os.write(fd, b'x'); os.close(fd)\""
+        ),
+    );
+    for i in 0..50 {
+        fs::remove_file(f.mnt.join(format!("lower-{i}"))).unwrap();
+    }
+    let out = f.run(&[os("diff"), os("--stat"), f.mnt.as_os_str()]);
+    let stat = String::from_utf8_lossy(&out.stdout);
+    let added = files + files / 1000;
+    assert!(stat.starts_with(&format!("{added} added, 0 modified, 50 deleted")), "{stat}");
+    let out = f.run(&[os("diff"), os("--json"), f.mnt.as_os_str()]);
+    let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(diff.as_array().unwrap().len(), added + 50);
+    if mode.pinned() {
+        // Snapshots of root's trees on / all go to /.agentfs-snapshots: a name of this run only.
+        let name = format!("many-{}", std::process::id());
+        let out = f.run(&[os("snapshot"), f.mnt.as_os_str(), os(&name)]);
+        assert!(out.status.success(), "snapshot: {}", String::from_utf8_lossy(&out.stderr));
+        let out = f.run(&[os("commit"), f.mnt.as_os_str()]);
+        assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(sh(&f.src, "find . -type f | wc -l").trim(), (files + 50).to_string());
+        let out = f.run(&[os("snapshot"), os("rm"), os(&name)]);
+        assert!(out.status.success(), "snapshot rm: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(f.is_mounted(), "the daemon survived");
     f.unmount();
 }

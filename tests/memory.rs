@@ -2,6 +2,7 @@
 //! kernel forgets them, memory of deleted files goes back to the system, and the RAM budget
 //! charges what upper files really cost, so the RSS stays within the budget plus a fixed base.
 //! In the pinned mode, the default users get on btrfs and XFS.
+#![cfg(unix)]
 
 mod common;
 

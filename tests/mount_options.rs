@@ -18,6 +18,7 @@ per_mode!(
     remount_ro_gives_erofs_and_remount_rw_writes_again_with_the_upper_layer_kept,
     nodev_refuses_device_nodes_and_dev_lets_root_open_them,
     atime_sync_and_symlink_options_reach_the_kernel,
+    noatime_keeps_access_times_and_strictatime_moves_them,
     source_and_fsname_name_the_mount,
 );
 
@@ -209,6 +210,36 @@ fn atime_sync_and_symlink_options_reach_the_kernel(mode: Mode) {
     remount8(&f, "relatime");
     assert!(words(&table(&f).0).contains(&"relatime"));
     umount8(&f);
+}
+
+/// The access time of `p` in seconds.
+fn atime(p: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).unwrap().atime()
+}
+
+fn noatime_keeps_access_times_and_strictatime_moves_them(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let _helper = PrivateHelper::install();
+    // A lower file last read in 2001: any update shows.
+    let f = Fixture::in_mode(mode, |src| {
+        populate(src);
+        sh(src, "touch -a -d '2001-02-03 04:05:06' file && mkdir dir && touch -a -d '2001-02-03 04:05:06' dir");
+    });
+    let old = atime(&f.src.join("file"));
+    mount8_ok(&f, "noatime");
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower");
+    assert_eq!(atime(&f.mnt.join("file")), old, "noatime: a read leaves the access time");
+    umount8(&f);
+    mount8_ok(&f, "strictatime,nodiratime");
+    assert_eq!(fs::read(f.mnt.join("file")).unwrap(), b"lower");
+    assert!(atime(&f.mnt.join("file")) > old, "strictatime: a read moves the access time");
+    assert_eq!(fs::read_dir(f.mnt.join("dir")).unwrap().count(), 0);
+    assert_eq!(atime(&f.mnt.join("dir")), old, "nodiratime: a listing leaves a directory's access time");
+    umount8(&f);
+    assert_eq!(atime(&f.src.join("file")), old, "SRC's own access times never move");
 }
 
 fn source_and_fsname_name_the_mount(mode: Mode) {

@@ -28,12 +28,16 @@ pub const DOT_COOKIE: u64 = 1;
 /// Cookie of "..".
 pub const DOTDOT_COOKIE: u64 = 2;
 const FIRST_COOKIE: u64 = 3;
-/// Cookies stay below 2^COOKIE_BITS (renumbered when they would not); the bits above carry how
-/// far the listing an offset belongs to may go.
+/// Cookies stay below 2^COOKIE_BITS (renumbered when they would not). An offset is the cookie
+/// in its high bits and the span of its listing (how far it may go) in the SPAN_BITS below, so
+/// offsets are ordered like the entries they follow: a program that seeks to any value between
+/// two offsets it was given lands between those entries, as on ext4 or tmpfs (xfstests
+/// generic/676 seeks to random values below the last offset and expects entries).
 const COOKIE_BITS: u32 = 40;
 const COOKIE_MASK: u64 = (1 << COOKIE_BITS) - 1;
+const SPAN_BITS: u32 = 63 - COOKIE_BITS;
 /// Largest span an offset can carry (keeps offsets below 2^63: the kernel stores them signed).
-const SPAN_MAX: u64 = (1 << (63 - COOKIE_BITS)) - 1;
+const SPAN_MAX: u64 = (1 << SPAN_BITS) - 1;
 
 /// Where a listing is: after which cookie it continues, and the first cookie it must not list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,10 +47,11 @@ pub struct ListingPos {
 }
 
 impl ListingPos {
-    /// The position an offset from [`ListingPos::offset`] names. An offset without a span (0,
-    /// or the cookie of "." or "..") starts a listing: it may go up to `next_cookie`.
+    /// The position an offset from [`ListingPos::offset`] or [`ListingPos::start_after`] names.
+    /// An offset without a span (0, or the offset of "." or "..") starts a listing: it may go up
+    /// to `next_cookie`.
     pub fn decode(offset: u64, next_cookie: u64) -> ListingPos {
-        let (after, span) = (offset & COOKIE_MASK, offset >> COOKIE_BITS);
+        let (after, span) = ((offset >> SPAN_BITS) & COOKIE_MASK, offset & SPAN_MAX);
         let limit = if span == 0 { next_cookie } else { after.saturating_add(span) };
         ListingPos { after, limit }
     }
@@ -55,7 +60,12 @@ impl ListingPos {
     /// span too large to carry is cut short (the listing then ends earlier, never later).
     pub fn offset(cookie: u64, limit: u64) -> u64 {
         let span = limit.saturating_sub(cookie).clamp(1, SPAN_MAX);
-        (span << COOKIE_BITS) | cookie
+        ((cookie & COOKIE_MASK) << SPAN_BITS) | span
+    }
+
+    /// The offset of an entry that starts a listing after it ("." and ".."): no span yet.
+    pub fn start_after(cookie: u64) -> u64 {
+        (cookie & COOKIE_MASK) << SPAN_BITS
     }
 }
 
@@ -288,7 +298,7 @@ mod tests {
         let b = d.get(OsStr::new("b")).unwrap().cookie();
         d.remove(OsStr::new("a"));
         d.insert(Arc::from(OsStr::new("e")), 20, FileKind::Regular, None);
-        assert_eq!(names(&d, b), vec!["c", "d", "e"]);
+        assert_eq!(names(&d, ListingPos::start_after(b)), vec!["c", "d", "e"]);
         assert_eq!(names(&d, 0), vec!["b", "c", "d", "e"]);
     }
 
@@ -326,9 +336,35 @@ mod tests {
             assert_eq!(ListingPos::decode(off, 99), ListingPos { after: cookie, limit });
         }
         assert_eq!(ListingPos::decode(0, 77), ListingPos { after: 0, limit: 77 });
-        assert_eq!(ListingPos::decode(DOTDOT_COOKIE, 77), ListingPos { after: DOTDOT_COOKIE, limit: 77 });
+        let dotdot = ListingPos::start_after(DOTDOT_COOKIE);
+        assert_eq!(ListingPos::decode(dotdot, 77), ListingPos { after: DOTDOT_COOKIE, limit: 77 });
         // A span too wide to carry ends the listing early, never late.
         let far = ListingPos::decode(ListingPos::offset(5, u64::MAX), 0);
         assert_eq!((far.after, far.limit), (5, 5 + SPAN_MAX));
+    }
+
+    /// Offsets grow with the entries, and a value anywhere between two offsets handed out
+    /// continues between those entries (xfstests generic/676).
+    #[test]
+    fn any_value_below_the_last_offset_lands_on_an_entry() {
+        let mut d = DirBody::new_upper();
+        for i in 0..1000u64 {
+            d.insert(Arc::from(OsStr::new(&format!("f{i}"))), i + 10, FileKind::Regular, None);
+        }
+        let pos = d.position(0);
+        let offsets: Vec<u64> = d.listing(pos).map(|(_, e)| ListingPos::offset(e.cookie(), pos.limit)).collect();
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "offsets are ordered like the entries");
+        let last = *offsets.last().unwrap();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = x % last;
+            let before = offsets.iter().filter(|o| **o <= at).count();
+            let listed = d.listing(d.position(at)).count();
+            assert!(listed >= 1000 - before - 1, "from {at:#x}: {listed} entries after {before} offsets");
+            assert!(listed > 0, "from {at:#x}: nothing listed");
+        }
     }
 }

@@ -75,10 +75,24 @@ impl Timestamp {
         Timestamp { secs, nanos }
     }
 
-    /// The current wall-clock time.
+    /// The current wall-clock time, from the clock [`set_clock`] chose (the precise one unless
+    /// told otherwise).
     pub fn now() -> Timestamp {
-        Timestamp::from(SystemTime::now())
+        match CLOCK.get() {
+            Some(clock) => clock(),
+            None => Timestamp::from(SystemTime::now()),
+        }
     }
+}
+
+static CLOCK: std::sync::OnceLock<fn() -> Timestamp> = std::sync::OnceLock::new();
+
+/// Takes file times from `clock` from now on (once per process; later calls are ignored). A
+/// FUSE daemon whose kernel keeps file times itself (the writeback cache) uses the kernel's
+/// coarse clock, so that a time the daemon gives is never later than one the kernel gives
+/// after it (xfstests generic/423 compares such times).
+pub fn set_clock(clock: fn() -> Timestamp) {
+    let _ = CLOCK.set(clock);
 }
 
 impl From<SystemTime> for Timestamp {

@@ -190,6 +190,17 @@ pub fn fuse_available() -> Result<()> {
     Ok(())
 }
 
+/// Checks that a mount asking for FUSE over io_uring `on` can have it, before anything is made.
+pub fn io_uring(mode: agentfs_platform::io_uring_mode::IoUringMode) -> Result<()> {
+    if mode != agentfs_platform::io_uring_mode::IoUringMode::On {
+        return Ok(());
+    }
+    match agentfs_platform::io_uring_mode::io_uring_unavailable() {
+        Some(why) => Err(Error::System(format!("--io-uring on: {why}, or mount with --io-uring auto"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

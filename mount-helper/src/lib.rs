@@ -10,6 +10,7 @@ pub mod changeset;
 pub mod check;
 #[cfg(unix)]
 pub mod commit;
+#[cfg(unix)]
 pub mod confined;
 pub mod control;
 pub mod daemon;
@@ -20,6 +21,8 @@ pub mod gc;
 mod kernel_unmount;
 pub mod launch;
 pub mod logging;
+#[cfg(unix)]
+pub mod lower_copy;
 #[cfg(unix)]
 pub mod materialize;
 pub mod mount;

@@ -150,6 +150,11 @@ impl Tree<'_> {
                         tracing::warn!(path = %rel.display(), "device node left out: only root can make one");
                         return Ok(());
                     }
+                    #[cfg(target_os = "macos")]
+                    Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                        tracing::warn!(path = %rel.display(), "socket left out: macOS cannot make one by name");
+                        return Ok(());
+                    }
                     Err(e) => return Err(fail(e)),
                 }
             }

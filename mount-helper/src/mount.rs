@@ -11,6 +11,7 @@ use crate::runtime::mount_id;
 use crate::runtime::path_bytes;
 use crate::{check, gc, launch, process};
 use agentfs_platform::clone_tree::Progress;
+use agentfs_platform::io_uring_mode::IoUringMode;
 use agentfs_platform::mount_options::KernelOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct MountRequest {
     pub passthrough: bool,
     /// Options for the FUSE driver, passed as they are (macOS: macFUSE's, e.g. `backend=fskit`).
     pub fuse_options: Vec<String>,
+    /// Whether requests may come through FUSE over io_uring.
+    pub io_uring: IoUringMode,
     /// Mount over SRC itself (`agentfs run`, in a private mount namespace).
     pub over_source: bool,
     /// The record's id (default: derived from the mount point).
@@ -58,6 +61,7 @@ impl MountRequest {
             quiet: true,
             passthrough: false,
             fuse_options: Vec::new(),
+            io_uring: IoUringMode::Auto,
             over_source: false,
             id: None,
             exit_with: None,
@@ -135,6 +139,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         ));
     }
     check::frontend_options(req.passthrough, &req.fuse_options)?;
+    check::io_uring(req.io_uring)?;
     for r in gc::collect() {
         let what = r.pin.as_ref().map(|p| format!(", removed its pin {}", p.display())).unwrap_or_default();
         notice(req.quiet, &format!("recovered the dead mount at {}{what}", r.mountpoint.display()));
@@ -161,6 +166,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pin: pin::Pin::pending(),
         pins_dir: plan.pins_dir.as_deref().map(path_bytes).unwrap_or_default(),
         passthrough: false,
+        transport: String::new(),
+        transport_reason: String::new(),
     };
     // The record comes first: if this process dies while pinning, `gc` finds what it made.
     registry::save(&record)?;
@@ -218,6 +225,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         pin: pin.clone(),
         passthrough: req.passthrough,
         fuse_options: req.fuse_options.clone(),
+        io_uring: req.io_uring,
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
         kernel: req.kernel.clone(),

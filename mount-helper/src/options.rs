@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::mount::MountRequest;
 use crate::pin::PinRequest;
 use crate::size::parse_size;
+use agentfs_platform::io_uring_mode::IoUringMode;
 use agentfs_platform::mount_options::{GENERIC_OPTIONS, KernelOptions};
 use std::path::PathBuf;
 
@@ -27,6 +28,8 @@ pub struct Options {
     pub size: Option<u64>,
     pub allow_other: bool,
     pub passthrough: bool,
+    /// `io_uring=auto|on|off`: the transport.
+    pub io_uring: Option<IoUringMode>,
     /// `fsname=NAME`: the source shown in the mount table.
     pub fsname: Option<String>,
     /// `source=DIR`: the directory to freeze, when the first argument is only a name.
@@ -39,8 +42,9 @@ pub struct Options {
 
 fn unknown(option: &str) -> Error {
     Error::Input(format!(
-        "unknown mount option {option:?}; agentfs takes pin=auto|snapshot|reflink|copy|live, size=SIZE, ro, rw, \
-         allow_other, passthrough, fsname=NAME, source=DIR, remount, and the kernel's {GENERIC_OPTIONS}"
+        "unknown mount option {option:?}; agentfs takes pin=auto|snapshot|reflink|copy|live, size=SIZE, \
+         io_uring=auto|on|off, ro, rw, allow_other, passthrough, fsname=NAME, source=DIR, remount, and the kernel's \
+         {GENERIC_OPTIONS}"
     ))
 }
 
@@ -70,6 +74,7 @@ impl Options {
             "size" => self.size = Some(parse_size(value).map_err(Error::Input)?),
             "allow_other" => self.allow_other = true,
             "passthrough" => self.passthrough = true,
+            "io_uring" => self.io_uring = Some(value.parse().map_err(Error::Input)?),
             "fsname" => self.fsname = Some(needs_value("the name the mount table shows")?.to_string()),
             "source" => self.source = Some(PathBuf::from(needs_value("the directory to freeze")?)),
             // FUSE's own, which agentfs sets itself; they show in the mount table, so mount(8)
@@ -103,6 +108,9 @@ impl Options {
         }
         if let Some(ro) = self.read_only {
             req.read_only = ro;
+        }
+        if let Some(mode) = self.io_uring {
+            req.io_uring = mode;
         }
         req.allow_other |= self.allow_other;
         req.passthrough |= self.passthrough;

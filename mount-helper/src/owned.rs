@@ -3,9 +3,12 @@
 //! commit. They are known by their names, and by what the registry, the snapshot records and
 //! the commit journals say they are (their device and inode).
 
+#[cfg(unix)]
 use crate::confined::Identity;
+#[cfg(unix)]
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -32,13 +35,15 @@ pub fn owned_component(rel: &Path) -> Option<&OsStr> {
     rel.iter().find(|c| is_owned_name(c))
 }
 
+#[cfg(unix)]
 fn identity(p: &Path) -> Option<Identity> {
     std::fs::symlink_metadata(p).ok().map(|m| Identity { dev: m.dev(), ino: m.ino() })
 }
 
 /// The identities of every directory agentfs keeps that this user's registry, snapshot records
 /// and commit journals know of: pins directories and pins, snapshot directories and snapshots,
-/// staging directories.
+/// staging directories. (Unix only: commits and snapshots, which keep the others, are too.)
+#[cfg(unix)]
 pub fn registered() -> HashSet<Identity> {
     let mut paths = Vec::new();
     for r in crate::registry::list() {

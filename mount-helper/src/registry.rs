@@ -10,7 +10,7 @@ use crate::sealed;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"AGFSREC3";
+const MAGIC: &[u8; 8] = b"AGFSREC4";
 
 /// Where a mount is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -46,6 +46,10 @@ pub struct MountRecord {
     pub pins_dir: Vec<u8>,
     /// Whether the kernel granted FUSE passthrough.
     pub passthrough: bool,
+    /// How requests travel: "io_uring" or "classic" (empty while pinning).
+    pub transport: String,
+    /// Why that transport, in a few words.
+    pub transport_reason: String,
 }
 
 fn bytes_to_path(b: &[u8]) -> PathBuf {
@@ -178,6 +182,8 @@ mod tests {
             },
             pins_dir: b"/p/.agentfs-pins".to_vec(),
             passthrough: true,
+            transport: "io_uring".into(),
+            transport_reason: "2 queues, one per CPU (--io-uring auto)".into(),
         }
     }
 

@@ -22,6 +22,7 @@ pub struct RunRequest {
     pub pin: PinRequest,
     pub budget_bytes: u64,
     pub passthrough: bool,
+    pub io_uring: agentfs_platform::io_uring_mode::IoUringMode,
     pub cmd: Vec<OsString>,
     pub quiet: bool,
 }
@@ -57,6 +58,7 @@ pub fn run(req: &RunRequest, exe: &Path) -> Result<i32> {
             pin: req.pin,
             budget_bytes: req.budget_bytes,
             passthrough: req.passthrough,
+            io_uring: req.io_uring,
             quiet: req.quiet,
             over_source: req.at.is_none(),
             id: Some(id.clone()),

@@ -71,23 +71,55 @@ pub fn local_app_data() -> PathBuf {
     std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
 }
 
-/// Creates `dir` (mode 0700) if needed and checks that it belongs to us.
+/// Creates `dir` (mode 0700) if needed and checks every level of it that is agentfs's (from
+/// the runtime or state directory down): a directory, not a symlink, owned by the caller and
+/// writable by no one else. Another user who made `/tmp/agentfs-UID` first could otherwise
+/// rename what we keep there away, or read it.
 #[cfg(unix)]
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) => return Err(Error::io("cannot create the runtime directory", dir, &e)),
+    let base = [runtime_dir(), crate::state::state_dir()]
+        .into_iter()
+        .filter(|b| dir.starts_with(b))
+        .max_by_key(|b| b.as_os_str().len())
+        .unwrap_or_else(|| dir.to_path_buf());
+    if let Some(above) = base.parent() {
+        // Above agentfs's own directories: the system's or the user's (/tmp, ~/.local/share).
+        fs::create_dir_all(above).map_err(|e| Error::io("cannot create the directory", above, &e))?;
     }
-    let md = fs::symlink_metadata(dir).map_err(|e| Error::io("cannot read the runtime directory", dir, &e))?;
+    let below: Vec<&Path> = dir.ancestors().take_while(|a| a.starts_with(&base)).collect();
+    for level in below.into_iter().rev() {
+        private_level(level)?;
+    }
+    Ok(())
+}
+
+/// Makes `dir` (mode 0700) if it is missing, then checks it is ours alone.
+#[cfg(unix)]
+fn private_level(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io("cannot create the agentfs directory", dir, &e)),
+    }
+    let md = fs::symlink_metadata(dir).map_err(|e| Error::io("cannot read the agentfs directory", dir, &e))?;
     if !md.is_dir() || md.uid() != current_uid() {
+        let what = if md.file_type().is_symlink() {
+            "a symlink".to_string()
+        } else if !md.is_dir() {
+            "not a directory".to_string()
+        } else {
+            format!("owned by uid {}", md.uid())
+        };
         return Err(Error::Permission(format!(
-            "the runtime directory {} is not a directory owned by you; remove it or set AGENTFS_RUNTIME_DIR",
+            "the agentfs directory {} is {what}, not a directory of yours; remove it, or set \
+             AGENTFS_RUNTIME_DIR and AGENTFS_STATE_DIR to directories of your own",
             dir.display()
         )));
     }
     if md.permissions().mode() & 0o077 != 0 {
-        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("cannot make private the agentfs directory", dir, &e))?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod fd_io;
 pub mod file_id;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse;
+pub mod io_uring_mode;
 pub mod limits;
 #[cfg(unix)]
 pub mod lower;

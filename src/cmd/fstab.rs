@@ -10,7 +10,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub fn run(args: Vec<OsString>) -> Result<()> {
-    let usage = || Error::Input("usage: mount.fuse.agentfs SRC MNT [-o pin=auto,size=4G,ro,allow_other,...]".into());
+    let usage = || {
+        Error::Input("usage: mount.fuse.agentfs SRC MNT [-o pin=auto,size=4G,io_uring=auto,ro,allow_other,...]".into())
+    };
     let mut positional = Vec::new();
     let mut lists = Vec::new();
     let mut it = args.into_iter().skip(1);

@@ -5,20 +5,7 @@ use agentfs_mount_helper::{Error, Result, gc};
 
 pub fn run() -> Result<()> {
     let mut failed = Vec::new();
-    let mut commits = Vec::new();
-    // Interrupted commits and half-made snapshots (Linux and macOS).
-    #[cfg(unix)]
-    {
-        for r in agentfs_mount_helper::commit::recover() {
-            if r.ok {
-                commits.push(r.line);
-            } else {
-                eprintln!("agentfs: {}", r.line);
-                failed.push(r.line);
-            }
-        }
-        commits.extend(agentfs_mount_helper::snapshot::collect());
-    }
+    let commits = leftovers(&mut failed);
     for line in &commits {
         println!("{line}");
     }
@@ -45,4 +32,27 @@ pub fn run() -> Result<()> {
         0 => Ok(()),
         n => Err(Error::System(format!("{n} thing(s) could not be cleaned up, each named above; the rest was"))),
     }
+}
+
+/// Interrupted commits and half-made snapshots (Linux and macOS): a line for each one cleaned
+/// up; what failed goes to `failed`.
+#[cfg(unix)]
+fn leftovers(failed: &mut Vec<String>) -> Vec<String> {
+    let mut commits = Vec::new();
+    for r in agentfs_mount_helper::commit::recover() {
+        if r.ok {
+            commits.push(r.line);
+        } else {
+            eprintln!("agentfs: {}", r.line);
+            failed.push(r.line);
+        }
+    }
+    commits.extend(agentfs_mount_helper::snapshot::collect());
+    commits
+}
+
+/// Windows has neither commits nor snapshots.
+#[cfg(not(unix))]
+fn leftovers(_failed: &mut Vec<String>) -> Vec<String> {
+    Vec::new()
 }

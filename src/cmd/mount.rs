@@ -25,6 +25,7 @@ pub fn run(a: MountArgs) -> Result<()> {
         quiet: a.quiet,
         passthrough: a.options.passthrough,
         fuse_options: a.options.fuse_options,
+        io_uring: a.options.io_uring,
         ..MountRequest::new(a.src, a.mnt)
     };
     options.apply(&mut req);

@@ -12,6 +12,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         pin: a.pin,
         budget_bytes: a.size,
         passthrough: a.passthrough,
+        io_uring: a.io_uring,
         cmd: a.cmd,
         quiet: a.quiet,
     };

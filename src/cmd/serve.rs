@@ -16,6 +16,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         pin,
         passthrough: a.options.passthrough,
         fuse_options: a.options.fuse_options,
+        io_uring: a.options.io_uring,
         id: a.id,
         exit_with: a.exit_with,
         kernel: a.kernel_options,

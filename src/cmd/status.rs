@@ -51,6 +51,8 @@ fn to_json(rec: &MountRecord) -> Value {
         "pin": pin,
         "upper": { "used_bytes": used, "budget_bytes": budget },
         "passthrough": rec.passthrough,
+        "transport": rec.transport,
+        "transport_reason": rec.transport_reason,
     });
     quote::put(&mut v, "mountpoint", rec.mountpoint_path());
     quote::put(&mut v, "source", rec.source_path());
@@ -80,6 +82,7 @@ fn print_human(rec: &MountRecord) {
         ),
     }
     println!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" });
+    println!("  transport: {}; {}", rec.transport, rec.transport_reason);
     println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
 }
 

@@ -30,6 +30,29 @@ pub fn fuse_available() -> bool {
     ok
 }
 
+/// The module parameter that lets the kernel offer FUSE over io_uring.
+pub const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// Whether the kernel offers FUSE over io_uring to new mounts.
+pub fn uring_enabled() -> bool {
+    fs::read_to_string(ENABLE_URING).is_ok_and(|v| matches!(v.trim(), "Y" | "1"))
+}
+
+/// Whether io_uring-mode tests can run: the fuse module parameter enable_uring must be on
+/// (scripts/test turns it on for the run). With CI=true, off fails instead of skipping.
+pub fn uring_available() -> bool {
+    let on = uring_enabled();
+    if !on && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but FUSE over io_uring is off ({ENABLE_URING} is not Y); scripts/test turns it on as root");
+    }
+    if !on {
+        eprintln!(
+            "skipping the io_uring mode: {ENABLE_URING} is off (as root: echo 1 > {ENABLE_URING}, or run scripts/test)"
+        );
+    }
+    on
+}
+
 /// Runs `agentfs` with `args`, isolated to `runtime` as its runtime directory (and the state
 /// directory beside it).
 pub fn agentfs(runtime: &Path, args: &[&OsStr]) -> Output {
@@ -103,6 +126,10 @@ impl Fixture {
         args.push(self.mnt.as_os_str());
         let out = self.run(&args);
         assert!(out.status.success(), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
+        if let Some(mode) = self.mode {
+            let st = self.status();
+            assert_eq!(st["transport"], mode.transport(), "the {mode} mode's transport: {}", st["transport_reason"]);
+        }
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 

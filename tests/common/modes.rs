@@ -19,34 +19,41 @@ pub enum Mode {
     /// No pin (`--pin live`): OPEN answered, one-second caches, no writeback cache. The default
     /// where nothing can pin (ext4, tmpfs).
     Live,
+    /// Pinned, with requests through FUSE over io_uring (`--io-uring on`): one queue per CPU.
+    /// The other modes ask for the classic transport (`--io-uring off`), so that both are
+    /// tested whatever the kernel offers.
+    Uring,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Pinned, Mode::Passthrough, Mode::Live];
+    pub const ALL: [Mode; 4] = [Mode::Pinned, Mode::Passthrough, Mode::Live, Mode::Uring];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Pinned => "pinned",
             Mode::Passthrough => "passthrough",
             Mode::Live => "live",
+            Mode::Uring => "uring",
         }
     }
 
     /// The `agentfs mount` options that select this mode.
     pub fn mount_args(self) -> &'static [&'static str] {
         match self {
-            Mode::Pinned => &["--pin", "copy"],
-            Mode::Passthrough => &["--pin", "copy", "--passthrough"],
-            Mode::Live => &["--pin", "live"],
+            Mode::Pinned => &["--pin", "copy", "--io-uring", "off"],
+            Mode::Passthrough => &["--pin", "copy", "--passthrough", "--io-uring", "off"],
+            Mode::Live => &["--pin", "live", "--io-uring", "off"],
+            Mode::Uring => &["--pin", "copy", "--io-uring", "on"],
         }
     }
 
     /// The same as `-o` options of `mount -t fuse.agentfs`.
     pub fn mount_options(self) -> &'static str {
         match self {
-            Mode::Pinned => "pin=copy",
-            Mode::Passthrough => "pin=copy,passthrough",
-            Mode::Live => "pin=live",
+            Mode::Pinned => "pin=copy,io_uring=off",
+            Mode::Passthrough => "pin=copy,passthrough,io_uring=off",
+            Mode::Live => "pin=live,io_uring=off",
+            Mode::Uring => "pin=copy,io_uring=on",
         }
     }
 
@@ -57,7 +64,12 @@ impl Mode {
 
     /// Whether the kernel opens files without asking the daemon.
     pub fn no_open(self) -> bool {
-        self == Mode::Pinned
+        matches!(self, Mode::Pinned | Mode::Uring)
+    }
+
+    /// The transport `agentfs status` reports for this mode.
+    pub fn transport(self) -> &'static str {
+        if self == Mode::Uring { "io_uring" } else { "classic" }
     }
 }
 
@@ -68,7 +80,8 @@ impl std::fmt::Display for Mode {
 }
 
 /// Instantiates test functions `fn NAME(mode: Mode)` once per mode: `NAME::pinned`,
-/// `NAME::passthrough`, `NAME::live`.
+/// `NAME::passthrough`, `NAME::live`, `NAME::uring` (skipped where the kernel does not offer
+/// FUSE over io_uring, unless CI=true, see [`crate::common::uring_available`]).
 #[macro_export]
 macro_rules! per_mode {
     ($($name:ident),* $(,)?) => {
@@ -85,6 +98,12 @@ macro_rules! per_mode {
                 #[test]
                 fn live() {
                     super::$name($crate::common::Mode::Live)
+                }
+                #[test]
+                fn uring() {
+                    if $crate::common::uring_available() {
+                        super::$name($crate::common::Mode::Uring)
+                    }
                 }
             }
         )*

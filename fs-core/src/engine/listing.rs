@@ -30,13 +30,13 @@ impl Engine {
     pub fn readdir(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry) -> bool) -> Result<()> {
         let node = self.node(id)?;
         let d = self.listing(&node, offset)?;
+        let pos = d.position(offset);
         for (cookie, name, ino) in self.dots(id, &node) {
-            if offset < cookie && !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() })
-            {
+            let at = ListingPos::start_after(cookie);
+            if pos.after < cookie && !add(&DirEntry { ino, offset: at, kind: FileKind::Directory, name: name.into() }) {
                 return Ok(());
             }
         }
-        let pos = d.position(offset);
         for (name, e) in d.listing(pos) {
             let at = ListingPos::offset(e.cookie(), pos.limit);
             let entry = DirEntry { ino: e.id, offset: at, kind: e.kind, name: OsString::from(&**name) };
@@ -52,15 +52,16 @@ impl Engine {
     pub fn readdirplus(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry, &Attr) -> bool) -> Result<()> {
         let node = self.node(id)?;
         let d = self.listing(&node, offset)?;
+        let pos = d.position(offset);
         for (cookie, name, ino) in self.dots(id, &node) {
-            if offset < cookie {
+            if pos.after < cookie {
                 let attr = self.node(ino)?.attr();
-                if !add(&DirEntry { ino, offset: cookie, kind: FileKind::Directory, name: name.into() }, &attr) {
+                let at = ListingPos::start_after(cookie);
+                if !add(&DirEntry { ino, offset: at, kind: FileKind::Directory, name: name.into() }, &attr) {
                     return Ok(());
                 }
             }
         }
-        let pos = d.position(offset);
         for (name, e) in d.listing(pos) {
             let child = match self.resolve(id, Found { body: &d, name, entry: e }, true, false) {
                 Ok(c) => c,

@@ -247,9 +247,15 @@ fn same_as_left(a: &Found, left: &Left) -> io::Result<bool> {
         }
         (FileType::Symlink, Content::Symlink { target }) => a.target()? == *target,
         (FileType::Directory, Content::Dir) => true,
-        (k, Content::Other { kind, rdev }) => k.as_raw_mode() == *kind && a.rdev() == *rdev,
+        (k, Content::Other { kind, rdev }) => raw_kind(k) == *kind && a.rdev() == *rdev,
         _ => false,
     })
+}
+
+/// The type bits of `k` (`mode_t`: 32 bits on Linux, 16 on macOS; recorded as 32).
+#[allow(clippy::unnecessary_cast)]
+fn raw_kind(k: FileType) -> u32 {
+    k.as_raw_mode() as u32
 }
 
 /// What is at `found` now, as the base records it (`origin`: where in the pin it came from).
@@ -259,7 +265,7 @@ pub fn left_of(found: Option<&Found>, origin: Option<&Path>) -> io::Result<Left>
         FileType::RegularFile => Content::File { size: f.size(), hash: f.hash()? },
         FileType::Symlink => Content::Symlink { target: f.target()? },
         FileType::Directory => Content::Dir,
-        k => Content::Other { kind: k.as_raw_mode(), rdev: f.rdev() },
+        k => Content::Other { kind: raw_kind(k), rdev: f.rdev() },
     };
     Ok(Left::Object {
         id: f.id(),

@@ -106,6 +106,18 @@ fn temp_file_owner(p: &Path) -> Option<u32> {
     name.strip_prefix('.')?.rsplit_once(".tmp.")?.1.parse().ok()
 }
 
+/// Whether process `pid` exists (Linux: its /proc entry; macOS has no /proc).
+fn process_exists(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        Path::new(&format!("/proc/{pid}")).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        crate::process::start_time(pid).is_some()
+    }
+}
+
 /// Where a commit writes, as the journal records it.
 pub struct Target<'a> {
     pub root: &'a Path,
@@ -186,7 +198,7 @@ pub fn all() -> (Vec<Journal>, Vec<String>) {
     for e in entries.flatten() {
         let p = e.path();
         if let Some(pid) = temp_file_owner(&p) {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
+            if !process_exists(pid) {
                 let _ = fs::remove_file(&p);
             }
             continue;

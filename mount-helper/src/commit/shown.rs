@@ -32,8 +32,9 @@ pub fn hash(client: &mut Client, id: u64, size: u64) -> Result<[u8; 32]> {
 }
 
 /// The kind of an object of SRC, as the engine names kinds.
+#[allow(clippy::unnecessary_cast)]
 pub fn kind_of(t: FileType) -> Option<FileKind> {
-    FileKind::from_mode(t.as_raw_mode())
+    FileKind::from_mode(t.as_raw_mode() as u32)
 }
 
 fn kind_matches(kind: FileKind, t: FileType) -> bool {

@@ -129,9 +129,10 @@ impl<'a> Stager<'a> {
     }
 }
 
-/// Fills `dst` with `src`'s data: a reflink clone where the filesystem can, else a copy.
+/// Fills `dst` with `src`'s data: a reflink clone where the filesystem can (Linux's FICLONE;
+/// macOS clones only into a new name, so it copies), else a copy.
 fn clone_into(src: &OwnedFd, dst: &OwnedFd) -> io::Result<()> {
-    if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
+    if agentfs_platform::os::fs::clone_into(dst, src).is_ok() {
         return Ok(());
     }
     let mut reader = File::from(rustix::io::fcntl_dupfd_cloexec(src, 0)?);

@@ -14,11 +14,9 @@ use crate::owned::STAGING_DIR_NAME;
 use crate::pin::location;
 use crate::registry::MountRecord;
 use crate::target;
-use agentfs_platform::tree_copy::{self, DataMode};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The tree's name in the staging directory.
 const TREE: &str = "tree";
@@ -161,16 +159,9 @@ fn build(
     let fail = |e: std::io::Error| Error::io("cannot build the tree in", &staging_parent.path_of(id), &e);
     staging_parent.mkdir(id, 0o700).map_err(fail)?;
     let staging = staging_parent.open_dir(Path::new(id)).map_err(fail)?;
-    let mode = if can_clone(&staging) { DataMode::Reflink } else { DataMode::Copy };
-    let opts = tree_copy::Options {
-        mode,
-        skip_top: rec.pin.hidden_names(),
-        skip_everywhere: crate::owned::names(),
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8),
-        progress: Arc::new(tree_copy::Progress::default()),
-    };
-    let (src, dst) = (lower.dup_fd().map_err(fail)?, staging.dup_fd().map_err(fail)?);
-    tree_copy::copy_tree_at(src, &dst, OsStr::new(TREE), &opts).map_err(fail)?;
+    // On the pin's btrfs filesystem the tree is a snapshot of the pin: O(1) in the tree's size.
+    let copy = crate::lower_copy::make(rec, lower, &staging, OsStr::new(TREE), true).map_err(fail)?;
+    let mode = copy.data;
     let root = staging.open_dir(Path::new(TREE)).map_err(fail)?;
     let w = Tree { client, lower, root: &root, data_mode: mode }.apply(set)?;
     staging.syncfs().map_err(fail)?;
@@ -179,15 +170,20 @@ fn build(
     Ok((staging, tree_id, w.bytes))
 }
 
-/// Whether files in `dir` can be cloned (FICLONE).
+/// Whether files in `dir` can be cloned (FICLONE on Linux, clonefile on macOS).
 pub fn can_clone(dir: &Dir) -> bool {
     let (a, b) = (OsStr::new(".probe-a"), OsStr::new(".probe-b"));
     let r = (|| -> std::io::Result<()> {
         let fa = dir.create_file(a, 0o600)?;
         rustix::io::write(&fa, &[0x5a; 4096])?;
         rustix::fs::fsync(&fa)?;
-        let fb = dir.create_file(b, 0o600)?;
-        rustix::fs::ioctl_ficlone(&fb, &fa)?;
+        #[cfg(target_os = "linux")]
+        {
+            let fb = dir.create_file(b, 0o600)?;
+            agentfs_platform::os::fs::clone_into(&fb, &fa)?;
+        }
+        #[cfg(target_os = "macos")]
+        agentfs_platform::os::fs::clone_to_name(&fa, dir.fd(), b)?;
         Ok(())
     })();
     let _ = dir.unlink(a);

@@ -4,14 +4,29 @@
 //! very object planned for (device and inode); owner and times are then set on that fd
 //! (`AT_EMPTY_PATH`), mode and xattrs through its `/proc/self/fd` entry, which leads to that
 //! inode and nowhere else. A symlink keeps its mode and xattrs (Linux has none to set).
+//!
+//! macOS has neither `O_PATH`, `AT_EMPTY_PATH` nor `/proc/self/fd`: see `meta/macos.rs`.
 
+#[cfg(target_os = "linux")]
 use super::{Dir, Identity, err_at, kind_of};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, Timespec, Timestamps, XattrFlags};
+use rustix::fs::Stat;
+#[cfg(target_os = "linux")]
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, XattrFlags};
+#[cfg(target_os = "linux")]
 use std::ffi::OsStr;
+#[cfg(target_os = "linux")]
 use std::io;
+#[cfg(target_os = "linux")]
 use std::os::fd::{AsRawFd, OwnedFd};
+#[cfg(target_os = "linux")]
 use std::os::unix::ffi::OsStrExt;
+#[cfg(target_os = "linux")]
 use std::path::PathBuf;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::{read, set, set_meta_of};
 
 pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -41,10 +56,12 @@ pub struct ObjectMeta {
     pub meta: Meta,
 }
 
+#[cfg(target_os = "linux")]
 fn proc_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+#[cfg(target_os = "linux")]
 fn open_path(dir: &Dir, name: &OsStr) -> io::Result<OwnedFd> {
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(dir.fd(), name, flags, Mode::empty()).map_err(|e| err_at(&dir.path_of(name), e.into()))
@@ -67,6 +84,7 @@ fn read_growing(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> 
 }
 
 /// Every xattr of the inode behind `fd` (none where the filesystem has none), sorted.
+#[cfg(target_os = "linux")]
 fn read_xattrs(fd: &OwnedFd) -> io::Result<Xattrs> {
     let p = proc_path(fd);
     let list = match read_growing(|b| rustix::fs::listxattr(&p, b)) {
@@ -98,6 +116,7 @@ fn meta_of(st: &Stat, xattrs: Option<Xattrs>) -> Meta {
     }
 }
 
+#[cfg(target_os = "linux")]
 pub fn read(dir: &Dir, name: &OsStr) -> io::Result<Option<ObjectMeta>> {
     let fd = match rustix::fs::openat(dir.fd(), name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
     {
@@ -114,6 +133,7 @@ pub fn read(dir: &Dir, name: &OsStr) -> io::Result<Option<ObjectMeta>> {
     Ok(Some(ObjectMeta { meta: meta_of(&st, xattrs), st }))
 }
 
+#[cfg(target_os = "linux")]
 pub fn set(dir: &Dir, name: &OsStr, who: Identity, m: &Meta) -> io::Result<()> {
     let fd = open_path(dir, name)?;
     let st = rustix::fs::fstat(&fd).map_err(|e| err_at(&dir.path_of(name), e.into()))?;
@@ -126,6 +146,7 @@ pub fn set(dir: &Dir, name: &OsStr, who: Identity, m: &Meta) -> io::Result<()> {
 
 /// Sets owner (as root), mode and xattrs (not on symlinks), then times, on the object behind
 /// `fd` (an `O_PATH` fd, or any other), whose stat is `st`.
+#[cfg(target_os = "linux")]
 pub fn set_meta_of(fd: &OwnedFd, st: &Stat, m: &Meta) -> io::Result<()> {
     let is_symlink = kind_of(st) == FileType::Symlink;
     let now = meta_of(st, None);
@@ -147,6 +168,7 @@ pub fn set_meta_of(fd: &OwnedFd, st: &Stat, m: &Meta) -> io::Result<()> {
 }
 
 /// Makes the xattrs of the inode behind `fd` exactly `want`, touching only what differs.
+#[cfg(target_os = "linux")]
 fn set_xattrs(fd: &OwnedFd, want: &Xattrs) -> io::Result<()> {
     let have = read_xattrs(fd)?;
     if &have == want {

@@ -5,9 +5,10 @@
 //! without following any symlink on the way. Further directories are only made from a `Dir`:
 //! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)`
 //! where the kernel has it, else one `O_NOFOLLOW | O_DIRECTORY` open per component that also
-//! refuses to cross into another mount. Everything else (create, rename, exchange, link,
-//! unlink, metadata) is a `*at` call on the fd of the parent with one plain name, never a path
-//! string: a symlink or a swapped directory anywhere cannot lead a write outside the root.
+//! refuses to cross into another mount (macOS always walks, and tells mounts apart by device).
+//! Everything else (create, rename, exchange, link, unlink, metadata) is a `*at` call on the fd
+//! of the parent with one plain name, never a path string: a symlink or a swapped directory
+//! anywhere cannot lead a write outside the root.
 
 mod meta;
 mod resolve;
@@ -90,6 +91,12 @@ pub fn cause(e: &io::Error) -> String {
         Some(p) => p.source.to_string(),
         None => e.to_string(),
     }
+}
+
+/// Permission bits as rustix's `Mode` (whose raw type is 32 bits on Linux, 16 on macOS).
+fn mode_of(mode: u32) -> Mode {
+    #[allow(clippy::unnecessary_cast)]
+    Mode::from_raw_mode(mode as rustix::fs::RawMode)
 }
 
 /// Refuses anything but one plain name (no `/`, not `.` or `..`, not empty).
@@ -198,10 +205,14 @@ impl Dir {
         let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
         let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let fail = |e: rustix::io::Errno| err_at(&self.path_of(name), e.into());
+        #[cfg(target_os = "linux")]
         let fd = match rustix::fs::openat(&self.fd, check_name(name)?, flags | OFlags::NOATIME, Mode::empty()) {
             Err(rustix::io::Errno::PERM) => rustix::fs::openat(&self.fd, name, flags, Mode::empty()).map_err(fail)?,
             other => other.map_err(fail)?,
         };
+        // macOS has no O_NOATIME.
+        #[cfg(not(target_os = "linux"))]
+        let fd = rustix::fs::openat(&self.fd, check_name(name)?, flags, Mode::empty()).map_err(fail)?;
         if kind_of(&rustix::fs::fstat(&fd).map_err(fail)?) != FileType::RegularFile {
             return Err(err_at(&self.path_of(name), io::Error::other("not a regular file")));
         }
@@ -211,12 +222,12 @@ impl Dir {
     /// Creates the regular file `name` (which must not exist) for reading and writing.
     pub fn create_file(&self, name: &OsStr, mode: u32) -> io::Result<OwnedFd> {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        rustix::fs::openat(&self.fd, check_name(name)?, flags, Mode::from_raw_mode(mode))
+        rustix::fs::openat(&self.fd, check_name(name)?, flags, mode_of(mode))
             .map_err(|e| err_at(&self.path_of(name), e.into()))
     }
 
     pub fn mkdir(&self, name: &OsStr, mode: u32) -> io::Result<()> {
-        rustix::fs::mkdirat(&self.fd, check_name(name)?, Mode::from_raw_mode(mode))
+        rustix::fs::mkdirat(&self.fd, check_name(name)?, mode_of(mode))
             .map_err(|e| err_at(&self.path_of(name), e.into()))
     }
 
@@ -227,8 +238,8 @@ impl Dir {
 
     /// Makes a FIFO, socket or device node.
     pub fn mknod(&self, name: &OsStr, kind: FileType, rdev: u64) -> io::Result<()> {
-        rustix::fs::mknodat(&self.fd, check_name(name)?, kind, Mode::from_raw_mode(0o600), rdev as _)
-            .map_err(|e| err_at(&self.path_of(name), e.into()))
+        agentfs_platform::os::fs::mknodat(&self.fd, check_name(name)?, kind, 0o600, rdev)
+            .map_err(|e| err_at(&self.path_of(name), e))
     }
 
     pub fn readlink(&self, name: &OsStr) -> io::Result<Vec<u8>> {

@@ -1,19 +1,25 @@
 //! Opening directories without following symlinks: `openat2` where the kernel has it (Linux
-//! 5.6+), else a walk of one `O_NOFOLLOW | O_DIRECTORY` open per component.
+//! 5.6+), else a walk of one `O_NOFOLLOW | O_DIRECTORY` open per component. macOS has no
+//! `openat2`: it always walks.
 
-use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
+#[cfg(target_os = "linux")]
+use rustix::fs::{ResolveFlags, StatxFlags};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path};
+#[cfg(target_os = "linux")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// Set once `openat2` turned out to be missing (ENOSYS): the walk is used from then on.
+#[cfg(target_os = "linux")]
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// Whether to use `openat2` (tests can force the walk with AGENTFS_TEST_NO_OPENAT2 in debug
 /// builds, so both paths are tested on one kernel).
+#[cfg(target_os = "linux")]
 fn use_openat2() -> bool {
     if cfg!(debug_assertions) && std::env::var_os("AGENTFS_TEST_NO_OPENAT2").is_some() {
         return false;
@@ -27,6 +33,7 @@ pub fn open_absolute(path: &Path) -> io::Result<OwnedFd> {
     if comps.next() != Some(Component::RootDir) || !comps.all(|c| matches!(c, Component::Normal(_))) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an absolute path of plain names"));
     }
+    #[cfg(target_os = "linux")]
     if use_openat2() {
         let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
         match rustix::fs::openat2(rustix::fs::CWD, path, DIR_FLAGS, Mode::empty(), how) {
@@ -60,6 +67,7 @@ pub fn open_beneath(dir: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
 }
 
 fn open_beneath_once(dir: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
+    #[cfg(target_os = "linux")]
     if use_openat2() {
         let how =
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
@@ -85,6 +93,7 @@ fn open_beneath_once(dir: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
 }
 
 /// The mount a directory is on: its mount id where statx tells it, else its device.
+#[cfg(target_os = "linux")]
 fn mount_of(fd: &OwnedFd) -> io::Result<u64> {
     match rustix::fs::statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID) {
         Ok(sx) if sx.stx_mask & StatxFlags::MNT_ID.bits() != 0 => Ok(sx.stx_mnt_id),
@@ -94,6 +103,14 @@ fn mount_of(fd: &OwnedFd) -> io::Result<u64> {
             Ok(rustix::fs::fstat(fd)?.st_dev as u64)
         }
     }
+}
+
+/// The mount a directory is on: its device (macOS has no mount ids; every mount, APFS volumes
+/// included, is a device of its own).
+#[cfg(not(target_os = "linux"))]
+fn mount_of(fd: &OwnedFd) -> io::Result<u64> {
+    #[allow(clippy::unnecessary_cast)]
+    Ok(rustix::fs::fstat(fd)?.st_dev as u64)
 }
 
 /// Walks down `rel` from `fd` one name at a time, never following a symlink; with `same_mount`,

@@ -2,9 +2,14 @@ use super::*;
 use std::fs;
 use std::os::unix::fs::symlink;
 
+/// A temporary directory with a path free of symlinks (on macOS, /var and /tmp are symlinks).
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(std::env::temp_dir().canonicalize().unwrap()).unwrap()
+}
+
 fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
-    let root = tempfile::tempdir().unwrap();
-    let outside = tempfile::tempdir().unwrap();
+    let root = tempdir();
+    let outside = tempdir();
     fs::create_dir_all(root.path().join("a/b")).unwrap();
     fs::write(root.path().join("a/b/f"), b"f").unwrap();
     fs::write(outside.path().join("keep"), b"keep").unwrap();
@@ -90,7 +95,7 @@ fn metadata_is_set_on_the_planned_object_only() {
 #[test]
 fn a_path_longer_than_path_max_opens_in_steps() {
     use rustix::fs::{Mode, OFlags};
-    let t = tempfile::tempdir().unwrap();
+    let t = tempdir();
     let root = Dir::open_root(t.path()).unwrap();
     let mut rel = std::path::PathBuf::new();
     let mut fd = rustix::fs::open(t.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();

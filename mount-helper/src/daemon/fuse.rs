@@ -1,13 +1,13 @@
 //! The FUSE daemon (Linux; macOS through macFUSE): mounted by fuser, ended by `agentfs unmount`,
 //! `umount`, `fusermount3 -u`, or SIGTERM/SIGINT/SIGHUP.
 
-use super::{LIVE_TTL, MountConfig, Running, engine, record, start_logging};
+use super::{LIVE_TTL, MountConfig, Running, Serving, engine, record, start_logging};
 use crate::error::{Error, Result};
 use crate::pin::PinKind;
 use crate::readiness::Readiness;
 use crate::registry;
 use agentfs_core::ROOT_ID;
-use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec};
+use agentfs_platform::fuse::{AgentFs, FuseOptions, MountSpec, Transport};
 use agentfs_platform::sys::signals;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -46,6 +46,7 @@ fn fuse_options(cfg: &MountConfig, live: bool) -> FuseOptions {
         opts.passthrough = true;
         opts.no_open = false;
     }
+    opts.io_uring = cfg.io_uring;
     opts
 }
 
@@ -55,7 +56,7 @@ fn mount(
     fs: AgentFs,
     spec: &MountSpec<'_>,
     cfg: &MountConfig,
-) -> std::io::Result<fuser::Session<agentfs_platform::fuse::Classic>> {
+) -> std::io::Result<(fuser::Session<agentfs_platform::fuse::Classic>, Transport)> {
     #[cfg(target_os = "macos")]
     {
         agentfs_platform::fuse::host::macfuse::mount(fs, spec, &cfg.fuse_options)
@@ -128,7 +129,7 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     let fs = AgentFs::new(std::sync::Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
-    let mut session = mount(fs, &spec, cfg).map_err(|e| mount_refused(cfg, &e))?;
+    let (mut session, transport) = mount(fs, &spec, cfg).map_err(|e| mount_refused(cfg, &e))?;
     let unmounter = session.unmount_callable();
     let session = std::thread::Builder::new()
         .name("fuse-session".into())
@@ -149,7 +150,12 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
             return Err(Error::System(format!("the mount at {} does not answer ({other:?})", mnt.display())));
         }
     }
-    let rec = record(cfg, log.as_deref(), passthrough.load(std::sync::atomic::Ordering::Acquire));
+    let serving = Serving {
+        passthrough: passthrough.load(std::sync::atomic::Ordering::Acquire),
+        transport: transport.name(),
+        transport_reason: transport.reason(),
+    };
+    let rec = record(cfg, log.as_deref(), serving);
     if let Err(e) = registry::save(&rec) {
         crate::unmount::detach(&mnt);
         let _ = session.join();
@@ -160,5 +166,5 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
         tracing::warn!(%e, "no control socket: diff, snapshot and commit will not reach this mount");
     }
     tracing::info!(pid = rec.pid, "serving");
-    Ok(Running { id: cfg.id.clone(), session, log, pin: cfg.pin.clone() })
+    Ok(Running { id: cfg.id.clone(), session, transport, log, pin: cfg.pin.clone() })
 }

@@ -43,6 +43,8 @@ pub struct MountConfig {
     pub passthrough: bool,
     /// Options for the FUSE driver, passed as they are (macFUSE's, such as `backend=fskit`).
     pub fuse_options: Vec<String>,
+    /// Whether requests may come through FUSE over io_uring.
+    pub io_uring: agentfs_platform::io_uring_mode::IoUringMode,
     /// The record's id.
     pub id: String,
     /// Unmount when this process (pid, start time) exits.
@@ -70,6 +72,8 @@ impl MountConfig {
             a.push("--fuse-option".into());
             a.push(o.into());
         }
+        a.push("--io-uring".into());
+        a.push(self.io_uring.name().into());
         let kernel = self.kernel.to_option_string();
         if !kernel.is_empty() {
             a.push("--kernel-options".into());
@@ -99,6 +103,9 @@ struct Running {
     id: String,
     /// Ends when the mount has ended.
     session: JoinHandle<std::io::Result<()>>,
+    /// The io_uring queues beside the session, if any: joined after it.
+    #[cfg(unix)]
+    transport: agentfs_platform::fuse::Transport,
     log: Option<PathBuf>,
     pin: Pin,
 }
@@ -181,7 +188,6 @@ fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
         read_ahead_files: if tracks_opens { 0 } else { READ_AHEAD_FILES },
         atime: atime_policy(cfg),
         dir_atime: !cfg.kernel.nodiratime,
-        ..Config::default()
     };
     let engine = Engine::new(lower, agentfs_platform::store::for_daemon(nofile), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;
@@ -192,8 +198,15 @@ fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
     Ok(engine)
 }
 
+/// How a daemon serves: whether the kernel granted passthrough, and the transport with why.
+struct Serving<'a> {
+    passthrough: bool,
+    transport: &'a str,
+    transport_reason: &'a str,
+}
+
 /// The registry record of the serving daemon of `cfg`.
-fn record(cfg: &MountConfig, log: Option<&Path>, passthrough: bool) -> MountRecord {
+fn record(cfg: &MountConfig, log: Option<&Path>, serving: Serving<'_>) -> MountRecord {
     MountRecord {
         id: cfg.id.clone(),
         pid: std::process::id(),
@@ -212,7 +225,9 @@ fn record(cfg: &MountConfig, log: Option<&Path>, passthrough: bool) -> MountReco
         log: log.map(path_bytes).unwrap_or_default(),
         pin: cfg.pin.clone(),
         pins_dir: cfg.pin.path().parent().map(path_bytes).unwrap_or_default(),
-        passthrough,
+        passthrough: serving.passthrough,
+        transport: serving.transport.into(),
+        transport_reason: serving.transport_reason.into(),
     }
 }
 
@@ -252,6 +267,8 @@ impl Running {
                 false
             }
         };
+        #[cfg(unix)]
+        self.transport.join();
         tracing::info!(clean, "unmounted");
         crate::control::remove_endpoint(&self.id);
         if let Err(e) = pin::remove(&self.pin) {

@@ -2,7 +2,7 @@
 //! the control pipe: only the daemon can take a WinFsp volume down), a console control event,
 //! or the exit of the process it serves (`agentfs run`).
 
-use super::{MountConfig, Running, engine, record, start_logging};
+use super::{MountConfig, Running, Serving, engine, record, start_logging};
 use crate::control::server::OnUnmount;
 use crate::error::{Error, Result};
 use crate::pin::PinKind;
@@ -64,7 +64,8 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     if let Some((pid, start)) = cfg.exit_with {
         watch_owner(pid, start, Arc::clone(&stop)).map_err(fail)?;
     }
-    let rec = record(cfg, log.as_deref(), false);
+    let serving = Serving { passthrough: false, transport: "winfsp", transport_reason: "the WinFsp driver" };
+    let rec = record(cfg, log.as_deref(), serving);
     let started = registry::save(&rec).and_then(|()| {
         // The only way to unmount: without it the mount must not stay.
         crate::control::server::start(engine, &cfg.id, rec.uid, Some(Arc::clone(&stop)))

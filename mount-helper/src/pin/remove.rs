@@ -58,6 +58,7 @@ pub fn remove_dir_if_empty(path: &Path) {
 
 /// Deletes the btrfs subvolume at `path` (a user without `user_subvol_rm_allowed` makes it
 /// writable and removes it like a directory: rmdir of an empty subvolume deletes it).
+#[cfg(unix)]
 pub fn remove_snapshot(path: &Path) -> io::Result<()> {
     let Some((parent, name)) = parent_of(path)? else { return Ok(()) };
     if parent.stat(name)?.is_none() {

@@ -14,30 +14,16 @@ use crate::changeset::ChangeSet;
 use crate::confined::{Dir, cause};
 use crate::control::client::Client;
 use crate::error::{Error, Result};
+use crate::lower_copy;
 use crate::materialize::{Tree, Written};
 use crate::pin::location;
-use crate::pin::{Pin, PinKind};
 use crate::target;
 use agentfs_platform::os::subvolume as btrfs;
-use agentfs_platform::tree_copy::{self, DataMode};
+use agentfs_platform::tree_copy::DataMode;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
-
-/// The btrfs subvolume holding a pin's lower root, and the root's place in it.
-fn subvolume_of(pin: &Pin) -> Option<(PathBuf, PathBuf)> {
-    if !matches!(pin.kind, PinKind::Snapshot | PinKind::Branch) {
-        return None;
-    }
-    let container = pin.path();
-    let is_subvolume = crate::pin::snapshot::applies(&container).unwrap_or(false)
-        && std::fs::metadata(&container).is_ok_and(|m| m.ino() == btrfs::SUBVOL_ROOT_INO);
-    let rel = pin.lower_root().strip_prefix(&container).ok()?.to_path_buf();
-    is_subvolume.then_some((container, rel))
-}
 
 /// Something half made, removed unless `done` is set.
 struct Partial {
@@ -101,28 +87,9 @@ fn copy_lower(
     part: &OsStr,
     name: &str,
 ) -> Result<(Holder, PathBuf, DataMode)> {
-    if let Some((subvol, rel)) = subvolume_of(&rec.pin) {
-        let from = Dir::open_root(&subvol).map_err(fail("open the pin", name))?;
-        btrfs::snapshot(from.into_fd(), dir.dup_fd().map_err(fail("open the snapshots directory", name))?, part, false)
-            .map_err(fail("snapshot the pin", name))?;
-        return Ok((Holder::Subvolume, rel, DataMode::Reflink));
-    }
-    let mode = if crate::commit::can_clone(dir) { DataMode::Reflink } else { DataMode::Copy };
-    let opts = tree_copy::Options {
-        mode,
-        skip_top: rec.pin.hidden_names(),
-        skip_everywhere: crate::owned::names(),
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8),
-        progress: Arc::new(tree_copy::Progress::default()),
-    };
-    let mut guard = Partial { path: dir.path_of(part), holder: Holder::Tree, done: false };
-    let (src, dst) = (
-        lower.dup_fd().map_err(fail("open the pin", name))?,
-        dir.dup_fd().map_err(fail("open the snapshots directory", name))?,
-    );
-    tree_copy::copy_tree_at(src, &dst, part, &opts).map_err(fail("copy the lower layer", name))?;
-    guard.done = true;
-    Ok((Holder::Tree, PathBuf::new(), mode))
+    let copy = lower_copy::make(rec, lower, dir, part, false).map_err(fail("copy the lower layer", name))?;
+    let holder = if copy.subvolume { Holder::Subvolume } else { Holder::Tree };
+    Ok((holder, copy.rel, copy.data))
 }
 
 /// Step 2: the mount's changes, with the mount held still, written into the tree `root`.
@@ -194,7 +161,7 @@ pub fn create(mnt: &Path, name: &str) -> Result<SnapshotRecord> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
-        holder: if subvolume_of(&rec.pin).is_some() { Holder::Subvolume } else { Holder::Tree },
+        holder: if lower_copy::subvolume_of(&rec.pin).is_some() { Holder::Subvolume } else { Holder::Tree },
         container: part.as_os_str().as_bytes().to_vec(),
         root: part.as_os_str().as_bytes().to_vec(),
         changed_objects: 0,

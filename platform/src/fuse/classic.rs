@@ -61,10 +61,8 @@ fn xattr(reply: ReplyXattr, r: ops::Result<XattrOut>) {
 
 fn opened(reply: ReplyOpen, open: OpenOut) {
     match &open.backing {
-        #[cfg(target_os = "linux")]
         Some(b) => crate::sys::fuse_dev::opened_passthrough(reply, open.fh, FopenFlags::empty(), b.id()),
-        // Passthrough is Linux's: elsewhere no open has a backing file.
-        _ => reply.opened(FileHandle(open.fh), FopenFlags::from_bits_retain(open.flags)),
+        None => reply.opened(FileHandle(open.fh), FopenFlags::from_bits_retain(open.flags)),
     }
 }
 
@@ -347,7 +345,6 @@ impl Filesystem for Classic {
             Ok((e, open)) => {
                 let attr = file_attr(&e.attr);
                 match &open.backing {
-                    #[cfg(target_os = "linux")]
                     Some(b) => crate::sys::fuse_dev::created_passthrough(
                         reply,
                         (&e.entry_ttl, &attr, GEN),
@@ -355,7 +352,7 @@ impl Filesystem for Classic {
                         FopenFlags::empty(),
                         b.id(),
                     ),
-                    _ => reply.created(
+                    None => reply.created(
                         &e.entry_ttl,
                         &attr,
                         GEN,

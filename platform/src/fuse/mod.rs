@@ -13,8 +13,12 @@ pub mod host;
 mod io_mode;
 mod lseek;
 pub mod ops;
+mod transport;
+#[cfg(target_os = "linux")]
+mod uring;
 
 pub use classic::Classic;
+pub use transport::{ENABLE_URING, IoUringMode, Transport, io_uring_unavailable};
 
 use agentfs_core::Engine;
 use fuser::{Config, InitFlags, KernelConfig, MountOption, Session, SessionACL};
@@ -47,6 +51,8 @@ pub struct FuseOptions {
     /// Do not answer OPEN: the kernel then opens and closes files without asking the daemon
     /// (two round trips saved per open), reading and writing by inode. Rules out passthrough.
     pub no_open: bool,
+    /// Whether requests may come through FUSE over io_uring.
+    pub io_uring: IoUringMode,
 }
 
 impl FuseOptions {
@@ -62,6 +68,7 @@ impl FuseOptions {
             auto_inval_data: false,
             passthrough: false,
             no_open: true,
+            io_uring: IoUringMode::Off,
         }
     }
 
@@ -78,6 +85,7 @@ impl FuseOptions {
             auto_inval_data: true,
             passthrough: false,
             no_open: false,
+            io_uring: IoUringMode::Off,
         }
     }
 }
@@ -153,6 +161,9 @@ impl Ops {
         if opts.auto_inval_data {
             wanted |= InitFlags::FUSE_AUTO_INVAL_DATA;
         }
+        if self.wants_io_uring(cfg) {
+            wanted |= InitFlags::FUSE_OVER_IO_URING;
+        }
         let granted = wanted & cfg.capabilities();
         if cfg.add_capabilities(granted).is_err() {
             tracing::warn!("the kernel refused capabilities it announced");
@@ -160,17 +171,68 @@ impl Ops {
         let writeback = granted.contains(InitFlags::FUSE_WRITEBACK_CACHE);
         let g = &self.granted;
         g.writeback.store(writeback, Ordering::Release);
-        // With the writeback cache the kernel keeps file times and sends them with SETATTR.
+        // With the writeback cache the kernel keeps file times and sends them with SETATTR,
+        // stamped from its coarse clock: the daemon's own times come from the same clock.
         self.engine().set_frontend_keeps_mtime(writeback);
+        #[cfg(target_os = "linux")]
+        if writeback {
+            agentfs_core::set_clock(coarse_now);
+        }
         g.passthrough.store(granted.contains(InitFlags::FUSE_PASSTHROUGH), Ordering::Release);
         g.killpriv.store(granted.contains(InitFlags::FUSE_HANDLE_KILLPRIV_V2), Ordering::Release);
         g.posix_acl.store(granted.contains(InitFlags::FUSE_POSIX_ACL), Ordering::Release);
         g.dont_mask.store(granted.contains(InitFlags::FUSE_DONT_MASK), Ordering::Release);
-        let _ = cfg.set_max_write(1 << 20).or_else(|max| cfg.set_max_write(max));
-        let _ = cfg.set_max_readahead(1 << 20).or_else(|max| cfg.set_max_readahead(max));
+        g.io_uring.store(granted.contains(InitFlags::FUSE_OVER_IO_URING), Ordering::Release);
+        let max_write = match cfg.set_max_write(1 << 20) {
+            Ok(_) => 1 << 20,
+            Err(max) => cfg.set_max_write(max).map_or(0, |_| max),
+        };
+        let readahead = match cfg.set_max_readahead(1 << 20) {
+            Ok(_) => 1 << 20,
+            Err(max) => cfg.set_max_readahead(max).map_or(0, |_| max),
+        };
+        g.max_payload.store(max_payload(max_write, readahead), Ordering::Release);
         let _ = cfg.set_max_background(64);
         tracing::info!(granted = ?granted, missing = ?(wanted - granted), "FUSE session initialised");
     }
+
+    /// Whether to ask for FUSE over io_uring: the mount may use it, the kernel offers it, and
+    /// this process can set up io_uring (once granted, every request waits for the queues).
+    fn wants_io_uring(&self, cfg: &KernelConfig) -> bool {
+        let offered = cfg!(target_os = "linux") && cfg.capabilities().contains(InitFlags::FUSE_OVER_IO_URING);
+        self.granted.io_uring_offered.store(offered, Ordering::Release);
+        if !offered || self.opts().io_uring == IoUringMode::Off {
+            return false;
+        }
+        match io_uring_probe() {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = self.granted.io_uring_unusable.set(e.to_string());
+                false
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn io_uring_probe() -> io::Result<()> {
+    crate::sys::uring::probe()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn io_uring_probe() -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The largest payload of a request or reply, as the kernel computes it for its ring:
+/// `max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE)`, with max_pages as fuser
+/// asks for it (enough pages for the larger of max_write and max_readahead). The kernel only
+/// lowers these, so this is an upper bound.
+fn max_payload(max_write: u32, readahead: u32) -> usize {
+    let page = rustix::param::page_size();
+    let largest = max_write.max(readahead) as usize;
+    let pages = largest.div_ceil(page).max(1);
+    (pages * page).max(max_write as usize).max(8192)
 }
 
 /// Mounting directly as root (not through fusermount3), fuser passes no subtype; the Linux
@@ -183,9 +245,10 @@ fn kernel_subtype() -> Option<MountOption> {
     None
 }
 
-/// Mounts `fs` at `spec.mountpoint`. When this returns, the kernel has sent INIT and the mount
-/// serves requests as soon as [`Session::run`] starts.
-pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<Classic>> {
+/// Mounts `fs` at `spec.mountpoint`. When this returns, the kernel has sent INIT, the io_uring
+/// queues serve (if the mount got io_uring), and the rest is served as soon as [`Session::run`]
+/// starts. A mount that asked for io_uring `on` and cannot have it fails (unmounted again).
+pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<(Session<Classic>, Transport)> {
     let ops = Arc::clone(&fs.ops);
     let mut options = vec![
         MountOption::FSName(spec.fsname.clone()),
@@ -212,5 +275,15 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<Session<Classic>> 
     }
     let _ = ops.notifier.set(session.notifier());
     let _ = ops.device.set(Arc::new(session.as_fd().try_clone_to_owned()?));
-    Ok(session)
+    let transport = transport::start(&ops)?;
+    tracing::info!(transport = transport.name(), reason = transport.reason(), "transport");
+    Ok((session, transport))
+}
+
+/// The kernel's coarse wall clock (what it stamps file times with when a filesystem has no
+/// fine-grained timestamps, FUSE included).
+#[cfg(target_os = "linux")]
+fn coarse_now() -> agentfs_core::Timestamp {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    agentfs_core::Timestamp::new(t.tv_sec, t.tv_nsec as u32)
 }

@@ -37,6 +37,14 @@ pub fn clone_into(_dst: impl AsFd, _src: impl AsFd) -> io::Result<()> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "macOS clones files only into a new name (clonefile)"))
 }
 
+/// Makes the new name `name` in `dst_dir` (which must not exist) a clone of the open regular file
+/// `src` (`fclonefileat`: the clone gets the source's data, mode, flags and xattrs, and belongs
+/// to the caller). Linux clones into an open file instead: see [`clone_into`].
+#[cfg(target_os = "macos")]
+pub fn clone_to_name(src: impl AsFd, dst_dir: impl AsFd, name: &OsStr) -> io::Result<()> {
+    crate::sys::macos::clone::fclonefileat(src.as_fd(), dst_dir.as_fd(), name, false)
+}
+
 /// Writes out what the kernel caches for the filesystem holding `fd`; for a FUSE mount with a
 /// writeback cache, that sends every dirty page to the daemon. Linux: syncfs. macOS has no
 /// per-filesystem sync: sync(2) writes out every filesystem, this one included.

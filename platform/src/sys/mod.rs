@@ -6,7 +6,7 @@
 pub mod btrfs;
 #[cfg(unix)]
 pub mod child;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod fuse_dev;
 #[cfg(target_os = "macos")]
 pub mod macos;
@@ -15,5 +15,7 @@ pub mod memory;
 pub mod namespace;
 #[cfg(unix)]
 pub mod signals;
+#[cfg(target_os = "linux")]
+pub mod uring;
 #[cfg(windows)]
 pub mod windows;

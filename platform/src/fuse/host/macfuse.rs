@@ -30,7 +30,7 @@ pub fn mount(
     fs: crate::fuse::AgentFs,
     spec: &MountSpec<'_>,
     extra: &[String],
-) -> std::io::Result<fuser::Session<crate::fuse::Classic>> {
+) -> std::io::Result<(fuser::Session<crate::fuse::Classic>, crate::fuse::Transport)> {
     use fuser::{Config, Session, SessionACL};
     use std::sync::Arc;
     let ops = Arc::clone(&fs.ops);
@@ -41,7 +41,9 @@ pub fn mount(
     config.clone_fd = false;
     let session = Session::new(crate::fuse::Classic::new(Arc::clone(&ops)), spec.mountpoint, &config)?;
     let _ = ops.notifier.set(session.notifier());
-    Ok(session)
+    // macFUSE has no io_uring: the classic transport, saying why.
+    let transport = crate::fuse::transport::start(&ops)?;
+    Ok((session, transport))
 }
 
 #[cfg(test)]

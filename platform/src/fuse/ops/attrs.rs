@@ -5,7 +5,7 @@ use agentfs_core::{Errno, PrivilegeDrop, SetAttr, SetTime, StatFs, Timestamp};
 use std::sync::atomic::Ordering;
 
 /// What a SETATTR asks to change.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetAttrIn {
     pub mode: Option<u32>,
     pub uid: Option<u32>,

@@ -21,7 +21,7 @@ use super::lseek::LseekWorker;
 use agentfs_core::{Attr, Caller, Engine, Errno, PrivilegeDrop};
 use fuser::{INodeNo, Notifier};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ impl Req {
 
 /// The mode a new object is asked for, and the caller's umask (which the kernel may leave to
 /// us, see [`Granted::dont_mask`]).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewMode {
     pub mode: u32,
     pub umask: u32,
@@ -122,6 +122,21 @@ pub struct Granted {
     pub passthrough: Arc<AtomicBool>,
     /// FUSE over io_uring.
     pub io_uring: AtomicBool,
+    /// Whether the kernel offered FUSE over io_uring at INIT.
+    pub io_uring_offered: AtomicBool,
+    /// Why io_uring could not be used although the kernel offered it.
+    pub io_uring_unusable: OnceLock<String>,
+    /// The largest request or reply payload the kernel may send or accept (what a ring
+    /// entry's payload buffer must hold).
+    pub max_payload: AtomicUsize,
+}
+
+impl Granted {
+    /// The payload buffer size of a ring entry: at least what the kernel asks for,
+    /// `max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE)`.
+    pub fn ring_payload_size(&self) -> usize {
+        self.max_payload.load(Ordering::Acquire).max(8192)
+    }
 }
 
 /// The operations of one mount, shared by its transports.
