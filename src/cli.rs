@@ -3,6 +3,7 @@
 use agentfs_mount_helper::pin::PinRequest;
 use agentfs_mount_helper::size::parse_size;
 use agentfs_platform::io_uring_mode::IoUringMode;
+use agentfs_platform::mount_options::KernelOptions;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -64,9 +65,10 @@ pub struct MountOptions {
     /// and never sees opens.
     #[arg(long)]
     pub passthrough: bool,
-    /// An option for the FUSE driver, passed as it is; macOS only (macFUSE's): `-o backend=fskit`
-    /// serves the mount through macFUSE's FSKit backend (macOS 15.4+, mounts under /Volumes only)
-    #[arg(long = "fuse-option", short = 'o', value_name = "OPT")]
+    /// An option for the FUSE driver, passed as it is; macOS only (macFUSE's):
+    /// `--fuse-option backend=fskit` (or `-o backend=fskit`) serves the mount through macFUSE's
+    /// FSKit backend (macOS 15.4+, mounts under /Volumes only)
+    #[arg(long = "fuse-option", value_name = "OPT")]
     pub fuse_options: Vec<String>,
     /// Serve requests through FUSE over io_uring (Linux 6.14+, with the fuse module parameter
     /// enable_uring on): auto uses it where the kernel offers it, on fails where it does not
@@ -92,11 +94,22 @@ pub struct MountArgs {
     /// No progress bar, no notices
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Mount options as mount(8) takes them, applied after the flags: pin=KIND, size=SIZE, ro,
+    /// allow_other, passthrough, fsname=NAME, source=DIR, the kernel's nosuid/suid, nodev/dev,
+    /// noexec, noatime/relatime/strictatime, nodiratime, sync, dirsync, lazytime, context=...;
+    /// `-o remount,ro` changes a live mount at MNT (Linux). On macOS the other options go to
+    /// macFUSE
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    pub options_list: Vec<String>,
 }
 
 fn parse_owner(s: &str) -> Result<(u32, u64), String> {
     let (pid, start) = s.split_once(':').ok_or("expected PID:START")?;
     Ok((pid.parse().map_err(|_| "bad pid")?, start.parse().map_err(|_| "bad start time")?))
+}
+
+fn parse_kernel_options(s: &str) -> Result<KernelOptions, String> {
+    KernelOptions::parse(s).map_err(|word| format!("{word:?} is not a kernel mount option"))
 }
 
 fn parse_pin(s: &str) -> Result<PinRequest, String> {
@@ -218,6 +231,12 @@ pub struct ServeArgs {
     /// Unmount when this process (PID:START_TIME) exits
     #[arg(long, value_name = "PID:START", value_parser = parse_owner)]
     pub exit_with: Option<(u32, u64)>,
+    /// The kernel's generic mount options (nosuid, noexec, noatime, ...), comma-separated
+    #[arg(long, value_name = "LIST", default_value = "", value_parser = parse_kernel_options)]
+    pub kernel_options: KernelOptions,
+    /// The source the mount table shows
+    #[arg(long, value_name = "NAME")]
+    pub fsname: Option<String>,
     pub src: PathBuf,
     pub mnt: PathBuf,
 }

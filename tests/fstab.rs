@@ -9,30 +9,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// Installs /sbin/mount.fuse.agentfs (a symlink to the agentfs under test) for the test's life.
-struct Helper {
-    installed: bool,
-}
-
-impl Helper {
-    fn install() -> Helper {
-        let link = Path::new("/sbin/mount.fuse.agentfs");
-        if fs::symlink_metadata(link).is_ok() {
-            return Helper { installed: false };
-        }
-        std::os::unix::fs::symlink(AGENTFS, link).unwrap();
-        Helper { installed: true }
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if self.installed {
-            let _ = fs::remove_file("/sbin/mount.fuse.agentfs");
-        }
-    }
-}
-
 fn populate(src: &Path) {
     fs::create_dir_all(src.join("a")).unwrap();
     fs::write(src.join("a/file"), b"lower").unwrap();
@@ -43,7 +19,7 @@ fn mount_t_fuse_agentfs_and_an_fstab_line_work_and_umount_removes_the_pin() {
     if !fuse_available() {
         return;
     }
-    let _helper = Helper::install();
+    let _helper = PrivateHelper::install();
     let f = Fixture::new(populate);
     let before = fingerprint(&f.src);
     let out = Command::new("mount")

@@ -12,6 +12,7 @@ use crate::runtime::path_bytes;
 use crate::{check, gc, launch, process};
 use agentfs_platform::clone_tree::Progress;
 use agentfs_platform::io_uring_mode::IoUringMode;
+use agentfs_platform::mount_options::KernelOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,6 +41,10 @@ pub struct MountRequest {
     pub id: Option<String>,
     /// The daemon unmounts when this process exits (`agentfs run`).
     pub exit_with: Option<u32>,
+    /// The kernel's generic mount options (nosuid, noexec, noatime, sync, context=...).
+    pub kernel: KernelOptions,
+    /// What the mount table shows as the source (default: SRC).
+    pub fsname: Option<String>,
 }
 
 impl MountRequest {
@@ -60,6 +65,8 @@ impl MountRequest {
             over_source: false,
             id: None,
             exit_with: None,
+            kernel: KernelOptions::default(),
+            fsname: None,
         }
     }
 }
@@ -113,6 +120,14 @@ fn branch_of(_src: &Path, _req: PinRequest) -> Result<Option<Branch>> {
 /// Mounts. `exe` is the agentfs executable that runs the daemon in the background.
 pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
     check::fuse_available()?;
+    #[cfg(unix)]
+    if !rustix::process::geteuid().is_root() && (req.kernel.suid || req.kernel.dev) {
+        return Err(Error::Permission(
+            "the mount options suid and dev need root (set-id programs and device nodes on a user's mount would \
+             reach beyond the user's rights); mount without them"
+                .into(),
+        ));
+    }
     let branch = branch_of(&req.src, req.pin)?;
     let src = branch.as_ref().map_or_else(|| req.src.clone(), |b| b.root.clone());
     let (source, mountpoint) =
@@ -213,6 +228,8 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         io_uring: req.io_uring,
         id: id.clone(),
         exit_with: req.exit_with.map(|pid| (pid, process::start_time(pid).unwrap_or(0))),
+        kernel: req.kernel.clone(),
+        fsname: req.fsname.clone(),
     };
     if req.foreground {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;

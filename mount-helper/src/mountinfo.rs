@@ -1,5 +1,5 @@
-//! Which mounts exist, per OS: the mount table of this process's namespace on Linux
-//! (/proc/self/mountinfo), `statfs` on macOS (the mount holding a path), the volume of a path on
+//! Which mounts exist, per OS: the mount table of this thread's namespace on Linux
+//! (/proc/thread-self/mountinfo: a thread may have entered a mount namespace of its own), `statfs` on macOS (the mount holding a path), the volume of a path on
 //! Windows (a WinFsp volume names its filesystem `agentfs`).
 
 use std::ffi::OsString;
@@ -14,6 +14,8 @@ pub struct MountEntry {
     pub source: OsString,
     /// "major:minor" of the mounted filesystem.
     pub device: String,
+    /// The mount's own options (`rw,nosuid,nodev,relatime`; Linux only).
+    pub options: String,
     /// The filesystem's own options (for FUSE: user_id=, allow_other...).
     pub super_options: String,
 }
@@ -46,6 +48,7 @@ fn parse_line(line: &[u8]) -> Option<MountEntry> {
         device: String::from_utf8_lossy(l.get(2)?).into_owned(),
         fstype: String::from_utf8_lossy(&unescape(r.first()?)).into_owned(),
         source: bytes_path(unescape(r.get(1)?)).into_os_string(),
+        options: String::from_utf8_lossy(l.get(5)?).into_owned(),
         super_options: String::from_utf8_lossy(r.get(2).copied().unwrap_or_default()).into_owned(),
     })
 }
@@ -69,10 +72,10 @@ fn bytes_path(b: Vec<u8>) -> PathBuf {
 /// The current mount table.
 #[cfg(target_os = "linux")]
 pub fn mounts() -> Vec<MountEntry> {
-    match std::fs::read("/proc/self/mountinfo") {
+    match std::fs::read("/proc/thread-self/mountinfo") {
         Ok(t) => parse(&t),
         Err(e) => {
-            tracing::warn!(%e, "cannot read /proc/self/mountinfo");
+            tracing::warn!(%e, "cannot read /proc/thread-self/mountinfo");
             Vec::new()
         }
     }
@@ -98,7 +101,14 @@ pub fn mount_containing(path: &Path) -> Option<MountEntry> {
 #[cfg(target_os = "macos")]
 pub fn mount_containing(path: &Path) -> Option<MountEntry> {
     let (mount_point, fstype, source) = agentfs_platform::os::fs::mount_of(path).ok()?;
-    Some(MountEntry { mount_point, fstype, source: source.into(), device: String::new(), super_options: String::new() })
+    Some(MountEntry {
+        mount_point,
+        fstype,
+        source: source.into(),
+        device: String::new(),
+        options: String::new(),
+        super_options: String::new(),
+    })
 }
 
 /// The mount at `path` (canonical), if a filesystem is mounted right there.
@@ -117,6 +127,7 @@ pub fn mount_at(path: &Path) -> Option<MountEntry> {
         fstype,
         source: OsString::new(),
         device: String::new(),
+        options: String::new(),
         super_options: String::new(),
     })
 }
@@ -131,6 +142,7 @@ pub fn mount_containing(path: &Path) -> Option<MountEntry> {
         fstype,
         source: OsString::new(),
         device: String::new(),
+        options: String::new(),
         super_options: String::new(),
     })
 }
@@ -199,6 +211,7 @@ mod tests {
         assert_eq!(m[0].fstype, "fuse.agentfs");
         assert_eq!(m[0].source, "/src dir");
         assert_eq!(m[0].device, "98:0");
+        assert_eq!((m[0].options.as_str(), m[0].super_options.as_str()), ("rw,noatime", "rw,user_id=0"));
         assert!(is_agentfs(&m[0]) && !is_agentfs(&m[1]));
         assert_eq!(fuse_owner(&m[0]), Some(0));
         assert_eq!(fuse_owner(&m[1]), None);

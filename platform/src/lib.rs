@@ -9,6 +9,7 @@
 //! - [`tree_copy`] (Unix) and [`clone_tree`] (portable, the Windows pins): tree clones;
 //! - [`os`]: calls whose Linux form has a counterpart elsewhere, one function per job;
 //! - [`limits`]: process limits a daemon raises at start;
+//! - [`mount_options`]: the kernel's generic mount options (nosuid, noatime, ...) and remount;
 //! - `sys`: the only place with `unsafe` code (`sys/macos`, `sys/windows` per OS).
 
 pub mod clone_tree;
@@ -28,6 +29,7 @@ pub mod lower;
 pub mod lower {
     pub use crate::path_lower::{PathLower, open_for_daemon};
 }
+pub mod mount_options;
 pub mod os;
 pub mod path_lower;
 pub mod store;

@@ -2,6 +2,8 @@
 
 use crate::cli::MountArgs;
 use agentfs_mount_helper::mount::{MountRequest, mount};
+use agentfs_mount_helper::options::Options;
+use agentfs_mount_helper::remount::{Given, remount};
 use agentfs_mount_helper::{Error, Result};
 use std::path::PathBuf;
 
@@ -10,7 +12,11 @@ pub fn agentfs_exe() -> Result<PathBuf> {
 }
 
 pub fn run(a: MountArgs) -> Result<()> {
-    let req = MountRequest {
+    let options = Options::parse(a.options_list.iter().map(String::as_str))?;
+    if options.remount {
+        return remount(&a.mnt, &options, Given::Changes);
+    }
+    let mut req = MountRequest {
         pin: a.pin,
         budget_bytes: a.options.size,
         allow_other: a.options.allow_other,
@@ -22,5 +28,6 @@ pub fn run(a: MountArgs) -> Result<()> {
         io_uring: a.options.io_uring,
         ..MountRequest::new(a.src, a.mnt)
     };
+    options.apply(&mut req);
     mount(&req, &agentfs_exe()?).map(|_| ())
 }

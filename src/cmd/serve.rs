@@ -19,6 +19,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         io_uring: a.options.io_uring,
         id: a.id,
         exit_with: a.exit_with,
+        kernel: a.kernel_options,
+        fsname: a.fsname,
     };
     if a.detach {
         return launch::detach(&super::mount::agentfs_exe()?, &cfg);

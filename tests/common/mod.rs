@@ -308,3 +308,45 @@ pub fn view(root: &Path) -> BTreeMap<PathBuf, String> {
     walk(root, root, &mut out);
     out
 }
+
+/// mount(8) finds its helper for `-t fuse.agentfs` in /sbin, which every test run on this
+/// machine shares. This gives the calling thread (a test runs on a thread of its own) a mount
+/// namespace of its own whose /sbin has an overlay holding `mount.fuse.agentfs` -> the agentfs
+/// under test: the mounts the test makes, and the helper they use, are its own, whatever other
+/// test runs install at the same time. Commands the thread starts inherit the namespace.
+pub struct PrivateHelper {
+    sbin: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateHelper {
+    pub fn install() -> PrivateHelper {
+        use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
+        agentfs_platform::sys::namespace::unshare_mounts().expect("a mount namespace for the test thread");
+        mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE).unwrap();
+        let dir = tempfile::Builder::new().prefix("agentfs-helper").tempdir().unwrap();
+        let (upper, work) = (dir.path().join("upper"), dir.path().join("work"));
+        fs::create_dir(&upper).unwrap();
+        fs::create_dir(&work).unwrap();
+        std::os::unix::fs::symlink(AGENTFS, upper.join("mount.fuse.agentfs")).unwrap();
+        let sbin = fs::canonicalize("/sbin").unwrap();
+        let data = format!("lowerdir={},upperdir={},workdir={}", sbin.display(), upper.display(), work.display());
+        let data = std::ffi::CString::new(data).unwrap();
+        mount("overlay", &sbin, "overlay", MountFlags::empty(), data.as_c_str()).expect("an overlay over /sbin");
+        assert_eq!(fs::read_link("/sbin/mount.fuse.agentfs").unwrap(), Path::new(AGENTFS));
+        PrivateHelper { sbin, _dir: dir }
+    }
+}
+
+impl Drop for PrivateHelper {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.sbin, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// The mount table line of `mnt` in this thread's namespace: (mount options, source, super
+/// options).
+pub fn mount_line(mnt: &Path) -> Option<(String, String, String)> {
+    let m = agentfs_mount_helper::mountinfo::mount_at(mnt)?;
+    Some((m.options, m.source.to_string_lossy().into_owned(), m.super_options))
+}

@@ -68,7 +68,23 @@ fn mount(
     }
 }
 
-/// Unmounts when one of the termination signals arrives.
+/// The kernel (or fusermount3) refused the mount: say so, and what to check.
+fn mount_refused(cfg: &MountConfig, e: &std::io::Error) -> Error {
+    let hint = if e.to_string().contains("fusermount3: unknown option") {
+        "; as a user agentfs mounts through fusermount3, which may not know every kernel option (3.14 takes \
+         ro, rw, nosuid, nodev, noexec, sync, async, atime, noatime, dirsync): leave the option out or mount as root"
+            .to_string()
+    } else if cfg.kernel.security.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} needs a security module (such as SELinux) that takes it: leave it out where none is enabled",
+            cfg.kernel.security.join(",")
+        )
+    };
+    Error::System(format!("cannot mount at {}: {e}{hint}", cfg.mountpoint.display()))
+}
+
 /// How the session ended. After `umount -l` the kernel tears the connection down at the
 /// last close, and the session's read sees ECONNABORTED instead of ENODEV when the teardown
 /// aborts the requests in flight: with the mount gone, that is the same clean end. An abort
@@ -83,6 +99,7 @@ fn session_end(r: std::io::Result<()>, mnt: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Unmounts when one of the termination signals arrives.
 fn on_signals(sigs: signals::SignalSet, mut unmounter: fuser::SessionUnmounter, mnt: &Path) -> Result<()> {
     let mnt = mnt.to_path_buf();
     std::thread::Builder::new()
@@ -117,17 +134,17 @@ pub(super) fn start(cfg: &MountConfig, readiness: &Readiness) -> Result<Running>
     let engine = engine(cfg, !opts.no_open)?;
     let spec = MountSpec {
         mountpoint: &cfg.mountpoint,
-        fsname: crate::mountinfo::fsname(&cfg.source),
+        fsname: crate::mountinfo::fsname(cfg.fsname.as_ref().map_or(cfg.source.as_path(), Path::new)),
         allow_other: cfg.allow_other,
         read_only: cfg.read_only,
         threads: threads(),
+        kernel: cfg.kernel.clone(),
     };
     let fs = AgentFs::new(std::sync::Arc::clone(&engine), opts)
         .map_err(|e| Error::System(format!("cannot start the frontend: {e}")))?;
     let passthrough = fs.passthrough_granted();
     let request_counts = fs.request_counter();
-    let (mut session, transport) = mount(fs, &spec, cfg)
-        .map_err(|e| Error::System(format!("cannot mount at {}: {e}", cfg.mountpoint.display())))?;
+    let (mut session, transport) = mount(fs, &spec, cfg).map_err(|e| mount_refused(cfg, &e))?;
     let unmounter = session.unmount_callable();
     let session_mnt = cfg.mountpoint.clone();
     let session = std::thread::Builder::new()

@@ -15,6 +15,7 @@ use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
 use crate::runtime::{ensure_private_dir, log_path, logs_dir, path_bytes};
 use agentfs_core::{Config, Engine};
+use agentfs_platform::mount_options::KernelOptions;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +49,10 @@ pub struct MountConfig {
     pub id: String,
     /// Unmount when this process (pid, start time) exits.
     pub exit_with: Option<(u32, u64)>,
+    /// The kernel's generic mount options (nosuid, noexec, noatime, ...).
+    pub kernel: KernelOptions,
+    /// The source the mount table shows (default: `source`).
+    pub fsname: Option<String>,
 }
 
 impl MountConfig {
@@ -69,6 +74,15 @@ impl MountConfig {
         }
         a.push("--io-uring".into());
         a.push(self.io_uring.name().into());
+        let kernel = self.kernel.to_option_string();
+        if !kernel.is_empty() {
+            a.push("--kernel-options".into());
+            a.push(kernel.into());
+        }
+        if let Some(name) = &self.fsname {
+            a.push("--fsname".into());
+            a.push(name.into());
+        }
         a.push("--id".into());
         a.push(self.id.clone().into());
         if let Some((pid, start)) = self.exit_with {
@@ -143,6 +157,20 @@ fn start_logging(cfg: &MountConfig, readiness: &Readiness) -> Result<Option<Path
     Ok(log)
 }
 
+/// When reads update access times: the kernel leaves that to a FUSE daemon, so the daemon
+/// follows the mount's options (`noatime`, `relatime`, `strictatime`; never on a read-only
+/// mount). Fixed at mount: a remount changes the kernel's flags, not this.
+fn atime_policy(cfg: &MountConfig) -> agentfs_core::AtimePolicy {
+    use agentfs_core::AtimePolicy;
+    use agentfs_platform::mount_options::Atime;
+    match cfg.kernel.atime {
+        _ if cfg.read_only => AtimePolicy::Never,
+        Atime::Never => AtimePolicy::Never,
+        Atime::Relatime => AtimePolicy::Relative,
+        Atime::Strict => AtimePolicy::Always,
+    }
+}
+
 /// The engine over the pin of `cfg`. `tracks_opens`: the frontend opens and releases every file
 /// it reads or writes.
 fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
@@ -158,7 +186,8 @@ fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
         // Without opens, every first read of a file waits for the daemon: read the next files
         // of its directory ahead (see agentfs_core::engine::prefetch).
         read_ahead_files: if tracks_opens { 0 } else { READ_AHEAD_FILES },
-        ..Config::default()
+        atime: atime_policy(cfg),
+        dir_atime: !cfg.kernel.nodiratime,
     };
     let engine = Engine::new(lower, agentfs_platform::store::for_daemon(nofile), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;

@@ -100,6 +100,8 @@ pub struct MountSpec<'a> {
     pub read_only: bool,
     /// Request-serving threads (each with its own /dev/fuse fd).
     pub threads: usize,
+    /// The kernel's generic mount options (nosuid, noexec, noatime, sync, context=...).
+    pub kernel: crate::mount_options::KernelOptions,
 }
 
 /// A mount's frontend: the operations, to be served by a transport.
@@ -261,12 +263,22 @@ pub fn mount(fs: AgentFs, spec: &MountSpec<'_>) -> io::Result<(Session<Classic>,
         if spec.read_only { MountOption::RO } else { MountOption::RW },
     ];
     options.extend(kernel_subtype());
+    // As root fuser calls mount(2) itself, whose FUSE options cannot say strictatime,
+    // nodiratime or nosymfollow: those are set on the mount once it exists. fusermount3 (for
+    // a user) takes every option by name.
+    let direct = cfg!(target_os = "linux") && rustix::process::geteuid().is_root();
+    options.extend(spec.kernel.fuser_options(direct));
     let mut config = Config::default();
     config.mount_options = options;
     config.acl = if spec.allow_other { SessionACL::All } else { SessionACL::Owner };
     config.n_threads = Some(spec.threads.max(1));
     config.clone_fd = cfg!(target_os = "linux");
     let session = Session::new(Classic::new(Arc::clone(&ops)), spec.mountpoint, &config)?;
+    #[cfg(target_os = "linux")]
+    if direct && spec.kernel.need_mount_flags_after_mount() {
+        // On failure the session is dropped, which unmounts.
+        spec.kernel.set_mount_flags(spec.mountpoint, spec.read_only)?;
+    }
     let _ = ops.notifier.set(session.notifier());
     let _ = ops.device.set(Arc::new(session.as_fd().try_clone_to_owned()?));
     let transport = transport::start(&ops)?;

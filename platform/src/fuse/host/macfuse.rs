@@ -59,6 +59,7 @@ mod tests {
             allow_other: false,
             read_only: true,
             threads: 1,
+            kernel: Default::default(),
         };
         let opts = mount_options(&spec, &["backend=fskit".to_string()]);
         assert_eq!(opts[0], MountOption::FSName("agentfs:/Users/me/src".into()));
