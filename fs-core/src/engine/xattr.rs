@@ -22,6 +22,10 @@ pub struct XattrFlags {
     pub create: bool,
     /// Fail with ENODATA if the attribute does not exist.
     pub replace: bool,
+    /// Setting an access ACL also clears the set-group-id bit (the caller is neither in the
+    /// file's group nor privileged: Linux's posix_acl_update_mode, the kernel's
+    /// FUSE_SETXATTR_ACL_KILL_SGID).
+    pub kill_sgid: bool,
 }
 
 impl XattrFlags {
@@ -30,7 +34,7 @@ impl XattrFlags {
         if flags & !3 != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(XattrFlags { create: flags & 1 != 0, replace: flags & 2 != 0 })
+        Ok(XattrFlags { create: flags & 1 != 0, replace: flags & 2 != 0, kill_sgid: false })
     }
 }
 
@@ -103,6 +107,9 @@ impl Engine {
         let stored = match &acl {
             Some(a) if key == acl::ACCESS_XATTR => {
                 m.perm = (m.perm & !0o777) | a.mode_bits();
+                if flags.kill_sgid {
+                    m.perm &= !0o2000;
+                }
                 (!a.is_equivalent_to_mode()).then(|| a.to_bytes())
             }
             Some(a) => (!a.is_empty()).then(|| a.to_bytes()),

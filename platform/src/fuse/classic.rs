@@ -298,7 +298,7 @@ impl Filesystem for Classic {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        r: &Request,
         ino: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -307,7 +307,7 @@ impl Filesystem for Classic {
         reply: ReplyEmpty,
     ) {
         self.ops.count(opcode::SETXATTR);
-        empty(reply, self.ops.setxattr(ino.0, name, value, flags, position));
+        empty(reply, self.ops.setxattr(&req(r), ino.0, name, value, flags, position));
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {

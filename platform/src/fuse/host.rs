@@ -157,7 +157,7 @@ impl Os {
         if raw & !(create | replace | ignored) != 0 {
             return Err(Errno::EINVAL);
         }
-        Ok(XattrFlags { create: raw & create != 0, replace: raw & replace != 0 })
+        Ok(XattrFlags { create: raw & create != 0, replace: raw & replace != 0, kill_sgid: false })
     }
 
     pub fn rename_flags(self, raw: u32) -> Result<RenameFlags> {
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn xattr_flags_follow_each_os() {
-        let f = |create, replace| XattrFlags { create, replace };
+        let f = |create, replace| XattrFlags { create, replace, kill_sgid: false };
         assert_eq!(Os::Linux.xattr_flags(0), Ok(f(false, false)));
         assert_eq!(Os::Linux.xattr_flags(1), Ok(f(true, false)));
         assert_eq!(Os::Linux.xattr_flags(2), Ok(f(false, true)));

@@ -76,7 +76,7 @@ impl Adapter {
     /// Keeps `sd` (self-relative binary, already merged with the old one by the binding) as
     /// the descriptor of the object of `h`.
     pub fn set_security(&self, h: &Handle, sd: &[u8]) -> Result<()> {
-        let flags = XattrFlags { create: false, replace: false };
+        let flags = XattrFlags::default();
         Ok(self.engine.setxattr(h.id(), xattr_name(SECURITY_XATTR), sd, flags)?)
     }
 

@@ -122,7 +122,7 @@ impl Adapter {
         if new == old {
             return Ok(());
         }
-        let flags = XattrFlags { create: false, replace: false };
+        let flags = XattrFlags::default();
         self.engine.setxattr(id, xattr_name(crate::path_lower::WIN_ATTRIBUTES_XATTR), &new.to_le_bytes(), flags)?;
         Ok(())
     }

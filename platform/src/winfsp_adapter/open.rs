@@ -76,7 +76,7 @@ impl Adapter {
         // From here the handle gives the reference and the engine handle back on any error.
         let handle = Handle::new(&self.engine, NodeRef::counted(&self.engine, attr.ino), fh);
         if let Some(sd) = &req.security {
-            let flags = XattrFlags { create: false, replace: false };
+            let flags = XattrFlags::default();
             self.engine.setxattr(attr.ino, super::xattr_name(SECURITY_XATTR), sd, flags)?;
         }
         self.set_kept(attr.ino, req.file_attributes, dir)?;

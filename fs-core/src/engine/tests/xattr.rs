@@ -21,8 +21,8 @@ fn lower_xattrs_show_and_change_in_memory() {
 fn create_and_replace_flags() {
     let (_l, e) = engine();
     let id = create_file(&e, ROOT_ID, "f", b"");
-    let create = XattrFlags { create: true, replace: false };
-    let replace = XattrFlags { create: false, replace: true };
+    let create = XattrFlags { create: true, ..XattrFlags::default() };
+    let replace = XattrFlags { replace: true, ..XattrFlags::default() };
     assert_eq!(e.setxattr(id, os("user.a"), b"1", replace).unwrap_err(), Errno::ENODATA);
     e.setxattr(id, os("user.a"), b"1", create).unwrap();
     assert_eq!(e.setxattr(id, os("user.a"), b"2", create).unwrap_err(), Errno::EEXIST);

@@ -1,7 +1,9 @@
 //! Extended attributes.
 
-use super::{Ops, Result, XattrOut, logged};
+use super::super::caller;
+use super::{Ops, Req, Result, XattrOut, logged};
 use agentfs_core::Errno;
+use agentfs_core::XattrFlags;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
@@ -23,14 +25,28 @@ impl Ops {
 
     /// `flags` are Linux's XATTR_CREATE/XATTR_REPLACE; a `position` (macOS resource forks) is
     /// not supported.
-    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32, position: u32) -> Result<()> {
+    pub fn setxattr(&self, req: &Req, ino: u64, name: &OsStr, value: &[u8], flags: i32, position: u32) -> Result<()> {
         if position != 0 {
             return Err(Errno::EINVAL);
         }
         self.refuse_acl(name.as_bytes())?;
         super::super::host::xattr_flags(flags)
+            .map(|f| XattrFlags { kill_sgid: self.acl_kills_sgid(req, ino, name.as_bytes()), ..f })
             .and_then(|f| self.engine.setxattr(ino, name, value, f))
             .map_err(|e| logged("setxattr", e))
+    }
+
+    /// Whether setting `name` takes the set-group-id bit away, as Linux does when an access ACL
+    /// is set by a caller outside the file's group without CAP_FSETID (root stands in for it).
+    /// The kernel would say so itself with FUSE_SETXATTR_EXT, which fuser cannot decode.
+    fn acl_kills_sgid(&self, req: &Req, ino: u64, name: &[u8]) -> bool {
+        if name != b"system.posix_acl_access" || req.uid == 0 {
+            return false;
+        }
+        match self.engine.getattr(ino) {
+            Ok(a) if a.perm & 0o2000 != 0 => !caller::in_group(req.pid, req.gid, a.gid),
+            _ => false,
+        }
     }
 
     pub fn getxattr(&self, ino: u64, name: &OsStr, size: u32) -> Result<XattrOut> {

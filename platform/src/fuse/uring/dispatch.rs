@@ -163,7 +163,7 @@ fn answer(cx: &Call<'_>, req: Request<'_>) -> Outcome {
         Request::Readlink => ops.readlink(ino).map_or_else(Outcome::Failed, Outcome::Data),
         Request::Statfs => Outcome::Statfs(ops.statfs()),
         Request::Access => ops.access().into(),
-        Request::Setxattr { name, value, flags } => ops.setxattr(ino, name, value, flags, 0).into(),
+        Request::Setxattr { name, value, flags } => ops.setxattr(&cx.req(), ino, name, value, flags, 0).into(),
         Request::Getxattr { name, size } => ops.getxattr(ino, name, size).into(),
         Request::Listxattr { size } => ops.listxattr(ino, size).into(),
         Request::Removexattr { name } => ops.removexattr(ino, name).into(),
