@@ -1,5 +1,5 @@
 //! mount(8) and /etc/fstab through the mount.fuse.agentfs helper, and the pin progress bar.
-#![cfg(unix)]
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! mount.fuse.agentfs helper) and `agentfs mount -o`, in every I/O mode: each is checked by its
 //! effect (execve refused, EROFS, a device node that will not open, a symlink not followed)
 //! and in the mount table.
+#![cfg(target_os = "linux")]
 
 mod common;
 

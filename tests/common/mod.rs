@@ -314,11 +314,13 @@ pub fn view(root: &Path) -> BTreeMap<PathBuf, String> {
 /// namespace of its own whose /sbin has an overlay holding `mount.fuse.agentfs` -> the agentfs
 /// under test: the mounts the test makes, and the helper they use, are its own, whatever other
 /// test runs install at the same time. Commands the thread starts inherit the namespace.
+#[cfg(target_os = "linux")]
 pub struct PrivateHelper {
     sbin: PathBuf,
     _dir: tempfile::TempDir,
 }
 
+#[cfg(target_os = "linux")]
 impl PrivateHelper {
     pub fn install() -> PrivateHelper {
         use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
@@ -338,6 +340,7 @@ impl PrivateHelper {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for PrivateHelper {
     fn drop(&mut self) {
         let _ = rustix::mount::unmount(&self.sbin, rustix::mount::UnmountFlags::DETACH);
