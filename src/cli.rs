@@ -47,6 +47,13 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+impl Command {
+    /// Whether the command only reads and prints (then a closed stdout may end it at once).
+    pub fn only_prints(&self) -> bool {
+        matches!(self, Command::Status(_) | Command::List(_) | Command::Snapshots(_) | Command::Diff(_))
+    }
+}
+
 /// Options shared by `mount` and the daemon.
 #[derive(Args, Debug, Clone)]
 pub struct MountOptions {

@@ -6,6 +6,16 @@ mod quote;
 
 use clap::Parser;
 
+/// Prints a line to stdout; a closed stdout does not stop the command (it may be half-way
+/// through changing something; the commands that only print end quietly instead).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 fn main() {
     // Copying a pin or a deep tree keeps a directory fd open per level and per queued directory.
     agentfs_platform::limits::raise_nofile();
@@ -14,7 +24,12 @@ fn main() {
     let result = if invoked_as.as_deref() == Some(std::ffi::OsStr::new("mount.fuse.agentfs")) {
         cmd::fstab::run(args)
     } else {
-        match cli::Cli::parse_from(args).command {
+        let command = cli::Cli::parse_from(args).command;
+        #[cfg(unix)]
+        if command.only_prints() {
+            agentfs_platform::sys::signals::die_on_broken_pipe();
+        }
+        match command {
             cli::Command::Mount(a) => cmd::mount::run(a),
             cli::Command::Unmount(a) => cmd::unmount::run(a),
             cli::Command::Status(a) => cmd::status::status(a),
@@ -41,7 +56,9 @@ fn main() {
         }
     };
     if let Err(e) = result {
-        eprintln!("agentfs: error: {e}");
+        // Messages name paths of SRC, which anyone who can write there names: no terminal
+        // controls get through.
+        eprintln!("agentfs: error: {}", quote::message(&e.to_string()));
         std::process::exit(e.exit_code());
     }
 }

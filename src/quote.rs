@@ -1,69 +1,19 @@
 //! Paths in output. A path is bytes: any byte but NUL may be in a name, and most of them are
 //! not printable or not UTF-8.
 //!
-//! - Text: a path made of printable UTF-8 (no control character, backslash or double quote)
-//!   prints as it is; any other path prints in double quotes with C escapes (`\n`, `\t`, `\"`,
-//!   `\\`, and `\ooo` in octal for every other control character and every byte that is not
-//!   UTF-8), as `git` quotes paths. Two different paths never print the same.
+//! - Text: [`text`] (from `agentfs_mount_helper::quote`): printable UTF-8 as it is, anything
+//!   else in double quotes with C escapes, as `git` quotes paths. Two different paths never
+//!   print the same.
 //! - JSON: `"path"` holds the path as a string, with every byte that is not UTF-8 written as
 //!   `\xNN` (so it reads well but can be ambiguous); exactly when the path is not valid UTF-8,
 //!   `"path_bytes"` holds its exact bytes as an array of numbers. A consumer takes `path_bytes`
 //!   when present, else `path`.
 
+use agentfs_mount_helper::quote::bytes_of;
+pub use agentfs_mount_helper::quote::{message, text};
 use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::fmt::Write;
-#[cfg(unix)]
-use std::os::unix::ffi::OsStrExt;
-
-/// The bytes of a path: as they are on Unix; on Windows, the form std keeps a name in (WTF-8:
-/// UTF-8, unless the name holds a lone UTF-16 surrogate).
-fn bytes_of(p: &OsStr) -> &[u8] {
-    #[cfg(unix)]
-    {
-        p.as_bytes()
-    }
-    #[cfg(not(unix))]
-    {
-        p.as_encoded_bytes()
-    }
-}
-
-/// A path for text output.
-pub fn text(p: impl AsRef<OsStr>) -> String {
-    let b = bytes_of(p.as_ref());
-    match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(|c| c.is_control() || c == '"' || c == '\\') => s.to_string(),
-        _ => quoted(b),
-    }
-}
-
-fn quoted(b: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for chunk in b.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    for byte in c.encode_utf8(&mut buf).bytes() {
-                        let _ = write!(out, "\\{byte:03o}");
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\{byte:03o}");
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// The path as a JSON string: UTF-8 as it is, other bytes as `\xNN`.
 fn lossless_string(b: &[u8]) -> String {
@@ -92,18 +42,8 @@ mod tests {
     use super::*;
     use std::ffi::OsStr;
 
-    #[test]
-    fn text_quotes_what_is_not_plain_printable_utf8() {
-        assert_eq!(text("src/main.rs"), "src/main.rs");
-        assert_eq!(text("héllo wörld"), "héllo wörld");
-        assert_eq!(text("a\nb"), "\"a\\nb\"");
-        assert_eq!(text("say \"hi\""), "\"say \\\"hi\\\"\"");
-        assert_eq!(text(OsStr::from_bytes(b"bad\xffname")), "\"bad\\377name\"");
-        assert_eq!(text(OsStr::from_bytes(b"\x01")), "\"\\001\"");
-        // Different names never print the same.
-        assert_ne!(text(OsStr::from_bytes(b"\xff")), text(OsStr::from_bytes(b"\xfe")));
-        assert_ne!(text("\\377"), text(OsStr::from_bytes(b"\xff")));
-    }
+    #[cfg(unix)]
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn json_gives_the_exact_bytes_when_they_are_not_utf8() {

@@ -93,20 +93,48 @@ fn names_with_any_bytes_go_through_every_command(mode: Mode) {
     assert_eq!(added, want);
     let out = f.run(&[os("diff"), mnt.as_os_str()]);
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), want.len(), "text diff: one line each");
+    for cmd in [&[os("diff"), mnt.as_os_str()][..], &[os("list")], &[os("status"), mnt.as_os_str()]] {
+        closed_stdout_ends_quietly(&f, cmd);
+    }
     if mode.pinned() {
-        let out = f.run(&[os("snapshot"), mnt.as_os_str(), os("odd-names")]);
+        // What commit says names every path quoted: no terminal control gets through.
+        let out = f.run(&[os("commit"), os("--dry-run"), mnt.as_os_str()]);
+        assert!(out.status.success(), "commit --dry-run: {}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8(out.stdout).expect("commit --dry-run prints UTF-8");
+        assert_eq!(said.lines().count(), want.len() + 1, "{said}");
+        assert!(!said.chars().any(|c| c.is_control() && c != '\n'), "{said:?}");
+        // Snapshots of one filesystem share a directory: a name of this test run and mode.
+        let snap = format!("odd-names-{mode}-{}", std::process::id());
+        let out = f.run(&[os("snapshot"), mnt.as_os_str(), os(&snap)]);
         assert!(out.status.success(), "snapshot: {}", String::from_utf8_lossy(&out.stderr));
         let out = f.run(&[os("commit"), mnt.as_os_str()]);
         assert!(out.status.success(), "commit: {}", String::from_utf8_lossy(&out.stderr));
         for n in &want {
             assert_eq!(fs::read(f.src.join(n)).unwrap(), b"x", "{n:?} committed");
         }
-        assert!(f.run(&[os("snapshot"), os("rm"), os("odd-names")]).status.success());
+        assert!(f.run(&[os("snapshot"), os("rm"), os(&snap)]).status.success());
     }
     let out = f.run(&[os("unmount"), mnt.as_os_str()]);
     assert!(out.status.success(), "unmount: {}", String::from_utf8_lossy(&out.stderr));
     let out = f.run(&[os("gc")]);
     assert!(out.status.success(), "gc: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Runs agentfs with `args` and closes its stdout after the first byte, as `| head -c 1` does:
+/// it ends without a panic.
+fn closed_stdout_ends_quietly(f: &Fixture, args: &[&OsStr]) {
+    use std::io::Read;
+    let mut child = agentfs_cmd(&f.runtime)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && out.status.code() != Some(101), "{args:?}: {err}");
 }
 
 /// Makes a chain of `depth` directories named `d` under `root` (relative steps: the whole path
@@ -134,9 +162,15 @@ fn a_tree_5000_levels_deep_is_walked_diffed_and_kept(mode: Mode) {
     deep_chain(&upper, 5000);
     let found = sh(&f.mnt, "find . -name leaf | wc -l");
     assert_eq!(found.trim(), "2");
+    // A lower file past PATH_MAX changed in data and mode: diff compares it with the pin's.
+    sh(
+        &f.mnt.join("lower"),
+        "python3 -c \"import os\nfor _ in range(5000): os.chdir('d')\nopen('leaf','w').write('changed')\nos.chmod('leaf', 0o600)\"",
+    );
     let out = f.run(&[os("diff"), os("--stat"), f.mnt.as_os_str()]);
     assert!(out.status.success(), "diff: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("5002 added"), "{}", String::from_utf8_lossy(&out.stdout));
+    let stat = String::from_utf8_lossy(&out.stdout);
+    assert!(stat.starts_with("5002 added, 1 modified"), "{stat}");
     let out = f.run(&[os("diff"), os("--json"), f.mnt.as_os_str()]);
     let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let deepest = diff.as_array().unwrap().iter().map(|c| json_path(c, "path")).max_by_key(|p| p.len()).unwrap();

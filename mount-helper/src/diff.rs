@@ -3,6 +3,7 @@
 //! "modified".
 
 use crate::changeset::{ChangeSet, Verdict, What};
+use crate::confined::Dir;
 use crate::control::WireLayout;
 use crate::control::client::Client;
 use crate::error::{Error, Result};
@@ -32,12 +33,16 @@ pub fn diff(mnt: &Path) -> Result<Vec<Entry>> {
     let mut client = Client::connect(&rec.id, &mnt)?;
     client.freeze()?;
     let set = ChangeSet::from_wire(client.changes()?)?;
-    let entries = classify(&mut client, &set, &rec.pin.lower_root())?;
+    // The lower layer is read beneath one directory fd, a name at a time: no path length limit,
+    // no symlink followed.
+    let lower_path = rec.pin.lower_root();
+    let lower = Dir::open_root(&lower_path).map_err(|e| Error::io("cannot open the lower layer", &lower_path, &e))?;
+    let entries = classify(&mut client, &set, &lower)?;
     client.thaw()?;
     Ok(entries)
 }
 
-fn classify(client: &mut Client, set: &ChangeSet, lower: &Path) -> Result<Vec<Entry>> {
+fn classify(client: &mut Client, set: &ChangeSet, lower: &Dir) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in &set.items {
         let size = |client: &mut Client| -> Result<u64> {
@@ -56,17 +61,17 @@ fn classify(client: &mut Client, set: &ChangeSet, lower: &Path) -> Result<Vec<En
             What::Removed => out.push(entry(Verdict::Deleted, None, false, 0)),
             What::Created => out.push(entry(Verdict::Added, None, false, size(client)?)),
             What::Moved { from, data, .. } => {
-                let changed = *data && content_differs(client, item.id, &lower.join(from))?;
+                let changed = *data && content_differs(client, item.id, lower, from)?;
                 // Still at `from` as well: a new name (hardlink) for it, not a rename.
                 let verdict = if set.moved_away(from) { Verdict::Renamed } else { Verdict::Added };
                 out.push(entry(verdict, set.moved_away(from).then_some(from), changed, size(client)?));
             }
             What::Modified { data, meta } => {
-                let below = lower.join(&item.path);
-                let changed = *data && content_differs(client, item.id, &below)?;
+                let below = &item.path;
+                let changed = *data && content_differs(client, item.id, lower, below)?;
                 if changed {
                     out.push(entry(Verdict::Modified, None, true, size(client)?));
-                } else if (*meta || *data) && meta_differs(client, item.id, item.kind, &below)? {
+                } else if (*meta || *data) && meta_differs(client, item.id, item.kind, lower, below)? {
                     out.push(entry(Verdict::Metadata, None, false, size(client)?));
                 }
             }
@@ -75,14 +80,17 @@ fn classify(client: &mut Client, set: &ChangeSet, lower: &Path) -> Result<Vec<En
     Ok(out)
 }
 
-/// Whether node `id`'s mode, owner or xattrs differ from the lower object's at `lower`. Times
+/// Whether node `id`'s mode, owner or xattrs differ from the lower object's at `rel`. Times
 /// are left out: every write moves them.
-fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Path) -> Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::symlink_metadata(lower).map_err(|e| Error::io("cannot read the lower object", lower, &e))?;
+fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Dir, rel: &Path) -> Result<bool> {
+    let fail = |e: std::io::Error| Error::io("cannot read the lower object", &lower.path().join(rel), &e);
+    let (parent, name) = lower.parent_of(rel).map_err(fail)?;
+    let Some(below) = parent.meta(name).map_err(fail)? else {
+        return Ok(true);
+    };
     let a = client.stat(id)?;
-    if a.uid != md.uid() || a.gid != md.gid() || (kind != FileKind::Symlink && u32::from(a.perm) != md.mode() & 0o7777)
-    {
+    let m = &below.meta;
+    if a.uid != m.uid || a.gid != m.gid || (kind != FileKind::Symlink && a.perm != m.perm) {
         return Ok(true);
     }
     if kind == FileKind::Symlink {
@@ -90,31 +98,16 @@ fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Path) -> R
     }
     let mut now = client.xattrs(id)?;
     now.sort();
-    Ok(now != lower_xattrs(lower))
-}
-
-/// The xattrs of `p`, sorted (none if it has none or cannot have any).
-fn lower_xattrs(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut list = vec![0u8; 64 * 1024];
-    let n = rustix::fs::llistxattr(p, &mut list[..]).unwrap_or(0);
-    let mut out = Vec::new();
-    for name in list[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let mut v = vec![0u8; 64 * 1024];
-        if let Ok(len) = rustix::fs::lgetxattr(p, std::ffi::OsStr::from_bytes(name), &mut v[..]) {
-            v.truncate(len);
-            out.push((name.to_vec(), v));
-        }
-    }
-    out.sort();
-    out
+    Ok(Some(now) != m.xattrs)
 }
 
 /// Whether node `id`'s data differs from the lower file at `lower` (blake3 of both, over the
 /// ranges that can differ).
-fn content_differs(client: &mut Client, id: u64, lower: &Path) -> Result<bool> {
-    let file = File::open(lower).map_err(|e| Error::io("cannot read the lower file", lower, &e))?;
-    let lower_len = file.metadata().map_err(|e| Error::io("cannot read the lower file", lower, &e))?.len();
+fn content_differs(client: &mut Client, id: u64, lower: &Dir, rel: &Path) -> Result<bool> {
+    let fail = |e: std::io::Error| Error::io("cannot read the lower file", &lower.path().join(rel), &e);
+    let (parent, name) = lower.parent_of(rel).map_err(fail)?;
+    let file = File::from(parent.open_file(name, false).map_err(fail)?);
+    let lower_len = file.metadata().map_err(fail)?.len();
     let ranges = match client.layout(id)? {
         None => return Ok(false),
         Some(WireLayout::Whole { len }) if len != lower_len => return Ok(true),
@@ -136,7 +129,7 @@ fn content_differs(client: &mut Client, id: u64, lower: &Path) -> Result<bool> {
             Ok(())
         })?;
         let mut below = blake3::Hasher::new();
-        hash_range(&file, start, end, &mut below).map_err(|e| Error::io("cannot read the lower file", lower, &e))?;
+        hash_range(&file, start, end, &mut below).map_err(fail)?;
         if upper.finalize() != below.finalize() {
             return Ok(true);
         }

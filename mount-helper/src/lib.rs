@@ -31,6 +31,7 @@ pub mod options;
 pub mod owned;
 pub mod pin;
 pub mod process;
+pub mod quote;
 pub mod readiness;
 pub mod registry;
 pub mod remount;

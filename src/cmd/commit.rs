@@ -9,19 +9,19 @@ pub fn run(a: CommitArgs) -> Result<()> {
     let r = commit(&a.mnt, a.to.as_deref(), a.dry_run)?;
     // What was recovered first (commits of dead processes into the same SRC), and warnings.
     for n in &r.notes {
-        eprintln!("agentfs: {n}");
+        eprintln!("agentfs: {}", crate::quote::message(n));
     }
     if a.dry_run {
         for l in &r.lines {
-            println!("would {l}");
+            crate::say!("would {}", crate::quote::message(l));
         }
-        println!("dry run: nothing was written to {} ({} changes)", r.target.display(), r.lines.len());
+        crate::say!("dry run: nothing was written to {} ({} changes)", crate::quote::text(&r.target), r.lines.len());
         return Ok(());
     }
-    println!(
+    crate::say!(
         "committed {} changes to {} ({} of new data) in {} ms",
         r.lines.len(),
-        r.target.display(),
+        crate::quote::text(&r.target),
         human_bytes(r.staged_bytes),
         r.millis
     );

@@ -7,11 +7,11 @@ pub fn run() -> Result<()> {
     let mut failed = Vec::new();
     let commits = leftovers(&mut failed);
     for line in &commits {
-        println!("{line}");
+        crate::say!("{}", quote::message(line));
     }
     let recovered = gc::collect();
     if recovered.is_empty() && commits.is_empty() && failed.is_empty() {
-        println!("nothing to clean up");
+        crate::say!("nothing to clean up");
         return Ok(());
     }
     for r in recovered {
@@ -25,7 +25,7 @@ pub fn run() -> Result<()> {
         if what.is_empty() {
             what.push("dropped its record".into());
         }
-        println!("{}: {}", quote::text(&r.mountpoint), what.join(", "));
+        crate::say!("{}: {}", quote::text(&r.mountpoint), what.join(", "));
         failed.extend(r.errors);
     }
     match failed.len() {
@@ -43,7 +43,7 @@ fn leftovers(failed: &mut Vec<String>) -> Vec<String> {
         if r.ok {
             commits.push(r.line);
         } else {
-            eprintln!("agentfs: {}", r.line);
+            eprintln!("agentfs: {}", quote::message(&r.line));
             failed.push(r.line);
         }
     }

@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 pub fn run(a: SnapshotArgs) -> Result<()> {
     if let Some(SnapshotAction::Rm { name }) = a.action {
         snapshot::remove(&name)?;
-        println!("removed the snapshot {name}");
+        crate::say!("removed the snapshot {name}");
         return Ok(());
     }
     let (Some(mnt), Some(name)) = (a.mnt, a.name) else {
         return Err(Error::Usage("give the mount point and a name: agentfs snapshot MNT NAME".into()));
     };
     let s = snapshot::create(&mnt, &name)?;
-    println!(
+    crate::say!(
         "snapshot {name}: {} changed objects, {} of data, in {} ms, at {}",
         s.changed_objects,
         human_bytes(s.changed_bytes),
@@ -54,16 +54,16 @@ fn to_json(s: &record::SnapshotRecord) -> Value {
 pub fn list(a: ListArgs) -> Result<()> {
     let all: Vec<_> = record::list()?.into_iter().filter(|s| s.complete()).collect();
     if a.json {
-        println!("{}", Value::Array(all.iter().map(to_json).collect()));
+        crate::say!("{}", Value::Array(all.iter().map(to_json).collect()));
         return Ok(());
     }
     if all.is_empty() {
-        println!("no snapshots");
+        crate::say!("no snapshots");
         return Ok(());
     }
-    println!("{:<24} {:<20} {:>10} {:>10}  SOURCE", "NAME", "CREATED (UTC)", "OBJECTS", "DATA");
+    crate::say!("{:<24} {:<20} {:>10} {:>10}  SOURCE", "NAME", "CREATED (UTC)", "OBJECTS", "DATA");
     for s in &all {
-        println!(
+        crate::say!(
             "{:<24} {:<20} {:>10} {:>10}  {}",
             s.name,
             utc(s.created),

@@ -83,7 +83,8 @@ pub fn commit_to(mnt: &Path, rec: &MountRecord, dir: &Path, dry_run: bool) -> Re
     let mut client = Client::connect(&rec.id, mnt)?;
     client.freeze()?;
     let set = ChangeSet::from_wire(client.changes()?)?;
-    let lines: Vec<String> = set.items.iter().map(|i| format!("{:?} {}", i.what, i.path.display())).collect();
+    let lines: Vec<String> =
+        set.items.iter().map(|i| format!("{:?} {}", i.what, crate::quote::text(&i.path))).collect();
     let target_path = parent_path.join(&name);
     if dry_run {
         client.thaw()?;

@@ -88,3 +88,14 @@ impl SignalSet {
 
 // SAFETY: a sigset_t is plain data; waiting on it from another thread is what sigwait is for.
 unsafe impl Send for SignalSet {}
+
+/// Lets a closed pipe on stdout end the process quietly, as it ends `ls | head`: Rust ignores
+/// SIGPIPE, so a print to a closed pipe would otherwise panic. Only for commands that print and
+/// exit; never in a process that serves a mount (a client that goes away must not end it).
+pub fn die_on_broken_pipe() {
+    // SAFETY: signal() with SIG_DFL installs no handler code; it changes only this process's
+    // disposition of SIGPIPE, which nothing else in a printing command relies on.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

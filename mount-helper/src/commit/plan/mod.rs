@@ -26,6 +26,7 @@ use crate::changeset::{ChangeSet, What};
 use crate::confined::{Dir, Identity};
 use crate::control::client::Client;
 use crate::error::{Error, Result};
+use crate::quote;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -160,11 +161,11 @@ impl<'a> Planner<'a> {
             self.decide(item)?;
         }
         for item in &set.items {
-            let rel = item.path.display().to_string();
+            let rel = quote::text(&item.path);
             let line = match &item.what {
                 What::Removed => self.removed(item)?.then(|| format!("remove {rel}")),
                 What::Created => self.created(item)?.then(|| format!("create {rel}")),
-                What::Moved { from, .. } => self.moved(item)?.then(|| format!("move {} to {rel}", from.display())),
+                What::Moved { from, .. } => self.moved(item)?.then(|| format!("move {} to {rel}", quote::text(from))),
                 What::Modified { data, .. } => self
                     .modified(item)?
                     .then(|| if *data { format!("write {rel}") } else { format!("set metadata of {rel}") }),
@@ -201,7 +202,7 @@ impl<'a> Planner<'a> {
     fn conflict(&self, rel: &Path, why: &str) -> Error {
         Error::Conflict(format!(
             "{}: {why}; nothing was written. Look at SRC there, then commit again, or commit elsewhere with --to DIR",
-            self.shown(rel).display()
+            quote::text(self.shown(rel))
         ))
     }
 

@@ -78,7 +78,7 @@ impl Planner<'_> {
         }
         self.covered.insert(k.to_path_buf());
         self.plan.forget.push(k.to_path_buf());
-        self.plan.lines.push(format!("restore {} as pinned", k.display()));
+        self.plan.lines.push(format!("restore {} as pinned", crate::quote::text(k)));
         Ok(())
     }
 }
