@@ -328,10 +328,13 @@ fn another_users_mount_is_named_as_theirs() {
     let as_user = |args: &[&std::ffi::OsStr]| {
         Command::new(AGENTFS).args(args).env("AGENTFS_RUNTIME_DIR", &runtime).uid(uid).gid(uid).output().unwrap()
     };
-    let out = as_user(&[os("status"), f.mnt.as_os_str()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(6), "{err}");
-    assert!(err.contains("is an agentfs mount of root (uid 0)"), "{err}");
+    // Every command that needs the mount's record says whose it is, with the permission code.
+    for cmd in ["status", "diff", "commit"] {
+        let out = as_user(&[os(cmd), f.mnt.as_os_str()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{cmd}: {err}");
+        assert!(err.contains("is an agentfs mount of root (uid 0)"), "{cmd}: {err}");
+    }
     let out = as_user(&[os("unmount"), f.mnt.as_os_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");

@@ -173,15 +173,26 @@ pub fn fuse_owner(entry: &MountEntry) -> Option<u32> {
 }
 
 /// Why the caller finds no record of the agentfs mount `entry`: it belongs to another user
-/// (named, when the system knows the name), or its record is gone.
-pub fn not_ours(entry: &MountEntry) -> String {
-    let mnt = entry.mount_point.display();
+/// (named, when the system knows the name: a permission error, or for root a pointer to that
+/// user), or its record is gone.
+pub fn not_ours(entry: &MountEntry) -> crate::error::Error {
+    use crate::error::Error;
+    let mnt = crate::quote::text(&entry.mount_point);
+    let me = crate::runtime::current_uid();
     match fuse_owner(entry) {
-        Some(uid) if uid != crate::runtime::current_uid() => {
+        Some(uid) if uid != me => {
             let who = user_name(uid).map(|n| format!("{n} (uid {uid})")).unwrap_or_else(|| format!("uid {uid}"));
-            format!("{mnt} is an agentfs mount of {who}; only that user or root can use it")
+            if me == 0 {
+                Error::NotMounted(format!(
+                    "{mnt} is an agentfs mount of {who}, recorded in that user's runtime directory; run the command as that user"
+                ))
+            } else {
+                Error::Permission(format!("{mnt} is an agentfs mount of {who}; only that user or root can use it"))
+            }
         }
-        _ => format!("{mnt} is an agentfs mount without a record here; `agentfs gc` cleans up after lost daemons"),
+        _ => Error::NotMounted(format!(
+            "{mnt} is an agentfs mount without a record here; `agentfs gc` cleans up after lost daemons"
+        )),
     }
 }
 

@@ -1,6 +1,11 @@
 //! Byte sizes as users write them: 4G, 512M, 100k, 1.5G, 4GiB, 123.
 
-/// Parses a size; suffixes K, M, G, T (optionally followed by "iB" or "B") are powers of 1024.
+/// The smallest RAM budget: below it not even a few files fit (each costs about 1 KiB), and
+/// the mount's statfs would show a size of 0 blocks.
+pub const MIN_BUDGET: u64 = 1 << 20;
+
+/// Parses a RAM budget; suffixes K, M, G, T, P, E (optionally followed by "iB" or "B") are
+/// powers of 1024.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
@@ -13,6 +18,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "m" => 1 << 20,
         "g" => 1 << 30,
         "t" => 1 << 40,
+        "p" => 1 << 50,
+        "e" => 1 << 60,
         _ => {
             return Err(format!("size {s:?} has an unknown unit; write it like 4G, 512M or 100000"));
         }
@@ -29,13 +36,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             (value * mult as f64) as u128
         }
     };
-    if bytes == 0 {
-        return Err(format!("size {s:?} is zero; give at least 1 byte, like 512M"));
+    if bytes < u128::from(MIN_BUDGET) {
+        return Err(format!(
+            "size {s:?} is below 1M, too small to hold files (each costs about 1 KiB of it); give at least 1M, like 512M"
+        ));
     }
-    u64::try_from(bytes)
-        .ok()
-        .filter(|b| *b < u64::MAX)
-        .ok_or_else(|| format!("size {s:?} is too large; give at most 16E (sizes are in bytes, or with K, M, G, T)"))
+    u64::try_from(bytes).ok().filter(|b| *b < u64::MAX).ok_or_else(|| {
+        format!("size {s:?} is too large; give less than 16E (sizes are in bytes, or with K, M, G, T, P, E)")
+    })
 }
 
 #[cfg(test)]
@@ -48,11 +56,15 @@ mod tests {
         assert_eq!(parse_size("512m"), Ok(512 << 20));
         assert_eq!(parse_size("4GiB"), Ok(4 << 30));
         assert_eq!(parse_size("1.5G"), Ok(3 << 29));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert_eq!(parse_size("100k"), Ok(102_400));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1024k"), Ok(1 << 20));
         assert!(parse_size("4X").is_err());
         assert!(parse_size("G").is_err());
-        assert!(parse_size("0").unwrap_err().contains("zero"));
+        assert!(parse_size("0").unwrap_err().contains("below 1M"));
+        assert!(parse_size("1K").unwrap_err().contains("below 1M"));
+        assert_eq!(parse_size("1M"), Ok(MIN_BUDGET));
+        assert_eq!(parse_size("15E"), Ok(15 << 60));
+        assert!(parse_size("16E").unwrap_err().contains("less than 16E"));
         assert!(parse_size("18446744073709551615").unwrap_err().contains("too large"));
         assert!(parse_size("99999999999999999999").unwrap_err().contains("too large"));
         assert_eq!(parse_size("18446744073709551614"), Ok(u64::MAX - 1));

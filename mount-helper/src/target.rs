@@ -23,7 +23,7 @@ pub fn mounted(mnt: &Path) -> Result<(PathBuf, MountRecord)> {
     let Some(entry) = mountinfo::mount_at(&canon).filter(mountinfo::is_agentfs) else {
         return Err(not_mounted());
     };
-    let rec = registry::load(&mount_id(&canon))?.ok_or_else(|| Error::NotMounted(mountinfo::not_ours(&entry)))?;
+    let rec = registry::load(&mount_id(&canon))?.ok_or_else(|| mountinfo::not_ours(&entry))?;
     if rec.state != MountState::Mounted || !rec.owner_alive() {
         return Err(Error::Busy(format!(
             "the daemon of {} is gone; run `agentfs gc` to clean up, then mount again",

@@ -47,7 +47,7 @@ pub fn unmount_record(mnt: &Path, id: &str, lazy: bool) -> Result<Unmounted> {
     let me = crate::runtime::current_uid();
     if let (None, Some(entry)) = (&record, &mounted) {
         if mountinfo::fuse_owner(entry).is_some_and(|uid| uid != me) && me != 0 {
-            return Err(Error::Permission(mountinfo::not_ours(entry)));
+            return Err(mountinfo::not_ours(entry));
         }
     }
     if let Some(r) = &record {

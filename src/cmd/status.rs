@@ -130,7 +130,7 @@ pub fn status(a: StatusArgs) -> Result<()> {
     let rec =
         live_records().into_iter().find(|r| r.id == mount_id(&canon)).ok_or_else(|| {
             match mountinfo::mount_at(&canon).filter(mountinfo::is_agentfs) {
-                Some(entry) => Error::NotMounted(mountinfo::not_ours(&entry)),
+                Some(entry) => mountinfo::not_ours(&entry),
                 None => {
                     Error::NotMounted(format!("{} is not a live agentfs mount (see `agentfs list`)", canon.display()))
                 }
