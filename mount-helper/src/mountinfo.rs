@@ -190,9 +190,15 @@ pub fn not_ours(entry: &MountEntry) -> crate::error::Error {
                 Error::Permission(format!("{mnt} is an agentfs mount of {who}; only that user or root can use it"))
             }
         }
-        _ => Error::NotMounted(format!(
-            "{mnt} is an agentfs mount without a record here; `agentfs gc` cleans up after lost daemons"
-        )),
+        _ => match crate::registry::load(&crate::runtime::mount_id(&entry.mount_point)) {
+            Ok(Some(rec)) => Error::Busy(format!(
+                "the daemon of {mnt} (pid {}) is gone; run `agentfs gc` to clean up, then mount again",
+                rec.pid
+            )),
+            _ => Error::NotMounted(format!(
+                "{mnt} is an agentfs mount without a record here; `agentfs gc` cleans up after lost daemons"
+            )),
+        },
     }
 }
 
