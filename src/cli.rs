@@ -47,6 +47,7 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+#[cfg(unix)]
 impl Command {
     /// Whether the command only reads and prints (then a closed stdout may end it at once).
     pub fn only_prints(&self) -> bool {
