@@ -41,14 +41,9 @@ fn acls_behave_as_on_a_native_filesystem(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::in_mode(mode, |_| {});
-    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let native = f.dir.path().join("native");
-    fs::create_dir(&native).unwrap();
+    let native = f.native_dir();
     let want = outcomes(&native, "tests");
     assert!(want.contains("user:tests:rw-") && want.contains("default:user:tests:rwx"), "{want}");
     f.mount(&["--allow-other"]);
@@ -92,14 +87,9 @@ fn setting_an_acl_outside_the_group_drops_set_group_id(mode: Mode) {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::in_mode(mode, |_| {});
-    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let native = f.dir.path().join("native");
-    fs::create_dir(&native).unwrap();
+    let native = f.native_dir();
     let want = sgid_after_setfacl(&native, uid);
     assert_eq!(want, "other 775\nown 2775\n");
     f.mount(&["--allow-other"]);

@@ -260,10 +260,7 @@ fn a_user_mounts_and_unmounts_without_root(mode: Mode) {
     }
     use std::os::unix::fs::MetadataExt;
     let dev = fs::metadata("/dev/fuse").unwrap();
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     if dev.mode() & 0o006 != 0o006 {
         eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)");
         return;
@@ -315,10 +312,7 @@ fn another_users_mount_is_named_as_theirs() {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::new(populate);
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     f.mount(&["--pin", "live", "--allow-other"]);
@@ -350,10 +344,7 @@ fn a_runtime_directory_of_another_user_is_refused() {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::new(populate);
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     for p in [&f.src, &f.mnt] {

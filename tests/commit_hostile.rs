@@ -178,10 +178,7 @@ fn an_unprivileged_owner_cannot_direct_roots_commit() {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no user `tests`");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::in_mode(Mode::Pinned, |s| {
         sh(s, "mkdir -p d/sub && printf a > d/f && printf s > d/sub/s");
     });

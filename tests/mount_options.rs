@@ -170,10 +170,7 @@ fn nodev_refuses_device_nodes_and_dev_lets_root_open_them(mode: Mode) {
     f.unmount();
 
     // A user may not: device nodes and set-id programs would reach beyond their rights.
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping the user's part: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let out =
         Command::new(AGENTFS).args(["mount", "-o", "dev"]).arg(&f.src).arg(&f.mnt).uid(uid).gid(uid).output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
@@ -290,10 +287,7 @@ fn a_user_mount_takes_the_kernel_options_through_fusermount3() {
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     if fs::metadata("/dev/fuse").map(|m| m.permissions().mode() & 0o006 != 0o006).unwrap_or(true) {
         eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it, as fuse3's udev rule does)");
         return;

@@ -242,10 +242,7 @@ fn a_user_snapshots_their_own_subvolume_and_the_snapshot_is_removed_without_root
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     if fs::metadata("/dev/fuse").unwrap().mode() & 0o006 != 0o006 {
         eprintln!("skipping: /dev/fuse is not open to users (scripts/test opens it)");
         return;

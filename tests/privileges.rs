@@ -321,14 +321,9 @@ fn writes_truncates_and_chown_drop_set_id_bits_and_capabilities_as_linux_does(mo
     if !fuse_available() {
         return;
     }
-    let Some(uid) = user_id("tests") else {
-        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
-        return;
-    };
+    let Some(uid) = tests_user() else { return };
     let f = Fixture::in_mode(mode, |_| {});
-    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let native = f.dir.path().join("native");
-    fs::create_dir(&native).unwrap();
+    let native = f.native_dir();
     fs::set_permissions(&native, fs::Permissions::from_mode(0o777)).unwrap();
     let want = outcomes(&native, uid);
     // The reference must show each rule at work, or the comparison proves nothing.

@@ -153,6 +153,16 @@ impl Fixture {
         registry::decode(&fs::read(path).ok()?).ok().map(|r| r.pid)
     }
 
+    /// A directory beside the mount, on the native filesystem, that other users can reach: the
+    /// reference a test compares the mount with.
+    pub fn native_dir(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let native = self.dir.path().join("native");
+        fs::create_dir(&native).unwrap();
+        native
+    }
+
     pub fn is_mounted(&self) -> bool {
         agentfs_mount_helper::mountinfo::mount_at(&self.mnt).is_some()
     }
@@ -262,6 +272,16 @@ pub fn sh(dir: &Path, script: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The uid of the `tests` user that scripts/test creates, for tests that act as another user;
+/// None, saying the test is skipped, where there is none.
+pub fn tests_user() -> Option<u32> {
+    let uid = user_id("tests");
+    if uid.is_none() {
+        eprintln!("skipping: no 'tests' user (scripts/test creates it)");
+    }
+    uid
 }
 
 /// The uid of user `name`, if it exists (scripts/test creates "tests").
