@@ -2,8 +2,8 @@
 //! `Filesystem`, which calls the operations and encodes their results as fuser replies.
 
 use super::convert::{errno, file_attr, file_type, set_time};
-use super::ops::{self, EntryOut, NewMode, OpenOut, Ops, Req, SetAttrIn, XattrOut, opcode};
-use agentfs_core::{Errno, FileRef, Timestamp};
+use super::ops::{self, EntryOut, NewMode, OpenOut, Ops, Req, XattrOut, opcode};
+use agentfs_core::{Errno, FileRef, SetAttr, Timestamp};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
     OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
@@ -109,7 +109,7 @@ impl Filesystem for Classic {
         reply: ReplyAttr,
     ) {
         self.ops.count(opcode::SETATTR);
-        let set = SetAttrIn {
+        let set = SetAttr {
             mode,
             uid,
             gid,
@@ -117,6 +117,7 @@ impl Filesystem for Classic {
             atime: atime.map(set_time),
             mtime: mtime.map(set_time),
             ctime: ctime.map(Timestamp::from),
+            ..SetAttr::default()
         };
         match self.ops.setattr(&req(r), ino.0, &set) {
             Ok(a) => reply.attr(&a.ttl, &file_attr(&a.attr)),

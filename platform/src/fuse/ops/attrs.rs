@@ -1,42 +1,23 @@
 //! getattr, setattr, readlink, statfs, access.
 
 use super::{AttrOut, Ops, Req, Result, logged};
-use agentfs_core::{Errno, PrivilegeDrop, SetAttr, SetTime, StatFs, Timestamp};
+use agentfs_core::{Errno, PrivilegeDrop, SetAttr, StatFs};
 use std::sync::atomic::Ordering;
-
-/// What a SETATTR asks to change.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SetAttrIn {
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    pub size: Option<u64>,
-    pub atime: Option<SetTime>,
-    pub mtime: Option<SetTime>,
-    pub ctime: Option<Timestamp>,
-}
 
 impl Ops {
     pub fn getattr(&self, ino: u64) -> Result<AttrOut> {
         self.engine.getattr(ino).map(|a| self.attr_out(a)).map_err(|e| logged("getattr", e))
     }
 
-    pub fn setattr(&self, req: &Req, ino: u64, set: &SetAttrIn) -> Result<AttrOut> {
+    /// Applies what a SETATTR asks; what it takes away (`set.drop`) is decided here, whatever
+    /// the frontend put there.
+    pub fn setattr(&self, req: &Req, ino: u64, set: &SetAttr) -> Result<AttrOut> {
         if set.size.is_some() && self.io.reads_lower(ino) {
             // Truncating would copy up a file that readers see through its lower backing.
             return Err(Errno::ETXTBSY);
         }
         let chown = set.uid.is_some() || set.gid.is_some();
-        let set = SetAttr {
-            mode: set.mode,
-            uid: set.uid,
-            gid: set.gid,
-            size: set.size,
-            atime: set.atime,
-            mtime: set.mtime,
-            ctime: set.ctime,
-            drop: self.setattr_drop(req, ino, chown, set.size.is_some()),
-        };
+        let set = SetAttr { drop: self.setattr_drop(req, ino, chown, set.size.is_some()), ..*set };
         self.engine.setattr(ino, &set).map(|a| self.attr_out(a)).map_err(|e| logged("setattr", e))
     }
 

@@ -10,7 +10,6 @@ mod files;
 mod names;
 mod xattrs;
 
-pub use attrs::SetAttrIn;
 pub use files::LseekDone;
 
 use super::FuseOptions;

@@ -4,8 +4,8 @@
 //! concatenated in the payload (names NUL-terminated, then values or write data).
 
 use super::abi::{self, Reader};
-use crate::fuse::ops::{NewMode, SetAttrIn, opcode as op};
-use agentfs_core::{SetTime, Timestamp};
+use crate::fuse::ops::{NewMode, opcode as op};
+use agentfs_core::{SetAttr, SetTime, Timestamp};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
@@ -42,7 +42,7 @@ pub enum Request<'a> {
         name: &'a OsStr,
     },
     Getattr,
-    Setattr(SetAttrIn),
+    Setattr(SetAttr),
     Readlink,
     Symlink {
         name: &'a OsStr,
@@ -274,7 +274,7 @@ mod fattr {
 
 /// `struct fuse_setattr_in`: valid, padding, fh, size, lock_owner, atime, mtime, ctime,
 /// atimensec, mtimensec, ctimensec, mode, unused4, uid, gid, unused5.
-pub fn setattr(op_in: &[u8]) -> Option<SetAttrIn> {
+pub fn setattr(op_in: &[u8]) -> Option<SetAttr> {
     let mut r = fixed(op_in, abi::SETATTR_IN)?;
     let valid = r.u32()?;
     r.skip(12)?;
@@ -289,7 +289,7 @@ pub fn setattr(op_in: &[u8]) -> Option<SetAttrIn> {
     let time = |set: u32, now: u32, secs: i64, nanos: u32| {
         has(set).then(|| if has(now) { SetTime::Now } else { SetTime::At(timestamp(secs, nanos)) })
     };
-    Some(SetAttrIn {
+    Some(SetAttr {
         mode: has(fattr::MODE).then_some(mode),
         uid: has(fattr::UID).then_some(uid),
         gid: has(fattr::GID).then_some(gid),
@@ -297,6 +297,7 @@ pub fn setattr(op_in: &[u8]) -> Option<SetAttrIn> {
         atime: time(fattr::ATIME, fattr::ATIME_NOW, atime, atimensec),
         mtime: time(fattr::MTIME, fattr::MTIME_NOW, mtime, mtimensec),
         ctime: has(fattr::CTIME).then(|| timestamp(ctime, ctimensec)),
+        ..SetAttr::default()
     })
 }
 

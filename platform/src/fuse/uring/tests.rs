@@ -5,8 +5,8 @@ use super::abi::{self, Writer};
 use super::decode::{CopyIn, Header, Malformed, Request, decode};
 use super::encode;
 use crate::fuse::backing::Backing;
-use crate::fuse::ops::{AttrOut, EntryOut, NewMode, OpenOut, SetAttrIn, fopen, opcode as op};
-use agentfs_core::{Attr, DirEntry, FileKind, SetTime, StatFs, Timestamp};
+use crate::fuse::ops::{AttrOut, EntryOut, NewMode, OpenOut, fopen, opcode as op};
+use agentfs_core::{Attr, DirEntry, FileKind, SetAttr, SetTime, StatFs, Timestamp};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
@@ -129,7 +129,7 @@ fn setattr_takes_exactly_the_valid_fields() {
     let Ok(Request::Setattr(s)) = decode(op::SETATTR, &setattr_in(all), b"") else { panic!() };
     assert_eq!(
         s,
-        SetAttrIn {
+        SetAttr {
             mode: Some(0o4755),
             uid: Some(1000),
             gid: Some(1001),
@@ -137,14 +137,15 @@ fn setattr_takes_exactly_the_valid_fields() {
             atime: Some(SetTime::At(Timestamp::new(100, 1))),
             mtime: Some(SetTime::At(Timestamp::new(200, 2))),
             ctime: Some(Timestamp::new(300, 3)),
+            ..SetAttr::default()
         }
     );
     // ATIME with ATIME_NOW, MTIME with MTIME_NOW; FATTR_FH and FATTR_LOCKOWNER change nothing.
     let now = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 6) | (1 << 9);
     let Ok(Request::Setattr(s)) = decode(op::SETATTR, &setattr_in(now), b"") else { panic!() };
-    assert_eq!(s, SetAttrIn { atime: Some(SetTime::Now), mtime: Some(SetTime::Now), ..SetAttrIn::default() });
+    assert_eq!(s, SetAttr { atime: Some(SetTime::Now), mtime: Some(SetTime::Now), ..SetAttr::default() });
     let Ok(Request::Setattr(s)) = decode(op::SETATTR, &setattr_in(0), b"") else { panic!() };
-    assert_eq!(s, SetAttrIn::default());
+    assert_eq!(s, SetAttr::default());
     // A time before 1970 arrives as the two's complement of its seconds.
     let b = Bytes::default().u32(1 << 5).u32(0).u64(0).u64(0).u64(0).u64(0).u64((-2i64) as u64).u64(0);
     let b = b.u32(0).u32(5).u32(0).u32(0).u32(0).u32(0).u32(0).u32(0);
