@@ -67,20 +67,9 @@ fn open_path(dir: &Dir, name: &OsStr) -> io::Result<OwnedFd> {
     rustix::fs::openat(dir.fd(), name, flags, Mode::empty()).map_err(|e| err_at(&dir.path_of(name), e.into()))
 }
 
-/// Reads a list or value through `get`, growing the buffer while the kernel says ERANGE.
-fn read_growing(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> rustix::io::Result<Vec<u8>> {
-    let mut size = 1024;
-    loop {
-        let mut buf = vec![0u8; size];
-        match get(&mut buf) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(buf);
-            }
-            Err(rustix::io::Errno::RANGE) if size < (4 << 20) => size *= 4,
-            Err(e) => return Err(e),
-        }
-    }
+/// Reads a list or value through `get`: from 1 KiB, up to 4 MiB.
+fn read_growing(get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> rustix::io::Result<Vec<u8>> {
+    agentfs_platform::lower::read_growing(1024, 4 << 20, get)
 }
 
 /// Every xattr of the inode behind `fd` (none where the filesystem has none), sorted.

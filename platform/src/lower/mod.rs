@@ -9,6 +9,7 @@
 mod dir_cache;
 mod file;
 mod xattr;
+pub use xattr::read_growing;
 
 use crate::errno::from_rustix;
 use agentfs_core::lower::{Lower, LowerAttr, LowerEntry, LowerFile, LowerPath};

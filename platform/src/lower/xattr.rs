@@ -9,9 +9,14 @@ use std::os::unix::ffi::OsStrExt;
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Reads a list or value through `get`, growing the buffer while the kernel says ERANGE.
-fn read_growing(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> Result<Vec<u8>> {
-    let mut size = 256;
+/// Reads an xattr list or value through `get`, into a buffer of `start` bytes grown fourfold
+/// while the kernel says ERANGE, until it would pass `limit`.
+pub fn read_growing(
+    start: usize,
+    limit: usize,
+    mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+) -> rustix::io::Result<Vec<u8>> {
+    let mut size = start;
     loop {
         let mut buf = vec![0u8; size];
         match get(&mut buf) {
@@ -19,10 +24,15 @@ fn read_growing(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> 
                 buf.truncate(n);
                 return Ok(buf);
             }
-            Err(rustix::io::Errno::RANGE) if size < (1 << 20) => size *= 4,
-            Err(e) => return Err(from_rustix(e)),
+            Err(rustix::io::Errno::RANGE) if size < limit => size *= 4,
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// A lower object's list or value: from 256 bytes, up to 1 MiB.
+fn read_lower(get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> Result<Vec<u8>> {
+    read_growing(256, 1 << 20, get).map_err(from_rustix)
 }
 
 /// Turns "unsupported" into "none".
@@ -40,11 +50,11 @@ fn split_names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// All xattrs of an open file or directory.
 pub fn of_fd(fd: &OwnedFd) -> Result<Pairs> {
     none_if_unsupported((|| {
-        let list = read_growing(|b| rustix::fs::flistxattr(fd, b))?;
+        let list = read_lower(|b| rustix::fs::flistxattr(fd, b))?;
         let mut out = Vec::new();
         for name in split_names(&list) {
             let name_os = OsStr::from_bytes(name);
-            match read_growing(|b| rustix::fs::fgetxattr(fd, name_os, b)) {
+            match read_lower(|b| rustix::fs::fgetxattr(fd, name_os, b)) {
                 Ok(v) => out.push((name.to_vec(), v)),
                 Err(Errno::ENODATA) => {}
                 Err(e) => return Err(e),
@@ -75,11 +85,11 @@ fn of_special(dir: &OwnedFd, name: &OsStr) -> Result<Pairs> {
     path.extend_from_slice(name.as_bytes());
     let path = OsStr::from_bytes(&path);
     none_if_unsupported((|| {
-        let list = read_growing(|b| rustix::fs::llistxattr(path, b))?;
+        let list = read_lower(|b| rustix::fs::llistxattr(path, b))?;
         let mut out = Vec::new();
         for n in split_names(&list) {
             let n_os = OsStr::from_bytes(n);
-            match read_growing(|b| rustix::fs::lgetxattr(path, n_os, b)) {
+            match read_lower(|b| rustix::fs::lgetxattr(path, n_os, b)) {
                 Ok(v) => out.push((n.to_vec(), v)),
                 Err(Errno::ENODATA) => {}
                 Err(e) => return Err(e),
