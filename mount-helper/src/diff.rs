@@ -9,6 +9,7 @@ use crate::control::client::Client;
 use crate::error::{Error, Result};
 use crate::target;
 use agentfs_core::FileKind;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -61,17 +62,17 @@ fn classify(client: &mut Client, set: &ChangeSet, lower: &Dir) -> Result<Vec<Ent
             What::Removed => out.push(entry(Verdict::Deleted, None, false, 0)),
             What::Created => out.push(entry(Verdict::Added, None, false, size(client)?)),
             What::Moved { from, data, .. } => {
-                let changed = *data && content_differs(client, item.id, lower, from)?;
+                let changed = *data && content_differs(client, item.id, &Below::find(lower, from)?)?;
                 // Still at `from` as well: a new name (hardlink) for it, not a rename.
                 let verdict = if set.moved_away(from) { Verdict::Renamed } else { Verdict::Added };
                 out.push(entry(verdict, set.moved_away(from).then_some(from), changed, size(client)?));
             }
             What::Modified { data, meta } => {
-                let below = &item.path;
-                let changed = *data && content_differs(client, item.id, lower, below)?;
+                let below = Below::find(lower, &item.path)?;
+                let changed = *data && content_differs(client, item.id, &below)?;
                 if changed {
                     out.push(entry(Verdict::Modified, None, true, size(client)?));
-                } else if (*meta || *data) && meta_differs(client, item.id, item.kind, lower, below)? {
+                } else if (*meta || *data) && meta_differs(client, item.id, item.kind, &below)? {
                     out.push(entry(Verdict::Metadata, None, false, size(client)?));
                 }
             }
@@ -80,12 +81,30 @@ fn classify(client: &mut Client, set: &ChangeSet, lower: &Dir) -> Result<Vec<Ent
     Ok(out)
 }
 
-/// Whether node `id`'s mode, owner or xattrs differ from the lower object's at `rel`. Times
-/// are left out: every write moves them.
-fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Dir, rel: &Path) -> Result<bool> {
-    let fail = |e: std::io::Error| Error::io("cannot read the lower object", &lower.path().join(rel), &e);
-    let (parent, name) = lower.parent_of(rel).map_err(fail)?;
-    let Some(below) = parent.meta(name).map_err(fail)? else {
+/// A lower object by its parent directory (opened beneath the pin, once) and its name.
+struct Below<'a> {
+    parent: Dir,
+    name: &'a OsStr,
+}
+
+impl<'a> Below<'a> {
+    fn find(lower: &Dir, rel: &'a Path) -> Result<Below<'a>> {
+        let (parent, name) = lower
+            .parent_of(rel)
+            .map_err(|e| Error::io("cannot read the lower layer at", &lower.path().join(rel), &e))?;
+        Ok(Below { parent, name })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.parent.path_of(self.name)
+    }
+}
+
+/// Whether node `id`'s mode, owner or xattrs differ from the lower object's. Times are left
+/// out: every write moves them.
+fn meta_differs(client: &mut Client, id: u64, kind: FileKind, b: &Below) -> Result<bool> {
+    let fail = |e: std::io::Error| Error::io("cannot read the lower object", &b.path(), &e);
+    let Some(below) = b.parent.meta(b.name).map_err(fail)? else {
         return Ok(true);
     };
     let a = client.stat(id)?;
@@ -101,13 +120,12 @@ fn meta_differs(client: &mut Client, id: u64, kind: FileKind, lower: &Dir, rel: 
     Ok(Some(now) != m.xattrs)
 }
 
-/// Whether node `id`'s data differs from the lower file at `lower` (blake3 of both, over the
-/// ranges that can differ).
-fn content_differs(client: &mut Client, id: u64, lower: &Dir, rel: &Path) -> Result<bool> {
-    let fail = |e: std::io::Error| Error::io("cannot read the lower file", &lower.path().join(rel), &e);
-    let (parent, name) = lower.parent_of(rel).map_err(fail)?;
-    let file = File::from(parent.open_file(name, false).map_err(fail)?);
-    let lower_len = file.metadata().map_err(fail)?.len();
+/// Whether node `id`'s data differs from the lower file's (blake3 of both, over the ranges
+/// that can differ).
+fn content_differs(client: &mut Client, id: u64, b: &Below) -> Result<bool> {
+    let fail = |e: std::io::Error| Error::io("cannot read the lower file", &b.path(), &e);
+    let file = File::from(b.parent.open_file(b.name, false).map_err(&fail)?);
+    let lower_len = file.metadata().map_err(&fail)?.len();
     let ranges = match client.layout(id)? {
         None => return Ok(false),
         Some(WireLayout::Whole { len }) if len != lower_len => return Ok(true),
@@ -129,7 +147,7 @@ fn content_differs(client: &mut Client, id: u64, lower: &Dir, rel: &Path) -> Res
             Ok(())
         })?;
         let mut below = blake3::Hasher::new();
-        hash_range(&file, start, end, &mut below).map_err(fail)?;
+        hash_range(&file, start, end, &mut below).map_err(&fail)?;
         if upper.finalize() != below.finalize() {
             return Ok(true);
         }
