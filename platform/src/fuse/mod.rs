@@ -140,7 +140,8 @@ impl Ops {
             | InitFlags::FUSE_PARALLEL_DIROPS
             // Without READDIRPLUS_AUTO every listing comes with attributes: one stat per entry
             // in the daemon saves a LOOKUP round trip per entry for whoever stats, opens or
-            // reads what it listed (ls -l, git, grep, rm -rf), at some cost to a bare `find`.
+            // reads what it listed (ls -l, git, grep, rm -rf), at some cost to a bare `find`
+            // (measured both ways in the README's Performance section).
             | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_CACHE_SYMLINKS
             // LOOKUP of "." and ".." for nodes the kernel forgot: open_by_handle_at, NFS export.
@@ -149,8 +150,9 @@ impl Ops {
             // objects inherit default ACLs, which replace the umask, so we apply the umask.
             | InitFlags::FUSE_POSIX_ACL
             | InitFlags::FUSE_DONT_MASK
-            // We drop set-id bits and capabilities ourselves; in return the kernel stops asking
-            // for security.capability before every write and for attributes before chown.
+            // We drop set-id bits and capabilities ourselves; in return the kernel asks for
+            // security.capability once per file instead of before every write (it sets
+            // SB_NOSEC), and no longer for attributes before chown.
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
         // No FUSE_ATOMIC_O_TRUNC: with it the daemon truncates during OPEN, before the kernel
         // checks for a running executable (ETXTBSY), so `open(prog, O_RDONLY|O_TRUNC)` would
