@@ -24,13 +24,45 @@ fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
     }
 }
 
+/// What `list` says of a mount record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Liveness {
+    /// The daemon runs and its mount is in place.
+    Serving,
+    /// `agentfs mount` is still making the pin.
+    Pinning,
+    /// The process responsible died, or the mount is gone: `agentfs gc` cleans up after it.
+    Dead,
+}
+
+impl Liveness {
+    fn of(r: &MountRecord) -> Self {
+        if !r.owner_alive() {
+            return Liveness::Dead;
+        }
+        match r.state {
+            MountState::Pinning => Liveness::Pinning,
+            MountState::Mounted
+                if mountinfo::mount_at(&r.mountpoint_path()).is_some_and(|m| mountinfo::is_agentfs(&m)) =>
+            {
+                Liveness::Serving
+            }
+            MountState::Mounted => Liveness::Dead,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Liveness::Serving => "serving",
+            Liveness::Pinning => "pinning",
+            Liveness::Dead => "dead",
+        }
+    }
+}
+
 /// Records of mounts that serve now.
 fn live_records() -> Vec<MountRecord> {
-    registry::list()
-        .into_iter()
-        .filter(|r| r.state == MountState::Mounted && r.owner_alive())
-        .filter(|r| mountinfo::mount_at(&r.mountpoint_path()).is_some_and(|m| mountinfo::is_agentfs(&m)))
-        .collect()
+    registry::list().into_iter().filter(|r| Liveness::of(r) == Liveness::Serving).collect()
 }
 
 /// The requests the kernel sent the mount so far, by operation, as its daemon counts them (None
@@ -144,17 +176,33 @@ pub fn status(a: StatusArgs) -> Result<()> {
     Ok(())
 }
 
+/// The mounts of this user's registry: those that serve, those still pinning, and those whose
+/// daemon died (until `agentfs gc` cleans up after them), each with its state.
 pub fn list(a: ListArgs) -> Result<()> {
-    let recs = live_records();
+    let recs: Vec<(MountRecord, Liveness)> = registry::list()
+        .into_iter()
+        .map(|r| {
+            let l = Liveness::of(&r);
+            (r, l)
+        })
+        .collect();
     if a.json {
-        println!("{}", Value::Array(recs.iter().map(to_json).collect()));
+        let all = recs.iter().map(|(r, l)| list_json(r, *l)).collect();
+        println!("{}", Value::Array(all));
         return Ok(());
     }
-    println!("{:<30} {:<30} {:<9} {:>8} {:>10}", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER");
-    for r in recs {
-        let used = upper_use(&r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into());
+    println!("{:<30} {:<30} {:<9} {:>8} {:>10}  STATE", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER");
+    for (r, l) in &recs {
+        let used = match l {
+            Liveness::Serving => upper_use(r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into()),
+            _ => "-".into(),
+        };
+        let state = match l {
+            Liveness::Dead => "dead (`agentfs gc` cleans up)",
+            l => l.name(),
+        };
         println!(
-            "{:<30} {:<30} {:<9} {:>8} {:>10}",
+            "{:<30} {:<30} {:<9} {:>8} {:>10}  {state}",
             quote::text(r.mountpoint_path()),
             quote::text(r.source_path()),
             r.pin.kind.name(),
@@ -163,4 +211,19 @@ pub fn list(a: ListArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A serving mount as `status --json` shows it; any other only with what its record says (its
+/// daemon cannot be asked, and statfs of its mount point would describe another filesystem).
+fn list_json(r: &MountRecord, l: Liveness) -> Value {
+    let mut v = if l == Liveness::Serving {
+        to_json(r)
+    } else {
+        let mut v = json!({ "pid": r.pid, "started": r.started, "pin": { "kind": r.pin.kind.name() } });
+        quote::put(&mut v, "mountpoint", r.mountpoint_path());
+        quote::put(&mut v, "source", r.source_path());
+        v
+    };
+    v["state"] = Value::from(l.name());
+    v
 }
