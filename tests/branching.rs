@@ -295,3 +295,31 @@ fn commit_to_next_to_a_subvolume_src_is_a_snapshot_of_the_pin() {
     let staging: Vec<_> = walk_names(&lfs.root).into_iter().filter(|n| n.contains("agentfs-staging")).collect();
     assert!(staging.iter().all(|n| !Path::new(n).exists()), "{staging:?}");
 }
+
+/// A snapshot whose filesystem was unmounted and mounted again elsewhere: `snapshot rm` cannot
+/// find its data, says so and where it was, forgets the record, and does not claim it removed
+/// the data (which still uses space on that filesystem).
+#[test]
+fn snapshot_rm_after_its_filesystem_moved_says_the_data_was_not_found() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(mut lfs) = LoopFs::new("btrfs", 512) else { return };
+    let src = lfs.root.join("project");
+    lfs.subvolume(&src);
+    let f = Fixture::with_src(&src, project);
+    f.mount(&[]);
+    edit(&f.mnt);
+    run_ok(&f, &["snapshot", f.mnt.to_str().unwrap(), "moved"]);
+    f.unmount();
+    let before = lfs.subvolumes();
+    assert!(before.iter().any(|s| s.contains("moved")), "{before:?}");
+    lfs.remount_at("elsewhere");
+    let said = run_ok(&f, &["snapshot", "rm", "moved"]);
+    assert!(
+        said.contains("no longer at") && said.contains("moved") && !said.starts_with("removed the snapshot"),
+        "{said}"
+    );
+    assert!(!run_ok(&f, &["snapshots"]).contains("moved"), "the record is gone");
+    assert_eq!(lfs.subvolumes(), before, "the data on the moved filesystem is left as it was");
+}

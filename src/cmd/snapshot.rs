@@ -9,8 +9,15 @@ use serde_json::{Value, json};
 
 pub fn run(a: SnapshotArgs) -> Result<()> {
     if let Some(SnapshotAction::Rm { name }) = a.action {
-        snapshot::remove(&name)?;
-        crate::say!("removed the snapshot {name}");
+        match snapshot::remove(&name)? {
+            snapshot::remove::Removed::Whole => crate::say!("removed the snapshot {name}"),
+            snapshot::remove::Removed::RecordOnly(data) => crate::say!(
+                "removed the record of the snapshot {name}; its data was no longer at {} (deleted by \
+                 hand, or its filesystem is now mounted elsewhere: delete it there by hand, with \
+                 `btrfs subvolume delete` if it is a subvolume)",
+                quote::text(&data)
+            ),
+        }
         return Ok(());
     }
     let (Some(mnt), Some(name)) = (a.mnt, a.name) else {

@@ -53,6 +53,17 @@ impl LoopFs {
         run(Command::new("btrfs").args(["subvolume", "create"]).arg(path)).unwrap();
     }
 
+    /// Unmounts the filesystem and mounts it again at `name` beside the image (as a user who
+    /// moves a disk to another mount point does).
+    #[allow(dead_code)]
+    pub fn remount_at(&mut self, name: &str) {
+        let new_root = self.dir.path().join(name);
+        std::fs::create_dir(&new_root).unwrap();
+        run(Command::new("umount").arg(&self.root)).unwrap();
+        run(Command::new("mount").arg("-o").arg("loop").arg(self.dir.path().join("image")).arg(&new_root)).unwrap();
+        self.root = new_root;
+    }
+
     /// Free bytes of the filesystem.
     pub fn free(&self) -> u64 {
         let st = rustix::fs::statvfs(&self.root).unwrap();

@@ -15,7 +15,17 @@ pub fn users(container: &[u8]) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-pub fn remove(name: &str) -> Result<()> {
+/// What `snapshot rm` removed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removed {
+    /// The snapshot's data and its record.
+    Whole,
+    /// Only the record: the data was not at this path any more (removed by hand, or its
+    /// filesystem is mounted somewhere else now, where the data may still use space).
+    RecordOnly(std::path::PathBuf),
+}
+
+pub fn remove(name: &str) -> Result<Removed> {
     let snap = record::load(name)?
         .ok_or_else(|| Error::Input(format!("there is no snapshot named {name}; `agentfs snapshots` lists them")))?;
     let me = rustix::process::getuid();
@@ -36,10 +46,15 @@ pub fn remove(name: &str) -> Result<()> {
         )));
     }
     let container = snap.container_path();
+    if container.symlink_metadata().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        record::remove(name)?;
+        return Ok(Removed::RecordOnly(container));
+    }
     remove_holder(&container, snap.holder, snap.sealed)
         .map_err(|e| Error::System(format!("cannot remove the snapshot {name} at {}: {e}", container.display())))?;
     if let Some(parent) = container.parent() {
         let _ = std::fs::remove_dir(parent);
     }
-    record::remove(name)
+    record::remove(name)?;
+    Ok(Removed::Whole)
 }
