@@ -27,7 +27,7 @@ pub enum Command {
     Unmount(UnmountArgs),
     /// Show a mount: source, pin, daemon, RAM used (all live mounts without MNT)
     Status(StatusArgs),
-    /// List the mounts: serving, pinning, or dead (until `agentfs gc` cleans up after them)
+    /// List the mounts and their state: serving, pinning, detached (not at its mount point), dead
     List(ListArgs),
     /// Clean up after crashed daemons and commits: unmount, delete pins, finish or roll back
     Gc,

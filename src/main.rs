@@ -16,6 +16,18 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// Prints a line to stdout for a command whose output is what it was asked for: a write that
+/// fails (a full disk) is the command's error.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| {
+            agentfs_mount_helper::Error::System(format!("cannot write the output: {e}"))
+        })
+    }};
+}
+pub(crate) use out;
+
 fn main() {
     // Copying a pin or a deep tree keeps a directory fd open per level and per queued directory.
     agentfs_platform::limits::raise_nofile();

@@ -323,3 +323,34 @@ fn snapshot_rm_after_its_filesystem_moved_says_the_data_was_not_found() {
     assert!(!run_ok(&f, &["snapshots"]).contains("moved"), "the record is gone");
     assert_eq!(lfs.subvolumes(), before, "the data on the moved filesystem is left as it was");
 }
+
+/// A snapshot whose data was moved away and replaced by a symlink: `snapshot rm` deletes
+/// nothing through it or at it, and says that something else is there now.
+#[test]
+fn snapshot_rm_leaves_alone_what_replaced_the_snapshot() {
+    if !fuse_available() {
+        return;
+    }
+    let Some(lfs) = LoopFs::new("btrfs", 512) else { return };
+    let src = lfs.root.join("project");
+    lfs.subvolume(&src);
+    let f = Fixture::with_src(&src, project);
+    f.mount(&[]);
+    run_ok(&f, &["snapshot", f.mnt.to_str().unwrap(), "swapped"]);
+    f.unmount();
+    let data = lfs.root.join(".agentfs-snapshots/swapped");
+    let moved = lfs.root.join("moved");
+    let precious = f.dir.path().join("precious");
+    fs::create_dir(&precious).unwrap();
+    fs::write(precious.join("keep"), b"mine").unwrap();
+    sh(&lfs.root, "btrfs property set .agentfs-snapshots/swapped ro false >/dev/null");
+    fs::rename(&data, &moved).unwrap();
+    std::os::unix::fs::symlink(&precious, &data).unwrap();
+    let said = run_ok(&f, &["snapshot", "rm", "swapped"]);
+    assert!(said.contains("something else") && said.contains("btrfs subvolume delete"), "{said}");
+    assert_eq!(fs::read(precious.join("keep")).unwrap(), b"mine");
+    assert!(fs::symlink_metadata(&data).unwrap().file_type().is_symlink(), "the symlink is left alone");
+    let kept: Vec<String> = walk_names(&moved);
+    assert!(kept.iter().any(|n| n.ends_with("README")), "the moved data is left alone: {kept:?}");
+    assert!(!run_ok(&f, &["snapshots"]).contains("swapped"));
+}

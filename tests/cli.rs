@@ -140,6 +140,22 @@ fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close(mode: Mode) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!f.is_mounted());
     assert!(alive(pid), "the daemon still serves the open file");
+    // list calls it detached, not dead: there is nothing for gc to do, and gc does nothing.
+    let out = f.run(&[os("list"), os("--json")]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine = all.as_array().unwrap().iter().find(|m| m["pid"] == pid).cloned().unwrap_or_default();
+    assert_eq!(mine["state"], "detached", "{all}");
+    let out = f.run(&[os("gc")]);
+    assert!(out.status.success() && alive(pid), "gc: {}", String::from_utf8_lossy(&out.stderr));
+    // A full disk under list's output is its error, said in one sentence.
+    let full = Command::new(AGENTFS)
+        .arg("list")
+        .env("AGENTFS_RUNTIME_DIR", &f.runtime)
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert!(full.status.code() == Some(1) && err.contains("cannot write the output"), "{err}");
     let mut s = String::new();
     std::io::Read::read_to_string(&mut &open, &mut s).unwrap();
     assert_eq!(s, "lower content");

@@ -41,9 +41,28 @@ pub fn detach(mnt: &Path) {
     let _ = std::process::Command::new("fusermount3").args(["-u", "-z", "-q", "--"]).arg(mnt).output();
 }
 
-/// Unmounts `mnt` (the mount `_id`); `lazy` detaches it while files are still open in it.
+/// How long an unmount keeps trying while the mount is busy: a `stat`, `statfs` or `ls` that
+/// happens to be inside it (`agentfs list` in a monitoring loop) holds it for a moment only.
 #[cfg(target_os = "linux")]
-pub fn unmount(mnt: &Path, _id: &str, lazy: bool) -> Result<()> {
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Unmounts `mnt` (the mount `id`); `lazy` detaches it while files are still open in it. A mount
+/// still busy after [`BUSY_RETRY`] is refused.
+#[cfg(target_os = "linux")]
+pub fn unmount(mnt: &Path, id: &str, lazy: bool) -> Result<()> {
+    let until = std::time::Instant::now() + BUSY_RETRY;
+    loop {
+        match unmount_once(mnt, id, lazy) {
+            Err(Error::Busy(_)) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(25))
+            }
+            r => return r,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn unmount_once(mnt: &Path, _id: &str, lazy: bool) -> Result<()> {
     use rustix::mount::UnmountFlags;
     if rustix::process::geteuid().is_root() {
         let flags = if lazy { UnmountFlags::DETACH } else { UnmountFlags::empty() };

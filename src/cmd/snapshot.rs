@@ -3,6 +3,7 @@
 use super::human_bytes;
 use crate::cli::{ListArgs, SnapshotAction, SnapshotArgs};
 use crate::quote;
+use agentfs_mount_helper::snapshot::remove::Removed;
 use agentfs_mount_helper::snapshot::{self, record};
 use agentfs_mount_helper::{Error, Result};
 use serde_json::{Value, json};
@@ -10,12 +11,16 @@ use serde_json::{Value, json};
 pub fn run(a: SnapshotArgs) -> Result<()> {
     if let Some(SnapshotAction::Rm { name }) = a.action {
         match snapshot::remove(&name)? {
-            snapshot::remove::Removed::Whole => crate::say!("removed the snapshot {name}"),
-            snapshot::remove::Removed::RecordOnly(data) => crate::say!(
-                "removed the record of the snapshot {name}; its data was no longer at {} (deleted by \
-                 hand, or its filesystem is now mounted elsewhere: delete it there by hand, with \
-                 `btrfs subvolume delete` if it is a subvolume)",
-                quote::text(&data)
+            Removed::Whole => crate::say!("removed the snapshot {name}"),
+            Removed::RecordOnly { path, replaced: false, delete_with } => crate::say!(
+                "removed the record of the snapshot {name}; its data was no longer at {} (deleted, or \
+                 its filesystem is mounted elsewhere now: there, delete it with {delete_with})",
+                quote::text(&path)
+            ),
+            Removed::RecordOnly { path, replaced: true, delete_with } => crate::say!(
+                "removed the record of the snapshot {name}; something else is at {} now and was left \
+                 alone (if the data was moved, delete it with {delete_with})",
+                quote::text(&path)
             ),
         }
         return Ok(());

@@ -2,7 +2,7 @@
 
 use super::human_bytes;
 use crate::cli::{ListArgs, StatusArgs};
-use crate::quote;
+use crate::{out, quote};
 use agentfs_mount_helper::registry::{self, MountRecord, MountState};
 use agentfs_mount_helper::runtime::mount_id;
 use agentfs_mount_helper::{Error, Result, mountinfo};
@@ -31,7 +31,10 @@ enum Liveness {
     Serving,
     /// `agentfs mount` is still making the pin.
     Pinning,
-    /// The process responsible died, or the mount is gone: `agentfs gc` cleans up after it.
+    /// The daemon runs but its mount is not at its mount point: being unmounted, detached
+    /// lazily while files are open in it, or moved away (a parent directory renamed).
+    Detached,
+    /// The process responsible died: `agentfs gc` cleans up after it.
     Dead,
 }
 
@@ -47,7 +50,7 @@ impl Liveness {
             {
                 Liveness::Serving
             }
-            MountState::Mounted => Liveness::Dead,
+            MountState::Mounted => Liveness::Detached,
         }
     }
 
@@ -55,9 +58,25 @@ impl Liveness {
         match self {
             Liveness::Serving => "serving",
             Liveness::Pinning => "pinning",
+            Liveness::Detached => "detached",
             Liveness::Dead => "dead",
         }
     }
+
+    /// The state as the table shows it, with what to do where there is something to do.
+    fn shown(self) -> &'static str {
+        match self {
+            Liveness::Dead => "dead (`agentfs gc` cleans up)",
+            Liveness::Detached => "detached (not at its mount point; its daemon still runs)",
+            l => l.name(),
+        }
+    }
+}
+
+/// The pin kind a record shows: none while the pin is being made (also in the record of an
+/// `agentfs mount` that died making it).
+fn pin_kind(r: &MountRecord) -> Option<&'static str> {
+    (r.state == MountState::Mounted).then(|| r.pin.kind.name())
 }
 
 /// Records of mounts that serve now.
@@ -112,50 +131,50 @@ fn to_json(rec: &MountRecord) -> Value {
     v
 }
 
-fn print_human(rec: &MountRecord) {
+fn print_human(rec: &MountRecord) -> Result<()> {
     let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
-    println!("{}", quote::text(rec.mountpoint_path()));
-    println!("  source: {}", quote::text(rec.source_path()));
+    out!("{}", quote::text(rec.mountpoint_path()))?;
+    out!("  source: {}", quote::text(rec.source_path()))?;
     match rec.pin.kind {
         agentfs_mount_helper::pin::PinKind::Live => {
-            println!("  pin:    live (no pin: outside changes to the source may show through)")
+            out!("  pin:    live (no pin: outside changes to the source may show through)")?
         }
-        agentfs_mount_helper::pin::PinKind::Branch => println!(
+        agentfs_mount_helper::pin::PinKind::Branch => out!(
             "  pin:    branch of the snapshot {} at {}",
             rec.pin.path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
             quote::text(rec.pin.lower_root())
-        ),
-        k => println!(
+        )?,
+        k => out!(
             "  pin:    {} at {} ({} files, {} in {} ms)",
             k.name(),
             quote::text(rec.pin.path()),
             rec.pin.files,
             human_bytes(rec.pin.bytes),
             rec.pin.millis
-        ),
+        )?,
     }
-    println!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" });
-    println!("  transport: {}; {}", rec.transport, rec.transport_reason);
-    println!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget));
+    out!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" })?;
+    out!("  transport: {}; {}", rec.transport, rec.transport_reason)?;
+    out!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget))?;
     if let Some(mut counts) = request_counts(rec) {
         counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let top: Vec<String> = counts.iter().take(6).map(|(k, n)| format!("{k} {n}")).collect();
-        println!("  requests: {total} ({})", top.join(", "));
+        out!("  requests: {total} ({})", top.join(", "))?;
     }
+    Ok(())
 }
 
 pub fn status(a: StatusArgs) -> Result<()> {
     let Some(mnt) = a.mnt else {
         let recs = live_records();
         if a.json {
-            println!("{}", Value::Array(recs.iter().map(to_json).collect()));
-        } else if recs.is_empty() {
-            println!("no agentfs mounts");
-        } else {
-            recs.iter().for_each(print_human);
+            return out!("{}", Value::Array(recs.iter().map(to_json).collect()));
         }
-        return Ok(());
+        if recs.is_empty() {
+            return out!("no agentfs mounts");
+        }
+        return recs.iter().try_for_each(print_human);
     };
     let canon =
         agentfs_mount_helper::check::canonical_mountpoint(&mnt).map_err(|e| Error::io("cannot resolve", &mnt, &e))?;
@@ -168,16 +187,12 @@ pub fn status(a: StatusArgs) -> Result<()> {
                 }
             }
         })?;
-    if a.json {
-        println!("{}", to_json(&rec));
-    } else {
-        print_human(&rec);
-    }
-    Ok(())
+    if a.json { out!("{}", to_json(&rec)) } else { print_human(&rec) }
 }
 
-/// The mounts of this user's registry: those that serve, those still pinning, and those whose
-/// daemon died (until `agentfs gc` cleans up after them), each with its state.
+/// The mounts of this user's registry: those that serve, those still pinning or no longer at
+/// their mount point, and those whose daemon died (until `agentfs gc` cleans up after them),
+/// each with its state.
 pub fn list(a: ListArgs) -> Result<()> {
     let recs: Vec<(MountRecord, Liveness)> = registry::list()
         .into_iter()
@@ -188,38 +203,34 @@ pub fn list(a: ListArgs) -> Result<()> {
         .collect();
     if a.json {
         let all = recs.iter().map(|(r, l)| list_json(r, *l)).collect();
-        println!("{}", Value::Array(all));
-        return Ok(());
+        return out!("{}", Value::Array(all));
     }
-    println!("{:<30} {:<30} {:<9} {:>8} {:>10}  STATE", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER");
+    out!("{:<30} {:<30} {:<9} {:>8} {:>10}  STATE", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER")?;
     for (r, l) in &recs {
         let used = match l {
             Liveness::Serving => upper_use(r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into()),
             _ => "-".into(),
         };
-        let state = match l {
-            Liveness::Dead => "dead (`agentfs gc` cleans up)",
-            l => l.name(),
-        };
-        println!(
-            "{:<30} {:<30} {:<9} {:>8} {:>10}  {state}",
+        out!(
+            "{:<30} {:<30} {:<9} {:>8} {:>10}  {}",
             quote::text(r.mountpoint_path()),
             quote::text(r.source_path()),
-            r.pin.kind.name(),
+            pin_kind(r).unwrap_or("-"),
             r.pid,
-            used
-        );
+            used,
+            l.shown()
+        )?;
     }
     Ok(())
 }
 
 /// A serving mount as `status --json` shows it; any other only with what its record says (its
-/// daemon cannot be asked, and statfs of its mount point would describe another filesystem).
+/// daemon may not answer, and statfs of its mount point would describe another filesystem).
 fn list_json(r: &MountRecord, l: Liveness) -> Value {
     let mut v = if l == Liveness::Serving {
         to_json(r)
     } else {
-        let mut v = json!({ "pid": r.pid, "started": r.started, "pin": { "kind": r.pin.kind.name() } });
+        let mut v = json!({ "pid": r.pid, "started": r.started, "pin": { "kind": pin_kind(r) } });
         quote::put(&mut v, "mountpoint", r.mountpoint_path());
         quote::put(&mut v, "source", r.source_path());
         v

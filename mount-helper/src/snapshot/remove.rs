@@ -20,9 +20,19 @@ pub fn users(container: &[u8]) -> Vec<std::path::PathBuf> {
 pub enum Removed {
     /// The snapshot's data and its record.
     Whole,
-    /// Only the record: the data was not at this path any more (removed by hand, or its
-    /// filesystem is mounted somewhere else now, where the data may still use space).
-    RecordOnly(std::path::PathBuf),
+    /// Only the record: the data was not at `path` any more (deleted by hand, or its filesystem
+    /// is mounted somewhere else now, where it may still use space). `replaced`: something else
+    /// is at `path` now, and was left alone.
+    RecordOnly { path: std::path::PathBuf, replaced: bool, delete_with: &'static str },
+}
+
+/// How the data of a snapshot held as `holder` is deleted by hand.
+fn delete_with(holder: record::Holder, sealed: bool) -> &'static str {
+    match holder {
+        record::Holder::Subvolume => "`btrfs subvolume delete`",
+        record::Holder::Tree if sealed => "`chattr -R -i` then `rm -rf`",
+        record::Holder::Tree => "`rm -rf`",
+    }
 }
 
 pub fn remove(name: &str) -> Result<Removed> {
@@ -46,15 +56,31 @@ pub fn remove(name: &str) -> Result<Removed> {
         )));
     }
     let container = snap.container_path();
-    if container.symlink_metadata().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+    // The data is a directory (a subvolume or a tree) we made; anything else there now, or
+    // nothing, is not ours to delete.
+    let replaced = match container.symlink_metadata() {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        Err(e) => return Err(cannot_remove(name, &container, &e)),
+    };
+    if let Some(replaced) = replaced {
+        if let Some(parent) = container.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
         record::remove(name)?;
-        return Ok(Removed::RecordOnly(container));
+        let delete_with = delete_with(snap.holder, snap.sealed);
+        return Ok(Removed::RecordOnly { path: container, replaced, delete_with });
     }
-    remove_holder(&container, snap.holder, snap.sealed)
-        .map_err(|e| Error::System(format!("cannot remove the snapshot {name} at {}: {e}", container.display())))?;
+    remove_holder(&container, snap.holder, snap.sealed).map_err(|e| cannot_remove(name, &container, &e))?;
     if let Some(parent) = container.parent() {
         let _ = std::fs::remove_dir(parent);
     }
     record::remove(name)?;
     Ok(Removed::Whole)
+}
+
+fn cannot_remove(name: &str, at: &std::path::Path, e: &std::io::Error) -> Error {
+    let msg = format!("cannot remove the snapshot {name} at {}: {e}", at.display());
+    if e.kind() == std::io::ErrorKind::PermissionDenied { Error::Permission(msg) } else { Error::System(msg) }
 }
