@@ -19,6 +19,7 @@ per_mode!(
     other_users_are_kept_out_unless_allow_other,
     a_user_mounts_and_unmounts_without_root,
     status_counts_the_requests_the_kernel_sent,
+    list_and_status_do_not_hang_on_a_stopped_daemon,
 );
 
 fn populate(src: &std::path::Path) {
@@ -432,5 +433,42 @@ fn status_counts_the_requests_the_kernel_sent(mode: Mode) {
     assert!(after >= before + 200, "lookups: {before} -> {after}: {}", f.status());
     let total = f.status()["requests"]["total"].as_u64().unwrap();
     assert!(total >= after, "{}", f.status());
+    f.unmount();
+}
+
+/// A daemon stopped with SIGSTOP answers nothing, and any access to its mount waits in the
+/// kernel for ever: list and status ask the daemon with a timeout instead of touching the mount.
+fn list_and_status_do_not_hang_on_a_stopped_daemon(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, populate);
+    f.mount(&[]);
+    let pid = f.daemon_pid().unwrap();
+    assert!(f.status()["upper"]["budget_bytes"].as_u64().unwrap() > 0);
+    Command::new("kill").arg("-STOP").arg(pid.to_string()).status().unwrap();
+    let within = |args: &[&str]| {
+        let mut child = Command::new(AGENTFS)
+            .args(args)
+            .env("AGENTFS_RUNTIME_DIR", &f.runtime)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let done = wait_until(Duration::from_secs(15), || child.try_wait().unwrap().is_some());
+        if !done {
+            let _ = child.kill();
+        }
+        (done, child.wait_with_output().unwrap())
+    };
+    let (list_done, list) = within(&["list", "--json"]);
+    let m = f.mnt.to_str().unwrap();
+    let (status_done, status) = within(&["status", "--json", m]);
+    Command::new("kill").arg("-CONT").arg(pid.to_string()).status().unwrap();
+    assert!(list_done && status_done, "list or status hung on a stopped daemon");
+    let all: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(all[0]["state"], "serving", "{all}");
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(st["engine"].is_null() && st["upper"]["budget_bytes"].as_u64().unwrap() > 0, "{st}");
     f.unmount();
 }

@@ -3,24 +3,47 @@
 use super::human_bytes;
 use crate::cli::{ListArgs, StatusArgs};
 use crate::{out, quote};
+use agentfs_mount_helper::control::DaemonStats;
+use agentfs_mount_helper::control::client::Client;
 use agentfs_mount_helper::registry::{self, MountRecord, MountState};
 use agentfs_mount_helper::runtime::mount_id;
 use agentfs_mount_helper::{Error, Result, mountinfo};
 use serde_json::{Value, json};
 
-/// RAM the upper layer uses and its budget, from statfs of the mount (the space of the volume
-/// on Windows).
-fn upper_use(rec: &MountRecord) -> Option<(u64, u64)> {
-    #[cfg(unix)]
-    {
-        let st = rustix::fs::statvfs(rec.mountpoint_path()).ok()?;
-        let total = st.f_blocks * st.f_frsize;
-        Some((total.saturating_sub(st.f_bfree * st.f_frsize), total))
+/// How long `status` and `list` wait for a daemon's answer: a stopped or stuck daemon never
+/// answers (and a statfs of its mount would wait in the kernel for ever).
+const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What a mount's daemon says of itself, over its control channel (each None when it does not
+/// answer within [`ASK_TIMEOUT`]).
+struct Asked {
+    stats: Option<DaemonStats>,
+    counts: Option<Vec<(String, u64)>>,
+}
+
+impl Asked {
+    fn of(rec: &MountRecord) -> Asked {
+        let Ok(mut client) = Client::connect(&rec.id, &rec.mountpoint_path()) else {
+            return Asked { stats: None, counts: None };
+        };
+        client.set_timeout(ASK_TIMEOUT);
+        let stats = client.engine_stats().ok();
+        // One that did not answer the first question will not answer the second.
+        let counts = stats.and_then(|_| client.request_counts().ok());
+        Asked { stats, counts }
     }
-    #[cfg(windows)]
-    {
-        let (total, free) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()).ok()?;
-        Some((total.saturating_sub(free), total))
+
+    /// RAM the upper layer uses and its budget: as the daemon says, else (Windows) the space of
+    /// the volume, else nothing used of the recorded budget.
+    fn upper_use(&self, rec: &MountRecord) -> (u64, u64) {
+        if let Some(s) = self.stats {
+            return (s.used_bytes, s.budget_bytes);
+        }
+        #[cfg(windows)]
+        if let Ok((total, free)) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()) {
+            return (total.saturating_sub(free), total);
+        }
+        (0, rec.budget_bytes)
     }
 }
 
@@ -84,21 +107,9 @@ fn live_records() -> Vec<MountRecord> {
     registry::list().into_iter().filter(|r| Liveness::of(r) == Liveness::Serving).collect()
 }
 
-/// The requests the kernel sent the mount so far, by operation, as its daemon counts them (None
-/// when the daemon does not answer, or counts nothing).
-fn request_counts(rec: &MountRecord) -> Option<Vec<(String, u64)>> {
-    let mut client = agentfs_mount_helper::control::client::Client::connect(&rec.id, &rec.mountpoint_path()).ok()?;
-    client.request_counts().ok()
-}
-
-/// Nodes the daemon holds in memory and its open files (None when it does not answer).
-fn engine_stats(rec: &MountRecord) -> Option<(u64, u64)> {
-    let mut client = agentfs_mount_helper::control::client::Client::connect(&rec.id, &rec.mountpoint_path()).ok()?;
-    client.engine_stats().ok()
-}
-
 fn to_json(rec: &MountRecord) -> Value {
-    let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
+    let asked = Asked::of(rec);
+    let (used, budget) = asked.upper_use(rec);
     let mut pin = json!({
         "kind": rec.pin.kind.name(),
         "files": rec.pin.files,
@@ -118,10 +129,10 @@ fn to_json(rec: &MountRecord) -> Value {
         "transport": rec.transport,
         "transport_reason": rec.transport_reason,
     });
-    if let Some((nodes, open_files)) = engine_stats(rec) {
-        v["engine"] = json!({ "nodes": nodes, "open_files": open_files });
+    if let Some(s) = asked.stats {
+        v["engine"] = json!({ "nodes": s.nodes, "open_files": s.open_files });
     }
-    if let Some(counts) = request_counts(rec) {
+    if let Some(counts) = asked.counts {
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let by_op: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, Value::from(n))).collect();
         v["requests"] = json!({ "total": total, "by_operation": by_op });
@@ -132,7 +143,8 @@ fn to_json(rec: &MountRecord) -> Value {
 }
 
 fn print_human(rec: &MountRecord) -> Result<()> {
-    let (used, budget) = upper_use(rec).unwrap_or((0, rec.budget_bytes));
+    let asked = Asked::of(rec);
+    let (used, budget) = asked.upper_use(rec);
     out!("{}", quote::text(rec.mountpoint_path()))?;
     out!("  source: {}", quote::text(rec.source_path()))?;
     match rec.pin.kind {
@@ -156,7 +168,7 @@ fn print_human(rec: &MountRecord) -> Result<()> {
     out!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" })?;
     out!("  transport: {}; {}", rec.transport, rec.transport_reason)?;
     out!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget))?;
-    if let Some(mut counts) = request_counts(rec) {
+    if let Some(mut counts) = asked.counts {
         counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let top: Vec<String> = counts.iter().take(6).map(|(k, n)| format!("{k} {n}")).collect();
@@ -208,7 +220,10 @@ pub fn list(a: ListArgs) -> Result<()> {
     out!("{:<30} {:<30} {:<9} {:>8} {:>10}  STATE", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER")?;
     for (r, l) in &recs {
         let used = match l {
-            Liveness::Serving => upper_use(r).map(|(u, _)| human_bytes(u)).unwrap_or_else(|| "?".into()),
+            Liveness::Serving => match Asked::of(r).stats {
+                Some(s) => human_bytes(s.used_bytes),
+                None => "?".into(),
+            },
             _ => "-".into(),
         };
         out!(

@@ -1,7 +1,7 @@
 //! The commands' side of the control channel.
 
 use super::transport::{self, Conn};
-use super::{MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send};
+use super::{DaemonStats, MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -71,12 +71,17 @@ impl Client {
         }
     }
 
-    /// Nodes the daemon holds in memory, and its open files.
-    pub fn engine_stats(&mut self) -> Result<(u64, u64)> {
+    /// Nodes the daemon holds in memory, its open files, and the RAM its upper layer uses.
+    pub fn engine_stats(&mut self) -> Result<DaemonStats> {
         match self.call(&Request::EngineStats)? {
-            Response::EngineStats { nodes, open_files } => Ok((nodes, open_files)),
+            Response::EngineStats(s) => Ok(s),
             r => Err(self.unexpected(r)),
         }
+    }
+
+    /// Stop waiting for an answer after `timeout` (a stopped daemon never answers).
+    pub fn set_timeout(&self, timeout: std::time::Duration) {
+        self.stream.set_idle_timeout(Some(timeout));
     }
 
     pub fn thaw(&mut self) -> Result<()> {

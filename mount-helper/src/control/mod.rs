@@ -62,8 +62,19 @@ pub enum Request {
     Unmount,
     /// How many requests of each kind the kernel sent so far (answered by `RequestCounts`).
     RequestCounts,
-    /// Nodes in memory and open files (answered by `EngineStats`).
+    /// Nodes in memory, open files and RAM used (answered by `EngineStats`).
     EngineStats,
+}
+
+/// What a daemon says of itself: its nodes and open files, and the RAM its upper layer uses
+/// of its budget (as `df` of the mount shows, without a statfs that a stuck daemon would never
+/// answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct DaemonStats {
+    pub nodes: u64,
+    pub open_files: u64,
+    pub used_bytes: u64,
+    pub budget_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -116,10 +127,7 @@ pub enum Response {
     Segments(Vec<(u64, u64)>),
     /// Requests served so far, by the kernel's name of the operation.
     RequestCounts(Vec<(String, u64)>),
-    EngineStats {
-        nodes: u64,
-        open_files: u64,
-    },
+    EngineStats(DaemonStats),
     /// The request failed with this errno.
     Failed {
         errno: i32,

@@ -177,8 +177,13 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
             Response::Bytes(buf)
         }
         Request::EngineStats => {
-            let s = engine.stats();
-            Response::EngineStats { nodes: s.nodes as u64, open_files: s.open_files as u64 }
+            let (s, fs) = (engine.stats(), engine.statfs());
+            Response::EngineStats(super::DaemonStats {
+                nodes: s.nodes as u64,
+                open_files: s.open_files as u64,
+                used_bytes: fs.used_bytes,
+                budget_bytes: fs.budget_bytes,
+            })
         }
         Request::Freeze | Request::Thaw | Request::Unmount | Request::RequestCounts => return Err(Errno::EINVAL),
     })
