@@ -28,6 +28,15 @@ fn project(src: &Path) {
     );
 }
 
+/// A btrfs loop filesystem with the project as a subvolume of its own, and a fixture over it.
+fn project_in_a_subvolume() -> Option<(LoopFs, Fixture)> {
+    let lfs = LoopFs::new("btrfs", 512)?;
+    let src = lfs.root.join("project");
+    lfs.subvolume(&src);
+    let f = Fixture::with_src(&src, project);
+    Some((lfs, f))
+}
+
 /// The standard edits, and what diff must call them.
 fn edit(m: &Path) {
     sh(
@@ -272,10 +281,7 @@ fn commit_to_next_to_a_subvolume_src_is_a_snapshot_of_the_pin() {
     if !fuse_available() {
         return;
     }
-    let Some(lfs) = LoopFs::new("btrfs", 512) else { return };
-    let src = lfs.root.join("project");
-    lfs.subvolume(&src);
-    let f = Fixture::with_src(&src, project);
+    let Some((lfs, f)) = project_in_a_subvolume() else { return };
     f.mount(&["--pin", "snapshot"]);
     edit(&f.mnt);
     let m = f.mnt.to_str().unwrap();
@@ -304,10 +310,7 @@ fn snapshot_rm_after_its_filesystem_moved_says_the_data_was_not_found() {
     if !fuse_available() {
         return;
     }
-    let Some(mut lfs) = LoopFs::new("btrfs", 512) else { return };
-    let src = lfs.root.join("project");
-    lfs.subvolume(&src);
-    let f = Fixture::with_src(&src, project);
+    let Some((mut lfs, f)) = project_in_a_subvolume() else { return };
     f.mount(&[]);
     edit(&f.mnt);
     run_ok(&f, &["snapshot", f.mnt.to_str().unwrap(), "moved"]);
@@ -331,10 +334,7 @@ fn snapshot_rm_leaves_alone_what_replaced_the_snapshot() {
     if !fuse_available() {
         return;
     }
-    let Some(lfs) = LoopFs::new("btrfs", 512) else { return };
-    let src = lfs.root.join("project");
-    lfs.subvolume(&src);
-    let f = Fixture::with_src(&src, project);
+    let Some((lfs, f)) = project_in_a_subvolume() else { return };
     f.mount(&[]);
     run_ok(&f, &["snapshot", f.mnt.to_str().unwrap(), "swapped"]);
     f.unmount();
