@@ -447,6 +447,8 @@ fn list_and_status_do_not_hang_on_a_stopped_daemon(mode: Mode) {
     let pid = f.daemon_pid().unwrap();
     assert!(f.status()["upper"]["budget_bytes"].as_u64().unwrap() > 0);
     Command::new("kill").arg("-STOP").arg(pid.to_string()).status().unwrap();
+    let stopped = || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") T "));
+    assert!(wait_until(Duration::from_secs(5), stopped));
     let within = |args: &[&str]| {
         let mut child = Command::new(AGENTFS)
             .args(args)
@@ -469,6 +471,7 @@ fn list_and_status_do_not_hang_on_a_stopped_daemon(mode: Mode) {
     let all: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(all[0]["state"], "serving", "{all}");
     let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert!(st["engine"].is_null() && st["upper"]["budget_bytes"].as_u64().unwrap() > 0, "{st}");
+    assert!(st["engine"].is_null() && st["upper"]["used_bytes"].is_null(), "nothing made up: {st}");
+    assert!(st["upper"]["budget_bytes"].as_u64().unwrap() > 0, "{st}");
     f.unmount();
 }

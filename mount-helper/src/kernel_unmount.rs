@@ -54,7 +54,12 @@ pub fn unmount(mnt: &Path, id: &str, lazy: bool) -> Result<()> {
     loop {
         match unmount_once(mnt, id, lazy) {
             Err(Error::Busy(_)) if std::time::Instant::now() < until => {
-                std::thread::sleep(std::time::Duration::from_millis(25))
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                // Taken off meanwhile by someone else: done, and whatever is mounted underneath
+                // is not ours to unmount.
+                if !crate::mountinfo::mount_at(mnt).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
+                    return Ok(());
+                }
             }
             r => return r,
         }
@@ -82,7 +87,7 @@ fn unmount_once(mnt: &Path, _id: &str, lazy: bool) -> Result<()> {
         return Ok(());
     }
     let msg = String::from_utf8_lossy(&out.stderr);
-    if msg.contains("busy") {
+    if msg.contains("Device or resource busy") {
         return Err(busy(mnt));
     }
     Err(Error::System(format!("fusermount3 could not unmount {}: {}", mnt.display(), msg.trim())))

@@ -87,6 +87,14 @@ pub fn mount_at(path: &Path) -> Option<MountEntry> {
     mounts().into_iter().rev().find(|m| m.mount_point == path)
 }
 
+/// The topmost mount at `path` as process `pid` sees it: its mount namespace may not be ours
+/// (`agentfs run` without --at mounts in a private one).
+#[cfg(target_os = "linux")]
+pub fn mount_at_seen_by(pid: u32, path: &Path) -> Option<MountEntry> {
+    let table = std::fs::read(format!("/proc/{pid}/mountinfo")).ok()?;
+    parse(&table).into_iter().rev().find(|m| m.mount_point == path)
+}
+
 /// The mount holding `path` (canonical): the one with the longest mount point above it.
 #[cfg(target_os = "linux")]
 pub fn mount_containing(path: &Path) -> Option<MountEntry> {

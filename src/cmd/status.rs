@@ -3,7 +3,7 @@
 use super::human_bytes;
 use crate::cli::{ListArgs, StatusArgs};
 use crate::{out, quote};
-use agentfs_mount_helper::control::DaemonStats;
+use agentfs_mount_helper::control::Usage;
 use agentfs_mount_helper::control::client::Client;
 use agentfs_mount_helper::registry::{self, MountRecord, MountState};
 use agentfs_mount_helper::runtime::mount_id;
@@ -11,39 +11,41 @@ use agentfs_mount_helper::{Error, Result, mountinfo};
 use serde_json::{Value, json};
 
 /// How long `status` and `list` wait for a daemon's answer: a stopped or stuck daemon never
-/// answers (and a statfs of its mount would wait in the kernel for ever).
+/// answers (and on Linux a statfs of its mount would wait in the kernel for ever; on macOS and
+/// Windows, finding the mount itself asks the daemon, so there they can still wait).
 const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What a mount's daemon says of itself, over its control channel (each None when it does not
-/// answer within [`ASK_TIMEOUT`]).
+/// What a mount's daemon says of itself over its control channel; each None when it does not
+/// answer within [`ASK_TIMEOUT`] (or is of an agentfs that cannot answer that question).
+#[derive(Default)]
 struct Asked {
-    stats: Option<DaemonStats>,
+    /// Nodes in memory and open files.
+    engine: Option<(u64, u64)>,
     counts: Option<Vec<(String, u64)>>,
+    usage: Option<Usage>,
 }
 
 impl Asked {
-    fn of(rec: &MountRecord) -> Asked {
-        let Ok(mut client) = Client::connect(&rec.id, &rec.mountpoint_path()) else {
-            return Asked { stats: None, counts: None };
-        };
+    fn connect(rec: &MountRecord) -> Option<Client> {
+        let client = Client::connect(&rec.id, &rec.mountpoint_path()).ok()?;
         client.set_timeout(ASK_TIMEOUT);
-        let stats = client.engine_stats().ok();
-        // One that did not answer the first question will not answer the second.
-        let counts = stats.and_then(|_| client.request_counts().ok());
-        Asked { stats, counts }
+        Some(client)
     }
 
-    /// RAM the upper layer uses and its budget: as the daemon says, else (Windows) the space of
-    /// the volume, else nothing used of the recorded budget.
-    fn upper_use(&self, rec: &MountRecord) -> (u64, u64) {
-        if let Some(s) = self.stats {
-            return (s.used_bytes, s.budget_bytes);
-        }
-        #[cfg(windows)]
-        if let Ok((total, free)) = agentfs_platform::sys::windows::volume::space(&rec.mountpoint_path()) {
-            return (total.saturating_sub(free), total);
-        }
-        (0, rec.budget_bytes)
+    /// Everything `status` shows. A daemon that did not answer the first question is not
+    /// asked the others (each would wait as long again).
+    fn all(rec: &MountRecord) -> Asked {
+        let Some(mut client) = Self::connect(rec) else { return Asked::default() };
+        let Ok(engine) = client.engine_stats() else { return Asked::default() };
+        let counts = client.request_counts().ok();
+        // Last: a daemon of an older agentfs does not know this question and hangs up.
+        let usage = client.usage().ok();
+        Asked { engine: Some(engine), counts, usage }
+    }
+
+    /// Only the RAM used, as `list` shows it.
+    fn usage(rec: &MountRecord) -> Option<Usage> {
+        Self::connect(rec)?.usage().ok()
     }
 }
 
@@ -68,13 +70,23 @@ impl Liveness {
         }
         match r.state {
             MountState::Pinning => Liveness::Pinning,
-            MountState::Mounted
-                if mountinfo::mount_at(&r.mountpoint_path()).is_some_and(|m| mountinfo::is_agentfs(&m)) =>
-            {
-                Liveness::Serving
-            }
+            MountState::Mounted if Self::in_place(r) => Liveness::Serving,
             MountState::Mounted => Liveness::Detached,
         }
+    }
+
+    /// Whether the mount of `r` is at its mount point, as we see it or (Linux) as its daemon
+    /// does, in a mount namespace of its own.
+    fn in_place(r: &MountRecord) -> bool {
+        let mnt = r.mountpoint_path();
+        if mountinfo::mount_at(&mnt).is_some_and(|m| mountinfo::is_agentfs(&m)) {
+            return true;
+        }
+        #[cfg(target_os = "linux")]
+        if mountinfo::mount_at_seen_by(r.pid, &mnt).is_some_and(|m| mountinfo::is_agentfs(&m)) {
+            return true;
+        }
+        false
     }
 
     fn name(self) -> &'static str {
@@ -108,8 +120,7 @@ fn live_records() -> Vec<MountRecord> {
 }
 
 fn to_json(rec: &MountRecord) -> Value {
-    let asked = Asked::of(rec);
-    let (used, budget) = asked.upper_use(rec);
+    let asked = Asked::all(rec);
     let mut pin = json!({
         "kind": rec.pin.kind.name(),
         "files": rec.pin.files,
@@ -124,13 +135,16 @@ fn to_json(rec: &MountRecord) -> Value {
         "read_only": rec.read_only,
         "allow_other": rec.allow_other,
         "pin": pin,
-        "upper": { "used_bytes": used, "budget_bytes": budget },
+        "upper": {
+            "used_bytes": asked.usage.map(|u| u.used_bytes),
+            "budget_bytes": asked.usage.map_or(rec.budget_bytes, |u| u.budget_bytes),
+        },
         "passthrough": rec.passthrough,
         "transport": rec.transport,
         "transport_reason": rec.transport_reason,
     });
-    if let Some(s) = asked.stats {
-        v["engine"] = json!({ "nodes": s.nodes, "open_files": s.open_files });
+    if let Some((nodes, open_files)) = asked.engine {
+        v["engine"] = json!({ "nodes": nodes, "open_files": open_files });
     }
     if let Some(counts) = asked.counts {
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
@@ -143,8 +157,7 @@ fn to_json(rec: &MountRecord) -> Value {
 }
 
 fn print_human(rec: &MountRecord) -> Result<()> {
-    let asked = Asked::of(rec);
-    let (used, budget) = asked.upper_use(rec);
+    let asked = Asked::all(rec);
     out!("{}", quote::text(rec.mountpoint_path()))?;
     out!("  source: {}", quote::text(rec.source_path()))?;
     match rec.pin.kind {
@@ -167,7 +180,10 @@ fn print_human(rec: &MountRecord) -> Result<()> {
     }
     out!("  daemon: pid {}, FUSE passthrough {}", rec.pid, if rec.passthrough { "on" } else { "off" })?;
     out!("  transport: {}; {}", rec.transport, rec.transport_reason)?;
-    out!("  upper:  {} used of {}", human_bytes(used), human_bytes(budget))?;
+    match asked.usage {
+        Some(u) => out!("  upper:  {} used of {}", human_bytes(u.used_bytes), human_bytes(u.budget_bytes))?,
+        None => out!("  upper:  ? used of {} (the daemon does not answer)", human_bytes(rec.budget_bytes))?,
+    }
     if let Some(mut counts) = asked.counts {
         counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
@@ -220,10 +236,7 @@ pub fn list(a: ListArgs) -> Result<()> {
     out!("{:<30} {:<30} {:<9} {:>8} {:>10}  STATE", "MOUNTPOINT", "SOURCE", "PIN", "PID", "UPPER")?;
     for (r, l) in &recs {
         let used = match l {
-            Liveness::Serving => match Asked::of(r).stats {
-                Some(s) => human_bytes(s.used_bytes),
-                None => "?".into(),
-            },
+            Liveness::Serving => Asked::usage(r).map_or_else(|| "?".into(), |u| human_bytes(u.used_bytes)),
             _ => "-".into(),
         };
         out!(

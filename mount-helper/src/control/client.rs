@@ -1,7 +1,7 @@
 //! The commands' side of the control channel.
 
 use super::transport::{self, Conn};
-use super::{DaemonStats, MAX_READ, Request, Response, WireAttr, WireChange, WireLayout, recv, send};
+use super::{MAX_READ, Request, Response, Usage, WireAttr, WireChange, WireLayout, recv, send};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -71,10 +71,18 @@ impl Client {
         }
     }
 
-    /// Nodes the daemon holds in memory, its open files, and the RAM its upper layer uses.
-    pub fn engine_stats(&mut self) -> Result<DaemonStats> {
+    /// Nodes the daemon holds in memory, and its open files.
+    pub fn engine_stats(&mut self) -> Result<(u64, u64)> {
         match self.call(&Request::EngineStats)? {
-            Response::EngineStats(s) => Ok(s),
+            Response::EngineStats { nodes, open_files } => Ok((nodes, open_files)),
+            r => Err(self.unexpected(r)),
+        }
+    }
+
+    /// The RAM the daemon's upper layer uses, and its budget.
+    pub fn usage(&mut self) -> Result<Usage> {
+        match self.call(&Request::Usage)? {
+            Response::Usage(u) => Ok(u),
             r => Err(self.unexpected(r)),
         }
     }

@@ -62,17 +62,17 @@ pub enum Request {
     Unmount,
     /// How many requests of each kind the kernel sent so far (answered by `RequestCounts`).
     RequestCounts,
-    /// Nodes in memory, open files and RAM used (answered by `EngineStats`).
+    /// Nodes in memory and open files (answered by `EngineStats`).
     EngineStats,
+    /// RAM used of the budget (answered by `Usage`). Last, so that a daemon of an older agentfs
+    /// refuses only this.
+    Usage,
 }
 
-/// What a daemon says of itself: its nodes and open files, and the RAM its upper layer uses
-/// of its budget (as `df` of the mount shows, without a statfs that a stuck daemon would never
-/// answer).
+/// The RAM a daemon's upper layer uses of its budget (what `df` of the mount shows, asked
+/// without a statfs that a stuck daemon would never answer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct DaemonStats {
-    pub nodes: u64,
-    pub open_files: u64,
+pub struct Usage {
     pub used_bytes: u64,
     pub budget_bytes: u64,
 }
@@ -127,12 +127,16 @@ pub enum Response {
     Segments(Vec<(u64, u64)>),
     /// Requests served so far, by the kernel's name of the operation.
     RequestCounts(Vec<(String, u64)>),
-    EngineStats(DaemonStats),
+    EngineStats {
+        nodes: u64,
+        open_files: u64,
+    },
     /// The request failed with this errno.
     Failed {
         errno: i32,
         message: String,
     },
+    Usage(Usage),
 }
 
 fn config() -> impl bincode::config::Config {

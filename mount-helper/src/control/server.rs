@@ -177,13 +177,12 @@ fn answer(engine: &Engine, req: &Request) -> agentfs_core::Result<Response> {
             Response::Bytes(buf)
         }
         Request::EngineStats => {
-            let (s, fs) = (engine.stats(), engine.statfs());
-            Response::EngineStats(super::DaemonStats {
-                nodes: s.nodes as u64,
-                open_files: s.open_files as u64,
-                used_bytes: fs.used_bytes,
-                budget_bytes: fs.budget_bytes,
-            })
+            let s = engine.stats();
+            Response::EngineStats { nodes: s.nodes as u64, open_files: s.open_files as u64 }
+        }
+        Request::Usage => {
+            let s = engine.stats();
+            Response::Usage(super::Usage { used_bytes: s.used_bytes, budget_bytes: s.budget_bytes })
         }
         Request::Freeze | Request::Thaw | Request::Unmount | Request::RequestCounts => return Err(Errno::EINVAL),
     })

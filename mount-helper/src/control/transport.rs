@@ -43,10 +43,42 @@ mod unix {
         let _ = std::fs::remove_file(socket_path(id));
     }
 
-    pub fn connect(id: &str) -> io::Result<(UnixStream, String)> {
+    /// A command's end of a control connection. Its writes never raise SIGPIPE: the commands
+    /// that only print let SIGPIPE end them quietly when their stdout closes, and a daemon that
+    /// exits in the middle of a request must not end them that way.
+    pub struct ClientStream(UnixStream);
+
+    impl io::Read for ClientStream {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            io::Read::read(&mut self.0, buf)
+        }
+    }
+
+    impl io::Write for ClientStream {
+        #[cfg(target_os = "linux")]
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            rustix::net::send(&self.0, buf, rustix::net::SendFlags::NOSIGNAL).map_err(io::Error::from)
+        }
+        /// Elsewhere the standard library sets SO_NOSIGPIPE on the socket already.
+        #[cfg(not(target_os = "linux"))]
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            io::Write::write(&mut self.0, buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Conn for ClientStream {
+        fn set_idle_timeout(&self, timeout: Option<Duration>) {
+            let _ = self.0.set_read_timeout(timeout);
+        }
+    }
+
+    pub fn connect(id: &str) -> io::Result<(ClientStream, String)> {
         let path = socket_path(id);
         let stream = UnixStream::connect(&path)?;
-        Ok((stream, path.display().to_string()))
+        Ok((ClientStream(stream), path.display().to_string()))
     }
 
     /// Listens for mount `id` (replacing a stale socket).

@@ -62,6 +62,8 @@ pub fn remove(name: &str) -> Result<Removed> {
         Ok(m) if m.is_dir() => None,
         Ok(_) => Some(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        // Something that is not a directory, or a symlink loop, on the way to it.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP)) => Some(true),
         Err(e) => return Err(cannot_remove(name, &container, &e)),
     };
     if let Some(replaced) = replaced {
