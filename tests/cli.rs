@@ -142,10 +142,7 @@ fn a_busy_mount_needs_lazy_and_the_daemon_waits_for_the_last_close(mode: Mode) {
     assert!(!f.is_mounted());
     assert!(alive(pid), "the daemon still serves the open file");
     // list calls it detached, not dead: there is nothing for gc to do, and gc does nothing.
-    let out = f.run(&[os("list"), os("--json")]);
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mine = all.as_array().unwrap().iter().find(|m| m["pid"] == pid).cloned().unwrap_or_default();
-    assert_eq!(mine["state"], "detached", "{all}");
+    assert_eq!(f.list_state(), "detached");
     let out = f.run(&[os("gc")]);
     assert!(out.status.success() && alive(pid), "gc: {}", String::from_utf8_lossy(&out.stderr));
     // A full disk under list's output is its error, said in one sentence.

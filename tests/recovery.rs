@@ -25,7 +25,7 @@ fn tree(src: &Path) {
 fn crash_and_collect(f: &Fixture, fs_root: Option<&Path>) {
     let before = fingerprint(&f.src);
     let pid = f.daemon_pid().unwrap();
-    assert_eq!(list_state(f), "serving");
+    assert_eq!(f.list_state(), "serving");
     let pin = f.status()["pin"]["path"].as_str().unwrap().to_string();
     let mut workload = Command::new("bash")
         .arg("-c")
@@ -45,7 +45,7 @@ fn crash_and_collect(f: &Fixture, fs_root: Option<&Path>) {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.contains(&f.mnt.display().to_string())).unwrap_or_default();
     assert!(line.contains(&pid.to_string()) && line.contains("dead") && line.contains("agentfs gc"), "{text}");
-    assert_eq!(list_state(f), "dead");
+    assert_eq!(f.list_state(), "dead");
     let out = f.run(&[os("gc")]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "gc: {}", String::from_utf8_lossy(&out.stderr));
@@ -60,14 +60,6 @@ fn crash_and_collect(f: &Fixture, fs_root: Option<&Path>) {
     assert_eq!(fingerprint(&f.src), before, "SRC changed");
     let again = f.run(&[os("gc")]);
     assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "nothing to clean up");
-}
-
-/// The state `list --json` gives the mount of `f`.
-fn list_state(f: &Fixture) -> String {
-    let out = f.run(&[os("list"), os("--json")]);
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mine = all.as_array().unwrap().iter().find(|m| m["mountpoint"] == f.mnt.display().to_string());
-    mine.map(|m| m["state"].as_str().unwrap_or_default().to_string()).unwrap_or_default()
 }
 
 #[test]

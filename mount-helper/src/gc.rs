@@ -27,9 +27,9 @@ pub fn recover(rec: &MountRecord) -> Recovered {
     let mnt = rec.mountpoint_path();
     let mut out = Recovered { mountpoint: mnt.clone(), unmounted: false, pin: None, errors: Vec::new() };
     // A dead FUSE mount still sits in the mount table (access gives ENOTCONN).
-    if mountinfo::mount_at(&mnt).is_some_and(|m| mountinfo::is_agentfs(&m)) {
+    if mountinfo::agentfs_at(&mnt) {
         crate::unmount::detach(&mnt);
-        out.unmounted = !mountinfo::mount_at(&mnt).is_some_and(|m| mountinfo::is_agentfs(&m));
+        out.unmounted = !mountinfo::agentfs_at(&mnt);
         if !out.unmounted {
             out.errors.push(format!("could not unmount {}", mnt.display()));
         }

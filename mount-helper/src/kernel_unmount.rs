@@ -57,7 +57,7 @@ pub fn unmount(mnt: &Path, id: &str, lazy: bool) -> Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(25));
                 // Taken off meanwhile by someone else: done, and whatever is mounted underneath
                 // is not ours to unmount.
-                if !crate::mountinfo::mount_at(mnt).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
+                if !crate::mountinfo::agentfs_at(mnt) {
                     return Ok(());
                 }
             }

@@ -60,7 +60,7 @@ pub fn start_background(exe: &Path, cfg: &MountConfig) -> Result<u32> {
         Err(e) => {
             // Whatever state it is in, the daemon must not outlive a failed mount.
             agentfs_platform::os::process::kill(pid);
-            if crate::mountinfo::mount_at(&cfg.mountpoint).is_some_and(|m| crate::mountinfo::is_agentfs(&m)) {
+            if crate::mountinfo::agentfs_at(&cfg.mountpoint) {
                 crate::unmount::detach(&cfg.mountpoint);
             }
             crate::registry::remove(&crate::runtime::mount_id(&cfg.mountpoint));

@@ -164,6 +164,11 @@ pub fn fsname(source: &Path) -> String {
 
 const MACOS_FSNAME_PREFIX: &str = "agentfs:";
 
+/// Whether an agentfs mount is the topmost mount at `path` (canonical).
+pub fn agentfs_at(path: &Path) -> bool {
+    mount_at(path).is_some_and(|m| is_agentfs(&m))
+}
+
 /// Whether an agentfs mount sits at `path`.
 pub fn is_agentfs(entry: &MountEntry) -> bool {
     if cfg!(target_os = "macos") {

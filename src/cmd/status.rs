@@ -79,7 +79,7 @@ impl Liveness {
     /// does, in a mount namespace of its own.
     fn in_place(r: &MountRecord) -> bool {
         let mnt = r.mountpoint_path();
-        if mountinfo::mount_at(&mnt).is_some_and(|m| mountinfo::is_agentfs(&m)) {
+        if mountinfo::agentfs_at(&mnt) {
             return true;
         }
         #[cfg(target_os = "linux")]

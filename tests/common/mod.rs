@@ -142,6 +142,14 @@ impl Fixture {
         self.mount_stderr(opts);
     }
 
+    /// The state `list --json` gives this fixture's mount ("" when it is not listed).
+    pub fn list_state(&self) -> String {
+        let out = self.run(&[os("list"), os("--json")]);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mine = all.as_array().unwrap().iter().find(|m| m["mountpoint"] == self.mnt.display().to_string());
+        mine.map(|m| m["state"].as_str().unwrap_or_default().to_string()).unwrap_or_default()
+    }
+
     pub fn unmount(&self) {
         let out = self.run(&[os("unmount"), self.mnt.as_os_str()]);
         assert!(out.status.success(), "unmount failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -66,20 +66,21 @@ pub fn remove(name: &str) -> Result<Removed> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP)) => Some(true),
         Err(e) => return Err(cannot_remove(name, &container, &e)),
     };
-    if let Some(replaced) = replaced {
-        if let Some(parent) = container.parent() {
-            let _ = std::fs::remove_dir(parent);
+    let removed = match replaced {
+        Some(replaced) => {
+            let delete_with = delete_with(snap.holder, snap.sealed);
+            Removed::RecordOnly { path: container.clone(), replaced, delete_with }
         }
-        record::remove(name)?;
-        let delete_with = delete_with(snap.holder, snap.sealed);
-        return Ok(Removed::RecordOnly { path: container, replaced, delete_with });
-    }
-    remove_holder(&container, snap.holder, snap.sealed).map_err(|e| cannot_remove(name, &container, &e))?;
+        None => {
+            remove_holder(&container, snap.holder, snap.sealed).map_err(|e| cannot_remove(name, &container, &e))?;
+            Removed::Whole
+        }
+    };
     if let Some(parent) = container.parent() {
         let _ = std::fs::remove_dir(parent);
     }
     record::remove(name)?;
-    Ok(Removed::Whole)
+    Ok(removed)
 }
 
 fn cannot_remove(name: &str, at: &std::path::Path, e: &std::io::Error) -> Error {
