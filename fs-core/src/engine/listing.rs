@@ -50,6 +50,19 @@ impl Engine {
     /// Like [`Engine::readdir`] with attributes. Every entry `add` takes (except "." and "..")
     /// counts one reference to its node, as a lookup does.
     pub fn readdirplus(&self, id: u64, offset: u64, mut add: impl FnMut(&DirEntry, &Attr) -> bool) -> Result<()> {
+        self.readdirplus_where(id, offset, |_| true, |e, a| a.is_none_or(|a| add(e, a)))
+    }
+
+    /// Like [`Engine::readdirplus`], with attributes only for the entries whose kind
+    /// `with_attr` accepts; the others come with None, are not looked at in the lower layer and
+    /// count no reference.
+    pub fn readdirplus_where(
+        &self,
+        id: u64,
+        offset: u64,
+        with_attr: impl Fn(FileKind) -> bool,
+        mut add: impl FnMut(&DirEntry, Option<&Attr>) -> bool,
+    ) -> Result<()> {
         let node = self.node(id)?;
         let d = self.listing(&node, offset)?;
         let pos = d.position(offset);
@@ -57,12 +70,19 @@ impl Engine {
             if pos.after < cookie {
                 let attr = self.node(ino)?.attr();
                 let at = ListingPos::start_after(cookie);
-                if !add(&DirEntry { ino, offset: at, kind: FileKind::Directory, name: name.into() }, &attr) {
+                if !add(&DirEntry { ino, offset: at, kind: FileKind::Directory, name: name.into() }, Some(&attr)) {
                     return Ok(());
                 }
             }
         }
         for (name, e) in d.listing(pos) {
+            let at = ListingPos::offset(e.cookie(), pos.limit);
+            if !with_attr(e.kind) {
+                if !add(&DirEntry { ino: e.id, offset: at, kind: e.kind, name: OsString::from(&**name) }, None) {
+                    break;
+                }
+                continue;
+            }
             let child = match self.resolve(id, Found { body: &d, name, entry: e }, true, false) {
                 Ok(c) => c,
                 Err(err) => {
@@ -71,9 +91,8 @@ impl Engine {
                 }
             };
             let attr = child.attr();
-            let at = ListingPos::offset(e.cookie(), pos.limit);
             let entry = DirEntry { ino: e.id, offset: at, kind: attr.kind, name: OsString::from(&**name) };
-            if !add(&entry, &attr) {
+            if !add(&entry, Some(&attr)) {
                 self.forget(child.id, 1);
                 break;
             }

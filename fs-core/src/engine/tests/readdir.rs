@@ -135,3 +135,35 @@ fn readdir_of_a_file_is_enotdir() {
     let fh = e.opendir(ROOT_ID).unwrap();
     e.releasedir(fh).unwrap();
 }
+
+#[test]
+fn entries_listed_without_attributes_are_not_looked_at_and_keep_their_inode_numbers() {
+    let (_l, e) = engine();
+    let nodes = e.stats().nodes;
+    let mut listed = Vec::new();
+    e.readdirplus_where(
+        ROOT_ID,
+        0,
+        |kind| kind == FileKind::Directory,
+        |d, a| {
+            assert_eq!(a.is_some(), d.kind == FileKind::Directory, "{:?}", d.name);
+            if let Some(a) = a {
+                assert_eq!(a.ino, d.ino);
+            }
+            listed.push((d.name.clone(), d.ino, d.kind));
+            true
+        },
+    )
+    .unwrap();
+    let dirs = listed.iter().filter(|(n, _, k)| *k == FileKind::Directory && n != "." && n != "..").count();
+    assert!(listed.iter().any(|(_, _, k)| *k != FileKind::Directory), "the fixture has files at the root");
+    // Only the directories were made nodes (one reference each).
+    assert_eq!(e.stats().nodes, nodes + dirs);
+    // A later lookup of a file gives the inode number the listing showed.
+    for (name, ino, kind) in &listed {
+        if *kind != FileKind::Directory {
+            let a = e.lookup(ROOT_ID, name).unwrap();
+            assert_eq!((a.ino, a.kind), (*ino, *kind), "{name:?}");
+        }
+    }
+}

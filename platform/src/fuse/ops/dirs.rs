@@ -1,7 +1,7 @@
 //! Listing directories: opendir, readdir, readdirplus, releasedir, fsyncdir.
 
 use super::{EntryOut, Ops, Result, logged};
-use agentfs_core::{DirEntry, Errno};
+use agentfs_core::{DirEntry, Errno, FileKind};
 
 impl Ops {
     /// Listing needs no open state (readdir works by inode and cookie); ENOSYS makes the kernel
@@ -23,7 +23,23 @@ impl Ops {
     /// Like [`Ops::readdir`], with each entry's attributes; every entry `add` takes counts one
     /// reference to its node, as a lookup does.
     pub fn readdirplus(&self, ino: u64, offset: u64, add: &mut dyn FnMut(&DirEntry, &EntryOut) -> bool) -> Result<()> {
-        self.engine.readdirplus(ino, offset, |e, a| add(e, &self.entry(*a))).map_err(|e| logged("readdirplus", e))?;
+        self.readdirplus_for(0, ino, offset, &mut |e, out| out.is_none_or(|out| add(e, out)))
+    }
+
+    /// Like [`Ops::readdirplus`] for thread `pid`, where files come without attributes (None,
+    /// no reference counted) when [`Walkers`](super::walkers) says `pid` does not use them.
+    pub fn readdirplus_for(
+        &self,
+        pid: u32,
+        ino: u64,
+        offset: u64,
+        add: &mut dyn FnMut(&DirEntry, Option<&EntryOut>) -> bool,
+    ) -> Result<()> {
+        let files_too = self.walkers.file_attrs(pid, ino, offset);
+        let with_attr = |kind| files_too || kind == FileKind::Directory;
+        self.engine
+            .readdirplus_where(ino, offset, with_attr, |e, a| add(e, a.map(|a| self.entry(*a)).as_ref()))
+            .map_err(|e| logged("readdirplus", e))?;
         if offset == 0 {
             self.accessed(ino);
         }

@@ -8,6 +8,7 @@ mod attrs;
 mod dirs;
 mod files;
 mod names;
+mod walkers;
 mod xattrs;
 
 pub use files::LseekDone;
@@ -23,6 +24,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use walkers::Walkers;
 
 pub type Result<T> = std::result::Result<T, Errno>;
 
@@ -151,6 +153,8 @@ pub struct Ops {
     lseek: LseekWorker,
     /// Requests answered, by opcode (a debug counter: requests per operation).
     counts: Vec<AtomicU64>,
+    /// Which listings carry the attributes of their files.
+    walkers: Walkers,
 }
 
 impl Ops {
@@ -166,6 +170,7 @@ impl Ops {
             device: OnceLock::new(),
             lseek,
             counts: (0..=opcode::MAX).map(|_| AtomicU64::new(0)).collect(),
+            walkers: Walkers::default(),
         })
     }
 

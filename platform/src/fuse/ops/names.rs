@@ -1,7 +1,7 @@
 //! lookup, forget, and the operations that make, link, remove and rename names.
 
 use super::{EntryOut, NewMode, Ops, Req, Result, logged};
-use agentfs_core::{Attr, Errno};
+use agentfs_core::{Attr, Errno, FileKind};
 use std::ffi::OsStr;
 
 impl Ops {
@@ -9,7 +9,12 @@ impl Ops {
     /// lower layer may not change (pinned), so the kernel does not ask again.
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<EntryOut> {
         match self.engine.lookup(parent, name) {
-            Ok(a) => Ok(self.entry(a)),
+            Ok(a) => {
+                if a.kind != FileKind::Directory {
+                    self.walkers.looked_up_file(parent);
+                }
+                Ok(self.entry(a))
+            }
             Err(Errno::ENOENT) if !self.opts.negative_ttl.is_zero() => {
                 Ok(EntryOut { attr: negative(), entry_ttl: self.opts.negative_ttl, attr_ttl: self.opts.negative_ttl })
             }

@@ -134,7 +134,8 @@ fn readdir(cx: &Call<'_>, offset: u64, size: u32, payload: &mut [u8], plus: bool
     let max = (size as usize).min(payload.len());
     let mut w = Writer::new(&mut payload[..max]);
     let r = if plus {
-        cx.ops.readdirplus(cx.ino(), offset, &mut |e, out| encode::direntplus(&mut w, e, out).is_ok())
+        cx.ops
+            .readdirplus_for(cx.header.pid, cx.ino(), offset, &mut |e, out| encode::direntplus(&mut w, e, out).is_ok())
     } else {
         cx.ops.readdir(cx.ino(), offset, &mut |e| encode::dirent(&mut w, e).is_ok())
     };

@@ -152,12 +152,17 @@ pub fn dirent(w: &mut Writer<'_>, e: &DirEntry) -> Result<(), Full> {
     w.align8()
 }
 
-/// `struct fuse_direntplus` (`fuse_entry_out` then `fuse_dirent`) then the name, padded.
-pub fn direntplus(w: &mut Writer<'_>, e: &DirEntry, out: &EntryOut) -> Result<(), Full> {
+/// `struct fuse_direntplus` (`fuse_entry_out` then `fuse_dirent`) then the name, padded. An
+/// entry without attributes gets an all-zero `fuse_entry_out`: node id 0 tells the kernel to
+/// list the name and make no dentry for it.
+pub fn direntplus(w: &mut Writer<'_>, e: &DirEntry, out: Option<&EntryOut>) -> Result<(), Full> {
     let name = e.name.as_bytes();
     if abi::dirent_align(abi::DIRENTPLUS + name.len()) > w.room() {
         return Err(Full);
     }
-    entry_out(w, out)?;
+    match out {
+        Some(out) => entry_out(w, out)?,
+        None => w.zeros(abi::ENTRY_OUT)?,
+    }
     dirent(w, e)
 }

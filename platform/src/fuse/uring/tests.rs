@@ -390,13 +390,20 @@ fn directory_records_are_aligned_to_8_bytes_and_stop_when_full() {
     let b = encoded(|w| encode::dirent(w, &dirent("l", FileKind::Symlink)));
     assert_eq!(u32_at(&b, 20), 10, "DT_LNK");
     // fuse_direntplus { fuse_entry_out, fuse_dirent }, name
-    let b = encoded(|w| encode::direntplus(w, &dirent("abc", FileKind::Regular), &entry()));
+    let b = encoded(|w| encode::direntplus(w, &dirent("abc", FileKind::Regular), Some(&entry())));
     assert_eq!(b.len(), 160);
     check_attr(&b, 40);
     assert_eq!((u64_at(&b, 128), u64_at(&b, 136), u32_at(&b, 144), u32_at(&b, 148)), (9, 3, 3, 8));
     assert_eq!(&b[152..160], b"abc\0\0\0\0\0");
     let mut small = [0u8; 159];
-    assert!(encode::direntplus(&mut Writer::new(&mut small), &dirent("abc", FileKind::Regular), &entry()).is_err());
+    assert!(
+        encode::direntplus(&mut Writer::new(&mut small), &dirent("abc", FileKind::Regular), Some(&entry())).is_err()
+    );
+    // Without attributes: node id 0 and nothing else in fuse_entry_out, the dirent as before.
+    let b = encoded(|w| encode::direntplus(w, &dirent("abc", FileKind::Regular), None));
+    assert_eq!(b.len(), 160);
+    assert!(b[..128].iter().all(|&x| x == 0));
+    assert_eq!((u64_at(&b, 128), u64_at(&b, 136), u32_at(&b, 144), u32_at(&b, 148)), (9, 3, 3, 8));
 }
 
 #[test]
