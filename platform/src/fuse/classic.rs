@@ -72,9 +72,9 @@ impl Filesystem for Classic {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.ops.count(opcode::LOOKUP);
-        entry(reply, self.ops.lookup(parent.0, name));
+        entry(reply, self.ops.lookup(req.pid(), parent.0, name));
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {

@@ -11,6 +11,7 @@ mod classic;
 mod convert;
 pub mod host;
 mod io_mode;
+mod listing_cache;
 mod lseek;
 pub mod ops;
 mod transport;

@@ -17,6 +17,7 @@ use super::FuseOptions;
 use super::backing::Backing;
 use super::caller;
 use super::io_mode::IoModes;
+use super::listing_cache::ListingCache;
 use super::lseek::LseekWorker;
 use agentfs_core::{Attr, Caller, Engine, Errno, PrivilegeDrop};
 use fuser::{INodeNo, Notifier};
@@ -155,12 +156,14 @@ pub struct Ops {
     counts: Vec<AtomicU64>,
     /// Which listings carry the attributes of their files.
     walkers: Walkers,
+    listing_cache: ListingCache,
 }
 
 impl Ops {
     pub fn new(engine: Arc<Engine>, opts: FuseOptions) -> std::io::Result<Ops> {
         let notifier = Arc::new(OnceLock::new());
         let lseek = LseekWorker::start(Arc::clone(&engine), Arc::clone(&notifier))?;
+        let listing_cache = ListingCache::start(Arc::clone(&notifier))?;
         Ok(Ops {
             engine,
             opts,
@@ -171,6 +174,7 @@ impl Ops {
             lseek,
             counts: (0..=opcode::MAX).map(|_| AtomicU64::new(0)).collect(),
             walkers: Walkers::default(),
+            listing_cache,
         })
     }
 

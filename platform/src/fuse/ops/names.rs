@@ -6,12 +6,15 @@ use std::ffi::OsStr;
 
 impl Ops {
     /// A name in a directory; "no such name" is answered as a cached negative entry while the
-    /// lower layer may not change (pinned), so the kernel does not ask again.
-    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<EntryOut> {
+    /// lower layer may not change (pinned), so the kernel does not ask again. A file looked up
+    /// by thread `pid` teaches [`Walkers`](super::walkers) who uses listed attributes.
+    pub fn lookup(&self, pid: u32, parent: u64, name: &OsStr) -> Result<EntryOut> {
         match self.engine.lookup(parent, name) {
             Ok(a) => {
                 if a.kind != FileKind::Directory {
-                    self.walkers.looked_up_file(parent);
+                    if let Some(stale) = self.walkers.looked_up_file(pid, parent) {
+                        self.listing_cache.drop_listings(stale);
+                    }
                 }
                 Ok(self.entry(a))
             }

@@ -8,8 +8,15 @@
 //! pid). A thread's first listing carries everything. Its later ones leave the files out (a
 //! record with node id 0, which the kernel reads as "no attributes for this one") until files
 //! are looked up in directories it listed that way, by itself or by anyone else (`find |
-//! xargs stat`): from then on its listings carry them again. Directories always carry
-//! theirs, since every walker descends into them.
+//! xargs stat`): from then on its listings carry them again, and so do the listings of a
+//! thread that looked them up. Directories always carry theirs, since every walker descends
+//! into them.
+//!
+//! The kernel keeps listings in its cache and lists from there until the directory changes,
+//! so later walkers would get the listing without attributes too. The same lookups that
+//! teach a lister therefore also return the directories listed that way, for the caller to
+//! drop from the kernel's cache: their next listing comes to the daemon, with attributes for
+//! a walker that uses them.
 //!
 //! Only the io_uring transport can encode a record without attributes (fuser's reply takes
 //! the node id from the attributes), so the classic transport never asks.
@@ -36,6 +43,10 @@ pub struct Walkers {
     any_lean: AtomicBool,
 }
 
+/// Directories whose cached listings lack their files' attributes, to drop from the kernel's
+/// listing cache.
+pub type StaleListings = Vec<u64>;
+
 #[derive(Default)]
 struct State {
     by_pid: HashMap<u32, Walker>,
@@ -43,12 +54,15 @@ struct State {
     lean: HashMap<u64, u32>,
     /// The same directories, oldest first.
     lean_order: VecDeque<u64>,
+    /// Files looked up in those directories since they were last handed out as stale.
+    lean_lookups: u32,
 }
 
 struct Walker {
     /// Listings it started (from offset 0).
     listings: u32,
-    /// Files looked up in the directories it listed without file attributes.
+    /// Files looked up in the directories it listed without file attributes, by anyone, and
+    /// by it in directories anyone listed so.
     file_lookups: u32,
     /// Its listings carry file attributes.
     uses_attrs: bool,
@@ -58,6 +72,14 @@ struct Walker {
 impl Walker {
     fn new(now: Instant) -> Walker {
         Walker { listings: 0, file_lookups: 0, uses_attrs: false, seen: now }
+    }
+
+    /// A file of a listing without attributes was looked up: evidence that they are used.
+    fn used(&mut self) {
+        if !self.uses_attrs {
+            self.file_lookups += 1;
+            self.uses_attrs = self.file_lookups >= LEARN_AFTER;
+        }
     }
 }
 
@@ -85,18 +107,30 @@ impl Walkers {
         false
     }
 
-    /// Notes that a file (anything but a directory) was looked up in directory `dir`.
-    pub fn looked_up_file(&self, dir: u64) {
+    /// Notes that thread `pid` looked up a file (anything but a directory) in directory
+    /// `dir`. Every [`LEARN_AFTER`] such lookups in directories listed without file
+    /// attributes, returns those directories, forgotten here, to drop from the kernel's
+    /// listing cache.
+    pub fn looked_up_file(&self, pid: u32, dir: u64) -> Option<StaleListings> {
         if !self.any_lean.load(Ordering::Relaxed) {
-            return;
+            return None;
         }
+        let now = Instant::now();
         let mut st = self.state.lock();
-        let Some(&lister) = st.lean.get(&dir) else { return };
-        let Some(w) = st.by_pid.get_mut(&lister) else { return };
-        if !w.uses_attrs {
-            w.file_lookups += 1;
-            w.uses_attrs = w.file_lookups >= LEARN_AFTER;
+        let &lister = st.lean.get(&dir)?;
+        if let Some(w) = st.by_pid.get_mut(&lister) {
+            w.used();
         }
+        if pid != lister && pid != 0 {
+            st.walker(pid, now).used();
+        }
+        st.lean_lookups += 1;
+        if st.lean_lookups < LEARN_AFTER {
+            return None;
+        }
+        st.lean_lookups = 0;
+        st.lean.clear();
+        Some(st.lean_order.drain(..).collect())
     }
 }
 
@@ -151,14 +185,20 @@ mod tests {
         assert!(!w.file_attrs(7, 2, 0));
         assert!(!w.file_attrs(8, 3, 0));
         for _ in 0..LEARN_AFTER - 1 {
-            w.looked_up_file(2);
-            w.looked_up_file(9); // not a directory listed lean: no evidence
+            assert_eq!(w.looked_up_file(9, 2), None);
+            assert_eq!(w.looked_up_file(9, 9), None, "not a directory listed lean: no evidence");
         }
         assert!(!w.file_attrs(7, 4, 0));
-        w.looked_up_file(2);
+        // The eighth: the lister learns, and the directories listed lean are handed out.
+        assert_eq!(w.looked_up_file(9, 2), Some(vec![2, 3, 4]));
         assert!(w.file_attrs(7, 5, 0));
         assert!(w.file_attrs(7, 5, 40));
         assert!(!w.file_attrs(8, 6, 0), "the other lister's files were not used");
+        // The thread that looked them up uses attributes: its listings carry them from the
+        // first (it has listed nothing yet) and after.
+        assert!(w.file_attrs(9, 7, 0));
+        assert!(w.file_attrs(9, 8, 0));
+        assert_eq!(w.looked_up_file(9, 2), None, "handed out once, then forgotten");
     }
 
     #[test]

@@ -149,7 +149,7 @@ fn readdir(cx: &Call<'_>, offset: u64, size: u32, payload: &mut [u8], plus: bool
 fn answer(cx: &Call<'_>, req: Request<'_>) -> Outcome {
     let (ops, ino) = (cx.ops, cx.ino());
     match req {
-        Request::Lookup { name } => ops.lookup(ino, name).into(),
+        Request::Lookup { name } => ops.lookup(cx.header.pid, ino, name).into(),
         Request::Mknod { name, mode, rdev } => ops.mknod(&cx.req(), ino, name, mode, rdev).into(),
         Request::Mkdir { name, mode } => ops.mkdir(&cx.req(), ino, name, mode).into(),
         Request::Symlink { name, target } => ops.symlink(&cx.req(), ino, name, target).into(),
