@@ -22,15 +22,17 @@
 //! the node id from the attributes), so the classic transport never asks.
 
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// File lookups in directories a thread listed without file attributes, after which its
 /// listings carry them again: the files of part of one directory, not one odd open.
 const LEARN_AFTER: u32 = 8;
-/// Directories listed without file attributes that are remembered (the latest ones).
-const LEAN_DIRS: usize = 4096;
+/// Directories listed without file attributes and not yet handed out as stale, at most:
+/// past that, listings carry attributes (a listing left in the kernel's cache without them
+/// and forgotten here could never be dropped). About 2.5 MiB when full.
+const LEAN_DIRS: usize = 65536;
 /// Threads tracked at most; past that, the ones not seen lately are forgotten.
 const MAX_TRACKED: usize = 4096;
 /// A thread not seen for this long starts afresh (its pid may be another process's now).
@@ -50,10 +52,8 @@ pub type StaleListings = Vec<u64>;
 #[derive(Default)]
 struct State {
     by_pid: HashMap<u32, Walker>,
-    /// Directories listed lately without file attributes, each with the thread that listed it.
+    /// Directories listed without file attributes, each with the thread that listed it.
     lean: HashMap<u64, u32>,
-    /// The same directories, oldest first.
-    lean_order: VecDeque<u64>,
     /// Files looked up in those directories since they were last handed out as stale.
     lean_lookups: u32,
 }
@@ -100,9 +100,11 @@ impl Walkers {
         if w.uses_attrs || w.listings <= 1 {
             return true;
         }
-        if offset == 0 {
-            st.remember_lean(dir, pid);
+        // Every page is noted, not only the first: the set may have been handed out since.
+        if !st.lean.contains_key(&dir) && st.lean.len() >= LEAN_DIRS {
+            return true;
         }
+        st.lean.insert(dir, pid);
         self.any_lean.store(true, Ordering::Relaxed);
         false
     }
@@ -129,8 +131,9 @@ impl Walkers {
             return None;
         }
         st.lean_lookups = 0;
-        st.lean.clear();
-        Some(st.lean_order.drain(..).collect())
+        let mut stale: StaleListings = st.lean.drain().map(|(dir, _)| dir).collect();
+        stale.sort_unstable();
+        Some(stale)
     }
 }
 
@@ -149,17 +152,6 @@ impl State {
         }
         w.seen = now;
         w
-    }
-
-    fn remember_lean(&mut self, dir: u64, pid: u32) {
-        if self.lean.insert(dir, pid).is_none() {
-            self.lean_order.push_back(dir);
-        }
-        while self.lean_order.len() > LEAN_DIRS {
-            if let Some(old) = self.lean_order.pop_front() {
-                self.lean.remove(&old);
-            }
-        }
     }
 }
 
@@ -218,6 +210,22 @@ mod tests {
         }
         let st = w.state.lock();
         assert!(st.by_pid.len() <= MAX_TRACKED);
-        assert!(st.lean.len() <= LEAN_DIRS && st.lean_order.len() <= LEAN_DIRS);
+        assert!(st.lean.len() <= LEAN_DIRS);
+    }
+
+    #[test]
+    fn past_the_bound_listings_carry_attributes() {
+        let w = Walkers::default();
+        w.file_attrs(7, 0, 0);
+        for dir in 1..=LEAN_DIRS as u64 {
+            assert!(!w.file_attrs(7, dir, 0));
+        }
+        assert!(w.file_attrs(7, LEAN_DIRS as u64 + 1, 0), "one more would be forgotten");
+        assert!(!w.file_attrs(7, 5, 4096), "a directory already noted goes on as it started");
+        for _ in 0..LEARN_AFTER {
+            w.looked_up_file(8, 5);
+        }
+        assert!(w.file_attrs(9, 0, 0), "its first listing");
+        assert!(!w.file_attrs(9, LEAN_DIRS as u64 + 2, 0), "room again once the set was handed out");
     }
 }
