@@ -15,12 +15,17 @@ use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-per_mode!(walkers_see_the_lower_tree_and_inode_numbers_agree, only_walkers_that_use_attributes_get_them);
+per_mode!(
+    walkers_see_the_lower_tree_and_inode_numbers_agree,
+    only_walkers_that_use_attributes_get_them,
+    a_listing_interrupted_by_a_drop_is_cached_again,
+);
 
 const DIRS: usize = 6;
 const FILES: usize = 30;
 
 fn tree(src: &Path) {
+    fs::write(src.join("top"), b"top").unwrap();
     for d in 0..DIRS {
         let dir = src.join(format!("d{d}"));
         fs::create_dir_all(dir.join("sub")).unwrap();
@@ -96,13 +101,18 @@ fn cached_for_a_while(mode: Mode, lookups: u64) {
 }
 
 /// Walks the whole mount from another process, lstat of every entry; returns the lookups it
-/// cost.
+/// cost. It waits a moment after the first directory with files, for the daemon's worker to
+/// drop the listings find left (else a loaded machine decides how many it sees).
 fn walk_and_stat(f: &Fixture) -> u64 {
     let before = lookups(f);
-    let script = "import os, sys
+    let script = "import os, sys, time
+waited = False
 for d, dirs, files in os.walk(sys.argv[1]):
     for n in dirs + files:
-        os.lstat(os.path.join(d, n))";
+        os.lstat(os.path.join(d, n))
+    if files and d != sys.argv[1] and not waited:
+        time.sleep(0.5)
+        waited = True";
     let out = Command::new("python3").args(["-c", script]).arg(&f.mnt).status().unwrap();
     assert!(out.success());
     lookups(f) - before
@@ -118,13 +128,18 @@ fn only_walkers_that_use_attributes_get_them(mode: Mode) {
     let out = Command::new("find").arg(&f.mnt).stdout(Stdio::null()).status().unwrap();
     assert!(out.success());
     let after_find = nodes(&f);
+    // find's first listing, of the root, carried everything: `top` needs no lookup.
+    let before = lookups(&f);
+    fs::symlink_metadata(f.mnt.join("top")).unwrap();
+    cached_for_a_while(mode, lookups(&f) - before);
     // A walker that stats everything after find: the listings find left in the kernel's
     // cache lack the files' attributes, and the first lookups drop them from there, so the
     // walker's next listings come to the daemon and carry the attributes.
     let by_walker = walk_and_stat(&f);
     if mode == Mode::Uring {
-        // The root (listed first, with everything), its directories and their sub directories.
-        assert!(after_find <= 1 + 2 * DIRS as u64 + 2, "find made {after_find} nodes for {entries} entries");
+        // The root and `top` (listed first, with everything), its directories and their sub
+        // directories.
+        assert!(after_find <= 2 + 2 * DIRS as u64 + 2, "find made {after_find} nodes for {entries} entries");
         assert!(
             (8..entries / 2).contains(&by_walker),
             "{by_walker} lookups by a walker after find: the first files of listings find left, not all {entries}"
@@ -154,5 +169,53 @@ os.listdir(m + '/d2')";
     }
     // d2 was listed with its files' attributes.
     cached_for_a_while(mode, stat_files_of(&f, "d2"));
+    f.unmount();
+}
+
+fn readdirplus_count(f: &Fixture) -> u64 {
+    f.status()["requests"]["by_operation"]["readdirplus"].as_u64().unwrap_or(0)
+}
+
+/// A listing whose files get looked up while its reader is still reading it (so that it
+/// learns and a drop of listings is due) is dropped from the kernel's cache only once it has
+/// ended: dropped half way, the kernel would never cache that directory again.
+fn a_listing_interrupted_by_a_drop_is_cached_again(mode: Mode) {
+    if !fuse_available() {
+        return;
+    }
+    let f = Fixture::in_mode(mode, |src| {
+        fs::create_dir(src.join("a")).unwrap();
+        fs::create_dir(src.join("big")).unwrap();
+        for i in 0..300 {
+            fs::write(src.join(format!("big/f{i:03}")), b"x").unwrap();
+        }
+    });
+    f.mount(&[]);
+    // Lists the root (its first listing), reads 30 entries of big (many pages in all), has
+    // another process stat 10 files of big, then reads big to its end.
+    let script = "import os, subprocess, sys
+m = sys.argv[1]
+os.listdir(m)
+it = os.scandir(m + '/big')
+first = [next(it).name for _ in range(30)]
+subprocess.run(['stat', '-c%s'] + [m + '/big/f%03d' % i for i in range(290, 300)], stdout=subprocess.DEVNULL, check=True)
+rest = [e.name for e in it]
+assert len(first) + len(rest) == 300, len(first) + len(rest)";
+    let out = Command::new("python3").args(["-c", script]).arg(&f.mnt).status().unwrap();
+    assert!(out.success());
+    // Listed once more (through the daemon if its listing was dropped), then from the cache.
+    let ls = || {
+        let out = Command::new("ls").arg("-f").arg(f.mnt.join("big")).stdout(Stdio::null()).status().unwrap();
+        assert!(out.success());
+    };
+    ls();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    ls();
+    let before = readdirplus_count(&f);
+    ls();
+    let after = readdirplus_count(&f);
+    if mode != Mode::Live {
+        assert_eq!(after - before, 0, "big is listed from the kernel's cache again");
+    }
     f.unmount();
 }

@@ -21,9 +21,14 @@ impl Ops {
     }
 
     /// Like [`Ops::readdir`], with each entry's attributes; every entry `add` takes counts one
-    /// reference to its node, as a lookup does.
+    /// reference to its node, as a lookup does. For a transport that cannot send an entry
+    /// without attributes (fuser's).
     pub fn readdirplus(&self, ino: u64, offset: u64, add: &mut dyn FnMut(&DirEntry, &EntryOut) -> bool) -> Result<()> {
-        self.readdirplus_for(0, ino, offset, &mut |e, out| out.is_none_or(|out| add(e, out)))
+        self.engine.readdirplus(ino, offset, |e, a| add(e, &self.entry(*a))).map_err(|e| logged("readdirplus", e))?;
+        if offset == 0 {
+            self.accessed(ino);
+        }
+        Ok(())
     }
 
     /// Like [`Ops::readdirplus`] for thread `pid`, where files come without attributes (None,
@@ -37,9 +42,16 @@ impl Ops {
     ) -> Result<()> {
         let files_too = self.walkers.file_attrs(pid, ino, offset);
         let with_attr = |kind| files_too || kind == FileKind::Directory;
-        self.engine
-            .readdirplus_where(ino, offset, with_attr, |e, a| add(e, a.map(|a| self.entry(*a)).as_ref()))
-            .map_err(|e| logged("readdirplus", e))?;
+        let (mut sent, mut lean) = (false, false);
+        let r = self.engine.readdirplus_where(ino, offset, with_attr, |e, a| {
+            let taken = add(e, a.map(|a| self.entry(*a)).as_ref());
+            sent |= taken;
+            lean |= taken && a.is_none();
+            taken
+        });
+        r.map_err(|e| logged("readdirplus", e))?;
+        // An empty page is the end of the listing.
+        self.walkers.listed(pid, ino, lean, !sent);
         if offset == 0 {
             self.accessed(ino);
         }

@@ -37,6 +37,9 @@ const LEAN_DIRS: usize = 65536;
 const MAX_TRACKED: usize = 4096;
 /// A thread not seen for this long starts afresh (its pid may be another process's now).
 const FORGET_AFTER: Duration = Duration::from_secs(30);
+/// A listing not seen to end this long after its last page without attributes is taken as
+/// over (its reader stopped early) and may be dropped from the kernel's cache.
+const LISTING_OVER_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 pub struct Walkers {
@@ -52,10 +55,22 @@ pub type StaleListings = Vec<u64>;
 #[derive(Default)]
 struct State {
     by_pid: HashMap<u32, Walker>,
-    /// Directories listed without file attributes, each with the thread that listed it.
-    lean: HashMap<u64, u32>,
+    /// Directories listed without file attributes.
+    lean: HashMap<u64, LeanListing>,
     /// Files looked up in those directories since they were last handed out as stale.
     lean_lookups: u32,
+}
+
+/// A directory listed without its files' attributes.
+struct LeanListing {
+    /// The thread that listed it.
+    lister: u32,
+    /// Its end was listed since: the kernel has stored every page in its cache, so dropping
+    /// the cache now cannot leave it half filled (the kernel adds to it only at its end, and
+    /// a cache dropped while it is filled is never filled again until the inode goes).
+    ended: bool,
+    /// When its last page without attributes went out.
+    noted: Instant,
 }
 
 struct Walker {
@@ -84,8 +99,8 @@ impl Walker {
 }
 
 impl Walkers {
-    /// Whether the listing of directory `dir` from `offset` by thread `pid` carries the
-    /// attributes of the files in it.
+    /// Whether a page of the listing of directory `dir` from `offset` by thread `pid` carries
+    /// the attributes of the files in it.
     pub fn file_attrs(&self, pid: u32, dir: u64, offset: u64) -> bool {
         // pid 0: a request the kernel makes on its own, no walker behind it.
         if pid == 0 {
@@ -100,26 +115,37 @@ impl Walkers {
         if w.uses_attrs || w.listings <= 1 {
             return true;
         }
-        // Every page is noted, not only the first: the set may have been handed out since.
-        if !st.lean.contains_key(&dir) && st.lean.len() >= LEAN_DIRS {
-            return true;
+        // Past the bound, a directory not noted yet gets a full listing.
+        !st.lean.contains_key(&dir) && st.lean.len() >= LEAN_DIRS
+    }
+
+    /// Notes a page of the listing of `dir` by thread `pid` once it went out: `lean` if some
+    /// entry in it had no attributes, `end` if it was empty (the listing's end).
+    pub fn listed(&self, pid: u32, dir: u64, lean: bool, end: bool) {
+        let ends_a_lean_listing = end && self.any_lean.load(Ordering::Relaxed);
+        if !lean && !ends_a_lean_listing {
+            return;
         }
-        st.lean.insert(dir, pid);
-        self.any_lean.store(true, Ordering::Relaxed);
-        false
+        let mut st = self.state.lock();
+        if lean {
+            st.lean.insert(dir, LeanListing { lister: pid, ended: false, noted: Instant::now() });
+            self.any_lean.store(true, Ordering::Relaxed);
+        } else if let Some(l) = st.lean.get_mut(&dir) {
+            l.ended = true;
+        }
     }
 
     /// Notes that thread `pid` looked up a file (anything but a directory) in directory
     /// `dir`. Every [`LEARN_AFTER`] such lookups in directories listed without file
-    /// attributes, returns those directories, forgotten here, to drop from the kernel's
-    /// listing cache.
+    /// attributes, returns those of them whose listing is over, forgotten here, to drop from
+    /// the kernel's listing cache.
     pub fn looked_up_file(&self, pid: u32, dir: u64) -> Option<StaleListings> {
         if !self.any_lean.load(Ordering::Relaxed) {
             return None;
         }
         let now = Instant::now();
         let mut st = self.state.lock();
-        let &lister = st.lean.get(&dir)?;
+        let lister = st.lean.get(&dir)?.lister;
         if let Some(w) = st.by_pid.get_mut(&lister) {
             w.used();
         }
@@ -131,9 +157,18 @@ impl Walkers {
             return None;
         }
         st.lean_lookups = 0;
-        let mut stale: StaleListings = st.lean.drain().map(|(dir, _)| dir).collect();
-        stale.sort_unstable();
-        Some(stale)
+        let mut stale = StaleListings::new();
+        st.lean.retain(|&dir, l| {
+            let over = l.ended || now.duration_since(l.noted) >= LISTING_OVER_AFTER;
+            if over {
+                stale.push(dir);
+            }
+            !over
+        });
+        if st.lean.is_empty() {
+            self.any_lean.store(false, Ordering::Relaxed);
+        }
+        (!stale.is_empty()).then_some(stale)
     }
 }
 
@@ -159,45 +194,82 @@ impl State {
 mod tests {
     use super::*;
 
+    /// A whole listing of `dir` by `pid` (a page, then the empty end); whether files carried
+    /// attributes.
+    fn list(w: &Walkers, pid: u32, dir: u64) -> bool {
+        let full = list_partly(w, pid, dir);
+        w.file_attrs(pid, dir, 100);
+        w.listed(pid, dir, false, true);
+        full
+    }
+
+    /// The first page of a listing, whose reader has not read to the end yet.
+    fn list_partly(w: &Walkers, pid: u32, dir: u64) -> bool {
+        let full = w.file_attrs(pid, dir, 0);
+        w.listed(pid, dir, !full, false);
+        full
+    }
+
     #[test]
     fn a_first_listing_carries_attributes_and_later_ones_do_not() {
         let w = Walkers::default();
-        assert!(w.file_attrs(7, 1, 0));
-        assert!(w.file_attrs(7, 1, 40), "the rest of the first listing");
-        assert!(!w.file_attrs(7, 2, 0));
-        assert!(!w.file_attrs(7, 2, 40));
-        assert!(w.file_attrs(8, 2, 0), "another thread learns on its own");
+        assert!(list(&w, 7, 1));
+        assert!(!list(&w, 7, 2));
+        assert!(!list(&w, 7, 1), "a second listing of the first directory");
+        assert!(list(&w, 8, 2), "another thread learns on its own");
     }
 
     #[test]
     fn file_lookups_in_a_lean_directory_bring_the_attributes_back_to_its_lister() {
         let w = Walkers::default();
-        w.file_attrs(7, 1, 0);
-        w.file_attrs(8, 1, 0);
-        assert!(!w.file_attrs(7, 2, 0));
-        assert!(!w.file_attrs(8, 3, 0));
+        list(&w, 7, 1);
+        list(&w, 8, 1);
+        assert!(!list(&w, 7, 2));
+        assert!(!list(&w, 8, 3));
         for _ in 0..LEARN_AFTER - 1 {
             assert_eq!(w.looked_up_file(9, 2), None);
             assert_eq!(w.looked_up_file(9, 9), None, "not a directory listed lean: no evidence");
         }
-        assert!(!w.file_attrs(7, 4, 0));
+        assert!(!list(&w, 7, 4));
         // The eighth: the lister learns, and the directories listed lean are handed out.
-        assert_eq!(w.looked_up_file(9, 2), Some(vec![2, 3, 4]));
-        assert!(w.file_attrs(7, 5, 0));
-        assert!(w.file_attrs(7, 5, 40));
-        assert!(!w.file_attrs(8, 6, 0), "the other lister's files were not used");
+        let mut stale = w.looked_up_file(9, 2).unwrap();
+        stale.sort_unstable();
+        assert_eq!(stale, vec![2, 3, 4]);
+        assert!(list(&w, 7, 5));
+        assert!(!list(&w, 8, 6), "the other lister's files were not used");
         // The thread that looked them up uses attributes: its listings carry them from the
         // first (it has listed nothing yet) and after.
-        assert!(w.file_attrs(9, 7, 0));
-        assert!(w.file_attrs(9, 8, 0));
+        assert!(list(&w, 9, 7));
+        assert!(list(&w, 9, 8));
         assert_eq!(w.looked_up_file(9, 2), None, "handed out once, then forgotten");
+    }
+
+    #[test]
+    fn a_listing_still_going_is_handed_out_only_once_it_ended() {
+        let w = Walkers::default();
+        list(&w, 7, 1);
+        assert!(!list_partly(&w, 7, 2));
+        assert!(!list(&w, 7, 3));
+        for _ in 0..LEARN_AFTER - 1 {
+            w.looked_up_file(9, 2);
+        }
+        assert_eq!(w.looked_up_file(9, 2), Some(vec![3]), "2 is still being listed");
+        // Its reader goes on, with attributes now that the lister learnt, to the end.
+        assert!(w.file_attrs(7, 2, 100));
+        w.listed(7, 2, false, false);
+        w.listed(7, 2, false, true);
+        for _ in 0..LEARN_AFTER - 1 {
+            assert_eq!(w.looked_up_file(9, 2), None);
+        }
+        assert_eq!(w.looked_up_file(9, 2), Some(vec![2]));
+        assert_eq!(w.looked_up_file(9, 2), None, "nothing listed lean is left");
     }
 
     #[test]
     fn requests_of_the_kernel_itself_always_carry_attributes() {
         let w = Walkers::default();
         for _ in 0..3 {
-            assert!(w.file_attrs(0, 1, 0));
+            assert!(list(&w, 0, 1));
         }
     }
 
@@ -205,8 +277,8 @@ mod tests {
     fn the_tables_stay_bounded() {
         let w = Walkers::default();
         for pid in 1..=(MAX_TRACKED as u32 * 2) {
-            w.file_attrs(pid, 1, 0);
-            w.file_attrs(pid, u64::from(pid) + 10, 0);
+            list(&w, pid, 1);
+            list(&w, pid, u64::from(pid) + 10);
         }
         let st = w.state.lock();
         assert!(st.by_pid.len() <= MAX_TRACKED);
@@ -216,16 +288,16 @@ mod tests {
     #[test]
     fn past_the_bound_listings_carry_attributes() {
         let w = Walkers::default();
-        w.file_attrs(7, 0, 0);
+        list(&w, 7, 0);
         for dir in 1..=LEAN_DIRS as u64 {
-            assert!(!w.file_attrs(7, dir, 0));
+            assert!(!list(&w, 7, dir));
         }
-        assert!(w.file_attrs(7, LEAN_DIRS as u64 + 1, 0), "one more would be forgotten");
+        assert!(list(&w, 7, LEAN_DIRS as u64 + 1), "one more would be forgotten");
         assert!(!w.file_attrs(7, 5, 4096), "a directory already noted goes on as it started");
         for _ in 0..LEARN_AFTER {
             w.looked_up_file(8, 5);
         }
-        assert!(w.file_attrs(9, 0, 0), "its first listing");
-        assert!(!w.file_attrs(9, LEAN_DIRS as u64 + 2, 0), "room again once the set was handed out");
+        assert!(list(&w, 9, 0), "its first listing");
+        assert!(!list(&w, 9, LEAN_DIRS as u64 + 2), "room again once the set was handed out");
     }
 }
