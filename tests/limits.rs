@@ -234,8 +234,9 @@ fn three_hundred_thousand_changes_are_diffed_snapshotted_and_committed(mode: Mod
     let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(diff.as_array().unwrap().len(), added + 50);
     if mode.pinned() {
-        // Snapshots of root's trees on / all go to /.agentfs-snapshots: a name of this run only.
-        let name = format!("many-{}", std::process::id());
+        // Snapshots of root's trees on / all go to /.agentfs-snapshots: a name of this run and
+        // mode only (the modes run at the same time in one process).
+        let name = format!("many-{}-{mode}", std::process::id());
         let out = f.run(&[os("snapshot"), f.mnt.as_os_str(), os(&name)]);
         assert!(out.status.success(), "snapshot: {}", String::from_utf8_lossy(&out.stderr));
         let out = f.run(&[os("commit"), f.mnt.as_os_str()]);
