@@ -31,7 +31,7 @@ fn populate(root: &Path) {
 
 fn engine(root: &Path) -> Engine {
     let lower = agentfs_platform::lower::open_for_daemon(root, Vec::new(), Vec::new()).unwrap();
-    Engine::new(lower, for_daemon(2048), Config::default()).unwrap()
+    Engine::new(lower, for_daemon(2048, None), Config::default()).unwrap()
 }
 
 fn lookup(e: &Engine, parent: u64, name: &str) -> u64 {

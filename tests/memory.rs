@@ -104,7 +104,7 @@ fn a_full_budget_of_small_or_large_files_stays_within_it() {
 }
 
 /// 100 MiB written into a 64 MiB budget. Without the writeback cache (passthrough, live) the
-/// write(2) that passes the budget gets ENOSPC. With it (pinned, io_uring: the kernel takes
+/// write(2) that passes the budget gets ENOSPC (in passthrough mode from the kernel itself). With it (pinned, io_uring: the kernel takes
 /// writes into its page cache), every write(2) succeeds and ENOSPC comes at fsync and at close,
 /// as the README says; the file keeps the size the writer wrote on both sides of the mount
 /// (what did not fit reads as zeros), and the memory is back once it is deleted.
@@ -137,7 +137,10 @@ fn a_write_past_the_budget_fails_where_the_mode_says(mode: Mode) {
         assert_eq!(data[(99 << 20) + 5], 0, "{mode}: what did not fit reads as zeros");
     } else {
         assert_eq!(fields[1], "True", "{mode}: the write past the budget fails: {out}");
-        assert!(written < 64 << 20, "{mode}: {written} bytes written");
+        // In passthrough mode the kernel writes the file into a private tmpfs the size of the
+        // budget, which holds all 64 MiB; elsewhere the daemon's bookkeeping counts too.
+        let most = if mode == Mode::Passthrough { 64 << 20 } else { (64 << 20) - 1 };
+        assert!(written <= most, "{mode}: {written} bytes written");
     }
     fs::remove_file(f.mnt.join("big")).unwrap();
     // The memory goes when the kernel forgets the deleted file (FORGET may come a moment later).

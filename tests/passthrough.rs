@@ -81,11 +81,18 @@ fn a_lower_file_read_through_passthrough_is_never_stale() {
     assert_eq!(fs::read(f.src.join("large")).unwrap(), pattern(0, 8 * MIB as usize));
 }
 
+fn requests(f: &Fixture, op: &str) -> u64 {
+    f.status()["requests"]["by_operation"][op].as_u64().unwrap_or(0)
+}
+
 #[test]
-fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
+fn upper_files_are_written_by_the_kernel_within_the_budget() {
     let Some(f) = mounted(&["--pin", "copy", "--size", "64M", "--passthrough"]) else { return };
     let path = f.mnt.join("upper");
+    let writes = requests(&f, "write");
     fs::write(&path, vec![b'a'; 4 * MIB as usize]).unwrap();
+    assert_eq!(requests(&f, "write"), writes, "4 MiB written without a WRITE reaching the daemon");
+    assert_eq!(fs::metadata(&path).unwrap().len(), 4 * MIB);
     let reader = File::open(&path).unwrap();
     let mut buf = vec![0u8; 4 * MIB as usize];
     reader.read_exact_at(&mut buf, 0).unwrap();
@@ -96,7 +103,18 @@ fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
     let mut three = [0u8; 3];
     reader.read_exact_at(&mut three, 0).unwrap();
     assert_eq!(&three, b"XYZ");
-    // Every write reaches the daemon, so the budget holds even with passthrough on.
+    // The kernel's writes show in the file's times, and a time set afterwards stays.
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800);
+    writer.set_modified(old).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), old);
+    writer.write_all_at(b"!", 10).unwrap();
+    let after = fs::metadata(&path).unwrap().modified().unwrap();
+    assert!(after > old + std::time::Duration::from_secs(3600 * 24 * 365), "{after:?}");
+    // Set-id bits cannot be given to a file the kernel writes directly: its writes would
+    // not take them away.
+    let err = fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY));
+    // The kernel itself refuses bytes past the budget.
     let big = vec![1u8; 16 * MIB as usize];
     let mut err = None;
     for i in 0..8u64 {
@@ -106,8 +124,23 @@ fn upper_files_are_never_passed_through_so_every_write_is_budgeted_and_seen() {
         }
     }
     assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::ENOSPC));
+    assert_eq!(requests(&f, "write"), writes, "no WRITE reached the daemon");
     drop((reader, writer));
+    let used = f.status()["upper"]["used_bytes"].as_u64().unwrap();
+    // The private tmpfs holds at most the budget; the daemon's own bookkeeping of the file
+    // (under a kilobyte) comes on top.
+    assert!((48 * MIB..=64 * MIB + 64 * 1024).contains(&used), "what the kernel wrote is charged: {used}");
+    // Once closed, the file can be made set-user-id, and is no longer lent: writes reach
+    // the daemon, which takes the bit away from a writer without CAP_FSETID.
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o4777)).unwrap();
+    let w = OpenOptions::new().write(true).open(&path).unwrap();
+    w.write_all_at(b"?", 0).unwrap();
+    drop(w);
+    assert!(requests(&f, "write") > writes, "a set-user-id file is written through the daemon");
+    fs::remove_file(&path).unwrap();
+    assert!(f.status()["upper"]["used_bytes"].as_u64().unwrap() < MIB, "its memory came back");
     f.unmount();
+    assert!(!f.src.join("upper").exists());
 }
 
 #[test]

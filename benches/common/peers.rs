@@ -9,8 +9,9 @@ pub enum Kind {
     Overlayfs,
     /// A fuse-overlayfs binary, upper and work directories on tmpfs.
     FuseOverlayfs(PathBuf),
-    /// agentfs, with `--io-uring` set to the given value (`off`: the classic /dev/fuse
-    /// transport; `on`: FUSE over io_uring).
+    /// agentfs, with the given mount options (`--io-uring off`: the classic /dev/fuse
+    /// transport; `--io-uring on`: FUSE over io_uring; `--passthrough`: the kernel reads large
+    /// lower files and writes upper files directly, without the writeback cache).
     Agentfs(PathBuf, &'static str),
 }
 
@@ -44,7 +45,7 @@ impl Impl {
             Kind::FuseOverlayfs(bin) => {
                 format!("{tmpfs} && {} -o lowerdir={l},upperdir={s}/u,workdir={s}/w {m}", bin.display())
             }
-            Kind::Agentfs(bin, io_uring) => format!("{} mount --quiet --io-uring {io_uring} {l} {m}", bin.display()),
+            Kind::Agentfs(bin, opts) => format!("{} mount --quiet {opts} {l} {m}", bin.display()),
         }
     }
 
@@ -83,14 +84,17 @@ pub fn available(agentfs: &Path, fuse_overlayfs_2: Option<PathBuf>, fuse_overlay
             None => eprintln!("skipping {name}: not installed (scripts/bench installs it)"),
         }
     }
-    v.push(Impl { name: "agentfs", kind: Kind::Agentfs(agentfs.to_path_buf(), "off") });
+    let bin = || agentfs.to_path_buf();
+    v.push(Impl { name: "agentfs", kind: Kind::Agentfs(bin(), "--io-uring off") });
     let uring = std::fs::read_to_string("/sys/module/fuse/parameters/enable_uring").unwrap_or_default();
     if matches!(uring.trim(), "Y" | "1") {
-        v.push(Impl { name: "agentfs-io_uring", kind: Kind::Agentfs(agentfs.to_path_buf(), "on") });
+        v.push(Impl { name: "agentfs-io_uring", kind: Kind::Agentfs(bin(), "--io-uring on") });
+        v.push(Impl { name: "agentfs-passthrough", kind: Kind::Agentfs(bin(), "--passthrough --io-uring on") });
     } else {
         eprintln!(
             "skipping agentfs-io_uring: the fuse module parameter enable_uring is off (scripts/bench turns it on)"
         );
+        v.push(Impl { name: "agentfs-passthrough", kind: Kind::Agentfs(bin(), "--passthrough --io-uring off") });
     }
     v
 }

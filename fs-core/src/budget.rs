@@ -37,6 +37,10 @@ impl Budget {
 
     /// Charges `n` bytes, or fails with ENOSPC if that would pass the limit.
     pub fn try_charge(&self, n: u64) -> Result<()> {
+        if n == 0 {
+            // Nothing new: fine even past the limit, where the kernel's direct writes can land.
+            return Ok(());
+        }
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
             let next = cur.checked_add(n).filter(|v| *v <= self.limit).ok_or(Errno::ENOSPC)?;
@@ -157,6 +161,12 @@ impl ChargedData {
             self.budget.release(*charged - now);
         }
         *charged = now;
+    }
+
+    /// Brings the charge up (or down) to what the data holds, after changes made elsewhere
+    /// (the kernel, writing lent data directly).
+    pub fn resettle(&self) {
+        self.settle(0);
     }
 
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {

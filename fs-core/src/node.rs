@@ -257,9 +257,20 @@ impl Node {
         }
     }
 
+    /// Takes in a change the kernel made directly to lent upper data (see
+    /// [`UpperFile::lend`]): the modification and change times become its time.
+    pub fn absorb_kernel_change(&self, data: Option<&UpperFile>) {
+        if let Some(t) = data.and_then(UpperFile::kernel_change) {
+            let mut m = self.meta.lock();
+            m.mtime = t;
+            m.ctime = t;
+        }
+    }
+
     /// Current attributes.
     pub fn attr(&self) -> Attr {
         let data = self.upper_data();
+        self.absorb_kernel_change(data.as_deref());
         let m = self.meta.lock();
         let (size, blocks) = match &data {
             Some(d) => (d.len(), d.allocated().div_ceil(512)),

@@ -10,8 +10,10 @@ use crate::budget::ChargedData;
 use crate::errno::Result;
 use crate::extents::Extents;
 use crate::lower::LowerFile;
-use parking_lot::RwLock;
+use crate::types::Timestamp;
+use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 struct Base {
     lower: Arc<dyn LowerFile>,
@@ -34,19 +36,23 @@ pub enum Layout {
 pub struct UpperFile {
     data: ChargedData,
     base: RwLock<Option<Base>>,
+    /// Whether the data was lent to the kernel, which may write it without telling us.
+    lent: AtomicBool,
+    /// The data's modification time when its changes were last accounted for.
+    seen: Mutex<Option<Timestamp>>,
 }
 
 impl UpperFile {
     /// A file whose every byte is in `data`.
     pub fn whole(data: ChargedData) -> UpperFile {
-        UpperFile { data, base: RwLock::new(None) }
+        UpperFile { data, base: RwLock::new(None), lent: AtomicBool::new(false), seen: Mutex::new(None) }
     }
 
     /// A file of `size` bytes whose content is, for now, the lower file's first `limit` bytes.
     pub fn partial(data: ChargedData, lower: Arc<dyn LowerFile>, size: u64, limit: u64) -> Result<UpperFile> {
         data.set_len(size)?;
         let base = (limit > 0).then(|| Base { lower, limit, written: Extents::default() });
-        Ok(UpperFile { data, base: RwLock::new(base) })
+        Ok(UpperFile { data, base: RwLock::new(base), lent: AtomicBool::new(false), seen: Mutex::new(None) })
     }
 
     pub fn charged(&self) -> &ChargedData {
@@ -110,7 +116,9 @@ impl UpperFile {
 
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
         if self.base.read().is_none() {
-            return self.data.write_at(buf, offset);
+            let r = self.data.write_at(buf, offset);
+            self.own_change();
+            return r;
         }
         let mut base = self.base.write();
         self.data.write_at(buf, offset)?;
@@ -120,7 +128,9 @@ impl UpperFile {
 
     pub fn set_len(&self, len: u64) -> Result<()> {
         let mut base = self.base.write();
-        self.data.set_len(len)?;
+        let r = self.data.set_len(len);
+        self.own_change();
+        r?;
         if let Some(b) = &mut *base {
             b.limit = b.limit.min(len);
             b.written.truncate(b.limit);
@@ -137,13 +147,17 @@ impl UpperFile {
         if self.base.read().is_some() {
             return Ok(());
         }
-        self.data.allocate(offset, len)
+        let r = self.data.allocate(offset, len);
+        self.own_change();
+        r
     }
 
     /// Makes the range read as zeros.
     pub fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
         let mut base = self.base.write();
-        self.data.punch_hole(offset, len)?;
+        let r = self.data.punch_hole(offset, len);
+        self.own_change();
+        r?;
         Self::mark_written(&mut base, offset, offset.saturating_add(len));
         Ok(())
     }
@@ -164,10 +178,58 @@ impl UpperFile {
         self.data.data().seek_hole(offset)
     }
 
-    /// The file descriptor holding exactly this file's bytes, if there is one (not while partial).
+    /// A descriptor of this file's bytes to lend the kernel, which then reads and writes them
+    /// directly (FUSE passthrough): only for a file whose every byte is upper data, and only
+    /// where the store's filesystem enforces the budget; with `promote`, the data is moved
+    /// there first if it is not. From then on, [`UpperFile::kernel_change`] tells what the
+    /// kernel wrote.
     #[cfg(unix)]
-    pub fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        if self.is_partial() { None } else { self.data.data().backing_fd() }
+    pub fn lend(&self, promote: bool) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.is_partial() {
+            return None;
+        }
+        let data = self.data.data();
+        if promote {
+            match data.make_backing() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::warn!(%e, "could not move a file where the kernel may write it; serving it through the daemon");
+                    return None;
+                }
+            }
+        }
+        let fd = data.backing_fd()?;
+        let mut seen = self.seen.lock();
+        if !self.lent.swap(true, Ordering::AcqRel) {
+            *seen = data.modified();
+        }
+        Some(fd)
+    }
+
+    /// When the kernel last changed lent data, if it did since the last call; the budget's
+    /// charge is then brought up to what the data holds.
+    pub fn kernel_change(&self) -> Option<Timestamp> {
+        if !self.lent.load(Ordering::Acquire) {
+            return None;
+        }
+        let now = self.data.data().modified();
+        {
+            let mut seen = self.seen.lock();
+            if now == *seen {
+                return None;
+            }
+            *seen = now;
+        }
+        self.data.resettle();
+        now
+    }
+
+    /// After a change made here, the data's new time is not the kernel's doing.
+    fn own_change(&self) {
+        if self.lent.load(Ordering::Acquire) {
+            *self.seen.lock() = self.data.data().modified();
+        }
     }
 }
 

@@ -1,18 +1,27 @@
-//! The memfd store.
+//! The memfd store, and its private tmpfs for files lent to the kernel.
 #![cfg(target_os = "linux")]
 
-use agentfs_core::store::DataStore;
+use agentfs_core::store::{DataStore, FileData};
+use agentfs_core::upper::UpperFile;
 use agentfs_core::{Errno, budget::Budget, budget::ChargedData};
-use agentfs_platform::store::{MemStore, SMALL_FILE};
+use agentfs_platform::store::{CappedTmpfs, MemStore, SMALL_FILE};
+use std::sync::Arc;
+
+/// Whether the data moved off the heap into a shmem file (which, unlike the heap, keeps a
+/// modification time).
+fn in_shmem(f: &dyn FileData) -> bool {
+    f.modified().is_some()
+}
 
 #[test]
 fn small_files_stay_on_the_heap_and_large_ones_move_to_a_memfd() {
     let s = MemStore::new(10);
     let f = s.create().unwrap();
     f.write_at(b"small", 0).unwrap();
-    assert!(f.backing_fd().is_none());
+    assert!(!in_shmem(&*f));
     f.write_at(&vec![7u8; 100_000], SMALL_FILE).unwrap();
-    assert!(f.backing_fd().is_some());
+    assert!(in_shmem(&*f));
+    assert!(f.backing_fd().is_none(), "a memfd is never lent: nothing would bound the kernel's writes");
     assert_eq!(f.len(), SMALL_FILE + 100_000);
     let mut b = [0u8; 5];
     f.read_at(&mut b, 0).unwrap();
@@ -29,14 +38,14 @@ fn memfds_are_bounded_and_files_past_the_bound_stay_on_the_heap() {
     for f in &files {
         f.write_at(&vec![1u8; 2 * SMALL_FILE as usize], 0).unwrap();
     }
-    assert_eq!(files.iter().filter(|f| f.backing_fd().is_some()).count(), 2);
+    assert_eq!(files.iter().filter(|f| in_shmem(&***f)).count(), 2);
     for f in &files {
         assert_eq!(f.len(), 2 * SMALL_FILE);
     }
     drop(files);
     let f = s.create().unwrap();
     f.set_len(10 * SMALL_FILE).unwrap();
-    assert!(f.backing_fd().is_some(), "slots come back when files go");
+    assert!(in_shmem(&*f), "slots come back when files go");
 }
 
 #[test]
@@ -62,4 +71,46 @@ fn memfd_offsets_past_4gib() {
     assert_eq!(f.len(), (5 << 30) + 3);
     assert!(f.allocated() <= 64 << 10);
     assert_eq!(f.seek_data(0).unwrap(), 5 << 30);
+}
+
+/// Only root may make the private tmpfs (as only root may use FUSE passthrough).
+fn capped_store(size: u64) -> Option<MemStore> {
+    match CappedTmpfs::new(size) {
+        Ok(t) => Some(MemStore::for_fd_limit(64, Some(t))),
+        Err(e) => {
+            eprintln!("skipped: no private tmpfs here ({e})");
+            None
+        }
+    }
+}
+
+#[test]
+fn lent_data_takes_in_what_the_kernel_wrote_and_the_tmpfs_bounds_it() {
+    let Some(s) = capped_store(1 << 20) else { return };
+    let budget = Budget::new(1 << 30);
+    let file = Arc::new(UpperFile::whole(ChargedData::new(s.create().unwrap(), &budget)));
+    file.write_at(b"own", 0).unwrap();
+    assert!(file.lend(false).is_none(), "a small file is lent only when a writer asks");
+    let fd = file.lend(true).expect("moved to the private tmpfs and lent").try_clone_to_owned().unwrap();
+    assert_eq!(file.kernel_change(), None);
+    // What the daemon writes itself is not the kernel's doing.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    file.write_at(b"OWN", 0).unwrap();
+    assert_eq!(file.kernel_change(), None);
+    // Writes through the lent descriptor, as the kernel's passthrough makes them.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    rustix::io::pwrite(&fd, &[9u8; 256 << 10], 4096).unwrap();
+    assert!(file.kernel_change().is_some());
+    assert_eq!(file.kernel_change(), None, "told once");
+    assert_eq!(file.len(), 4096 + (256 << 10));
+    assert_eq!(budget.used(), 4096 + (256 << 10), "the charge follows the kernel's pages");
+    let mut b = [0u8; 3];
+    file.read_at(&mut b, 0).unwrap();
+    assert_eq!(&b, b"OWN");
+    // The tmpfs holds at most its size: past it, the kernel's writes fail.
+    let err = rustix::io::pwrite(&fd, &vec![1u8; 2 << 20], 0).map(|n| n as u64);
+    assert!(matches!(err, Err(rustix::io::Errno::NOSPC)) || err.is_ok_and(|n| n <= 1 << 20), "{err:?}");
+    drop(fd);
+    drop(file);
+    assert_eq!(budget.used(), 0);
 }

@@ -30,6 +30,8 @@ impl Engine {
     pub fn setattr(&self, id: u64, set: &SetAttr) -> Result<Attr> {
         let node = self.node(id)?;
         let _change = self.mutation();
+        // A write the kernel made directly comes before this change, and must not undo it.
+        node.absorb_kernel_change(node.upper_data().as_deref());
         if let Some(size) = set.size {
             match node.kind {
                 FileKind::Regular => self.truncate(&node, size)?,
@@ -82,6 +84,15 @@ impl Engine {
         }
         self.drop_privileges_of(&node, set.drop)?;
         Ok(node.attr())
+    }
+
+    /// Whether a write to `node` would have to take something away (set-id bits, file
+    /// capabilities).
+    pub(super) fn holds_privileges(&self, node: &Node) -> Result<bool> {
+        self.load_xattrs(node)?;
+        let m = node.meta.lock();
+        let caps = m.xattrs.as_ref().is_some_and(|x| x.contains_key(CAPABILITY_XATTR));
+        Ok(caps || m.perm & (S_ISUID | S_ISGID) != 0)
     }
 
     /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]); returns whether

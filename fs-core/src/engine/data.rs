@@ -149,6 +149,8 @@ impl Engine {
             node.writers.fetch_sub(1, Ordering::AcqRel);
         }
         if node.opens.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // What the kernel wrote through the last handle is charged now, not at the next stat.
+            node.absorb_kernel_change(node.upper_data().as_deref());
             if let Body::File(body) = &node.body {
                 let mut g = body.write();
                 if node.opens.load(Ordering::Acquire) == 0 {

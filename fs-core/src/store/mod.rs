@@ -39,9 +39,21 @@ pub trait FileData: Send + Sync {
     fn seek_data(&self, offset: u64) -> Result<u64>;
     /// `SEEK_HOLE`: first hole at or after `offset` (the end counts); ENXIO past the end.
     fn seek_hole(&self, offset: u64) -> Result<u64>;
-    /// A file descriptor holding exactly these bytes, for kernel passthrough, if there is one.
+    /// A file descriptor holding exactly these bytes that the kernel may read and write
+    /// directly (FUSE passthrough), if there is one. Only data on a filesystem that enforces
+    /// the RAM budget itself has one: the kernel's writes never pass through the budget.
     #[cfg(unix)]
     fn backing_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+    /// Moves the data where [`FileData::backing_fd`] gives a descriptor, if the store has such
+    /// a place and room for it; returns whether the data is there now.
+    fn make_backing(&self) -> Result<bool> {
+        Ok(false)
+    }
+    /// When the bytes last changed, by the store's own clock (so changes the kernel made
+    /// through [`FileData::backing_fd`] show); None where the store keeps no such time.
+    fn modified(&self) -> Option<crate::types::Timestamp> {
         None
     }
 }

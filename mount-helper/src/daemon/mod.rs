@@ -189,7 +189,9 @@ fn engine(cfg: &MountConfig, tracks_opens: bool) -> Result<Arc<Engine>> {
         atime: atime_policy(cfg),
         dir_atime: !cfg.kernel.nodiratime,
     };
-    let engine = Engine::new(lower, agentfs_platform::store::for_daemon(nofile), engine_cfg)
+    // With passthrough, upper files are lent to the kernel too, in a tmpfs the budget's size.
+    let lend_budget = (cfg.passthrough && !cfg.read_only).then_some(cfg.budget_bytes);
+    let engine = Engine::new(lower, agentfs_platform::store::for_daemon(nofile, lend_budget), engine_cfg)
         .map_err(|e| Error::System(format!("cannot read {}: {e}", lower_root.display())))?;
     let engine = Arc::new(engine);
     if let Err(e) = crate::trim::start(Arc::downgrade(&engine)) {

@@ -1,20 +1,28 @@
-//! How each inode's opens are served: through the page cache and the daemon, or, for large
-//! lower files read only, passed through to the lower file by the kernel.
+//! How each inode's opens are served: through the page cache and the daemon, or passed
+//! through by the kernel to a backing file: the lower file, for large lower files read only;
+//! the upper data, for files in the upper layer (lent by the engine, see
+//! `agentfs_core::upper::UpperFile::lend`).
 //!
 //! The kernel keeps one backing file per inode and wants every open of an inode with a backing
 //! to use it, so every open of an inode follows the mode of the first open while any is left.
 //! A lower backing must never serve stale data, and the lower layer is never written: while an
 //! inode is read through its lower file it may not be copied up, so an open for writing (or a
 //! truncate) gets ETXTBSY, as the kernel itself answers when io modes conflict. When the last
-//! reader goes, so does the backing; later opens see the upper data.
+//! reader goes, so does the backing; later opens see the upper data. An upper backing is the
+//! data itself, so readers and writers share it.
 
 use super::backing::Backing;
 use dashmap::DashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a change that needs an inode's upper data not to be lent waits for releases.
+const RELEASE_WAIT: Duration = Duration::from_millis(50);
 
 enum Mode {
     Cached,
     Lower(Arc<Backing>),
+    Upper(Arc<Backing>),
 }
 
 struct InodeIo {
@@ -22,11 +30,19 @@ struct InodeIo {
     opens: u64,
 }
 
+/// A backing file the first open of an inode may use.
+pub enum Lent {
+    /// The lower file, for reading only.
+    Lower(Backing),
+    /// The upper data, for reading and writing.
+    Upper(Backing),
+}
+
 /// What an open gets.
 pub enum Decision {
     /// Page cache and daemon.
     Cached,
-    /// Reads go to the lower file.
+    /// Reads (and for upper data, writes) go to the backing file.
     Passthrough(Arc<Backing>),
     /// Refused: the inode is read through its lower file and this open would write.
     Busy,
@@ -38,39 +54,59 @@ pub struct IoModes {
 }
 
 impl IoModes {
-    /// Decides how an open of `ino` is served. `make_backing` is asked only for a read-only
-    /// open of an inode with no open yet; None means cached.
-    pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<Backing>) -> Decision {
+    /// Decides how an open of `ino` is served. `make_backing` is asked only for an inode with
+    /// no open yet (and must not lend the lower file to a writer); None means cached.
+    pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<Lent>) -> Decision {
         let mut e = self.inodes.entry(ino).or_insert(InodeIo { mode: Mode::Cached, opens: 0 });
         if e.opens > 0 {
             let decision = match &e.mode {
                 Mode::Lower(_) if write => return Decision::Busy,
-                Mode::Lower(backing) => Decision::Passthrough(Arc::clone(backing)),
+                Mode::Lower(backing) | Mode::Upper(backing) => Decision::Passthrough(Arc::clone(backing)),
                 Mode::Cached => Decision::Cached,
             };
             e.opens += 1;
             return decision;
         }
         e.opens = 1;
-        match (!write).then(make_backing).flatten() {
-            Some(id) => {
-                let backing = Arc::new(id);
-                e.mode = Mode::Lower(Arc::clone(&backing));
-                Decision::Passthrough(backing)
+        let (mode, decision) = match make_backing() {
+            Some(Lent::Lower(b)) => {
+                let b = Arc::new(b);
+                (Mode::Lower(Arc::clone(&b)), Decision::Passthrough(b))
             }
-            None => {
-                e.mode = Mode::Cached;
-                Decision::Cached
+            Some(Lent::Upper(b)) => {
+                let b = Arc::new(b);
+                (Mode::Upper(Arc::clone(&b)), Decision::Passthrough(b))
             }
-        }
+            None => (Mode::Cached, Decision::Cached),
+        };
+        e.mode = mode;
+        decision
     }
-
     /// An open of `ino` went away; the last one takes the backing with it.
     pub fn release(&self, ino: u64) {
         if let Some(mut e) = self.inodes.get_mut(&ino) {
             e.opens = e.opens.saturating_sub(1);
         }
         self.inodes.remove_if(&ino, |_, e| e.opens == 0);
+    }
+
+    /// Whether the kernel reads and writes `ino`'s upper data directly.
+    pub fn lends_upper(&self, ino: u64) -> bool {
+        self.inodes.get(&ino).is_some_and(|e| e.opens > 0 && matches!(e.mode, Mode::Upper(_)))
+    }
+
+    /// Whether `ino`'s upper data is still lent after waiting up to [`RELEASE_WAIT`]: the
+    /// kernel sends RELEASE after close(2) has returned, so `echo > f; chmod u+s f` may ask
+    /// before the last release of `f` arrived.
+    pub fn still_lends_upper(&self, ino: u64) -> bool {
+        let deadline = Instant::now() + RELEASE_WAIT;
+        while self.lends_upper(ino) {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
     }
 
     /// Whether `ino` is being read through its lower file (so it must not change).

@@ -16,6 +16,11 @@ impl Ops {
             // Truncating would copy up a file that readers see through its lower backing.
             return Err(Errno::ETXTBSY);
         }
+        if set.mode.is_some_and(|m| m & 0o6000 != 0) && self.io.still_lends_upper(ino) {
+            // The kernel writes this file directly; those writes never reach us, and with
+            // HANDLE_KILLPRIV_V2 the kernel leaves taking set-id bits away to us.
+            return Err(Errno::ETXTBSY);
+        }
         let chown = set.uid.is_some() || set.gid.is_some();
         let set = SetAttr { drop: self.setattr_drop(req, ino, chown, set.size.is_some()), ..*set };
         self.engine.setattr(ino, &set).map(|a| self.attr_out(a)).map_err(|e| logged("setattr", e))

@@ -5,11 +5,12 @@
 
 use super::super::backing::Backing;
 use super::super::convert::open_flags;
-use super::super::io_mode::Decision;
+use super::super::io_mode::{Decision, Lent};
 use super::super::lseek::Job;
 use super::{EntryOut, NewMode, OpenOut, Ops, Req, Result, fopen, logged};
 use agentfs_core::{Errno, FileRef, PrivilegeDrop};
 use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
 
 /// Lower files smaller than this are read through the page cache: a passthrough backing buys
@@ -28,20 +29,28 @@ impl Ops {
         if self.opts.keep_cache { fopen::KEEP_CACHE } else { 0 }
     }
 
-    /// How an open of `ino` is served: cached, or passed through to its lower file.
+    /// How an open of `ino` is served: cached, or passed through to its lower file (large,
+    /// read only) or to its upper data. A writer gets the upper data moved where the kernel may
+    /// write it; a reader passes through to upper data only if it is there already.
     fn decide(&self, ino: u64, write: bool) -> Decision {
         let Some(device) = self.device.get().filter(|_| self.granted.passthrough.load(Ordering::Acquire)) else {
             return Decision::Cached;
         };
+        let register = |fd: BorrowedFd<'_>| match Backing::register(device, fd) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(ino, %e, "passthrough refused; serving through the daemon");
+                None
+            }
+        };
         self.io.open(ino, write, || {
-            let lower = self.engine.lower_backing(ino, LOWER_PASSTHROUGH_MIN)?;
-            match Backing::register(device, lower.backing_fd()?) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    tracing::warn!(ino, %e, "passthrough refused; serving through the daemon");
-                    None
+            if !write {
+                if let Some(lower) = self.engine.lower_backing(ino, LOWER_PASSTHROUGH_MIN) {
+                    return register(lower.backing_fd()?).map(Lent::Lower);
                 }
             }
+            let upper = self.engine.upper_backing(ino)?;
+            register(upper.lend(write)?).map(Lent::Upper)
         })
     }
 

@@ -1,7 +1,10 @@
-//! One memfd as file data.
+//! One shmem file as file data: a memfd, or an unnamed file of the private tmpfs whose size
+//! is the budget (the only kind lent to the kernel for direct writes).
 
+use super::tmpfs::CappedTmpfs;
 use crate::errno::from_rustix;
 use crate::fd_io::pread_full;
+use agentfs_core::Timestamp;
 use agentfs_core::store::FileData;
 use agentfs_core::{Errno, Result};
 use rustix::fs::{FallocateFlags, MemfdFlags, SeekFrom, fallocate, fstat, ftruncate, memfd_create, seek};
@@ -13,12 +16,19 @@ const PAGE: u64 = 4096;
 
 pub struct Memfd {
     fd: OwnedFd,
+    /// On a filesystem whose size is the budget, so the kernel may write it directly.
+    capped: bool,
 }
 
 impl Memfd {
-    pub fn new() -> Result<Memfd> {
-        let fd = memfd_create("agentfs-upper", MemfdFlags::CLOEXEC).map_err(from_rustix)?;
-        Ok(Memfd { fd })
+    /// A new empty file: in `capped` if given, else a memfd.
+    pub fn new(capped: Option<&CappedTmpfs>) -> Result<Memfd> {
+        let Some(tmpfs) = capped else {
+            let fd = memfd_create("agentfs-upper", MemfdFlags::CLOEXEC).map_err(from_rustix)?;
+            return Ok(Memfd { fd, capped: false });
+        };
+        let fd = tmpfs.create_file().map_err(|e| crate::errno::from_io(&e))?;
+        Ok(Memfd { fd, capped: true })
     }
 
     fn check_end(offset: u64, len: u64) -> Result<()> {
@@ -105,6 +115,11 @@ impl FileData for Memfd {
     }
 
     fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.fd.as_fd())
+        self.capped.then(|| self.fd.as_fd())
+    }
+
+    fn modified(&self) -> Option<Timestamp> {
+        let s = fstat(&self.fd).ok()?;
+        Some(Timestamp::new(s.st_mtime as i64, s.st_mtime_nsec as u32))
     }
 }

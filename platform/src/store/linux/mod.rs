@@ -7,6 +7,7 @@
 //! on the heap).
 
 mod memfd;
+mod tmpfs;
 
 use agentfs_core::store::heap::HeapFile;
 use agentfs_core::store::{DataStore, FileData};
@@ -16,6 +17,7 @@ use parking_lot::RwLock;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+pub use tmpfs::CappedTmpfs;
 
 /// Files up to this size stay on the heap.
 pub const SMALL_FILE: u64 = 64 * 1024;
@@ -40,17 +42,20 @@ impl FdSlots {
 #[derive(Debug)]
 pub struct MemStore {
     slots: Arc<FdSlots>,
+    /// Where larger files go when the kernel may write them directly; memfds otherwise.
+    capped: Option<Arc<CappedTmpfs>>,
 }
 
 impl MemStore {
-    /// A store using at most `max_memfds` memfds.
+    /// A store using at most `max_memfds` memfds, none of them lent to the kernel.
     pub fn new(max_memfds: u64) -> MemStore {
-        MemStore { slots: Arc::new(FdSlots { free: AtomicU64::new(max_memfds) }) }
+        MemStore { slots: Arc::new(FdSlots { free: AtomicU64::new(max_memfds) }), capped: None }
     }
 
-    /// A store sized to the process's open-file limit: half of it may be memfds.
-    pub fn for_fd_limit(nofile: u64) -> MemStore {
-        MemStore::new(nofile / 2)
+    /// A store sized to the process's open-file limit: half of it may be memfds (or files of
+    /// `capped`, which may then be lent to the kernel).
+    pub fn for_fd_limit(nofile: u64, capped: Option<CappedTmpfs>) -> MemStore {
+        MemStore { capped: capped.map(Arc::new), ..MemStore::new(nofile / 2) }
     }
 }
 
@@ -60,6 +65,7 @@ impl DataStore for MemStore {
             heap: RwLock::new(HeapFile::default()),
             memfd: OnceLock::new(),
             slots: Arc::clone(&self.slots),
+            capped: self.capped.clone(),
         }))
     }
 }
@@ -70,6 +76,7 @@ pub struct MemFile {
     heap: RwLock<HeapFile>,
     memfd: OnceLock<Memfd>,
     slots: Arc<FdSlots>,
+    capped: Option<Arc<CappedTmpfs>>,
 }
 
 impl MemFile {
@@ -85,7 +92,7 @@ impl MemFile {
         if !self.slots.take() {
             return Ok(false);
         }
-        let mfd = match Memfd::new() {
+        let mfd = match Memfd::new(self.capped.as_deref()) {
             Ok(m) => m,
             Err(e) => {
                 self.slots.give_back();
@@ -207,5 +214,16 @@ impl FileData for MemFile {
 
     fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
         self.memfd.get().and_then(|m| m.backing_fd())
+    }
+
+    fn make_backing(&self) -> Result<bool> {
+        if self.capped.is_none() {
+            return Ok(false);
+        }
+        self.promote()
+    }
+
+    fn modified(&self) -> Option<agentfs_core::Timestamp> {
+        self.memfd.get().and_then(|m| m.modified())
     }
 }
