@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 
 const MIB: u64 = 1 << 20;
@@ -110,10 +110,12 @@ fn upper_files_are_written_by_the_kernel_within_the_budget() {
     writer.write_all_at(b"!", 10).unwrap();
     let after = fs::metadata(&path).unwrap().modified().unwrap();
     assert!(after > old + std::time::Duration::from_secs(3600 * 24 * 365), "{after:?}");
-    // Set-id bits cannot be given to a file the kernel writes directly: its writes would
-    // not take them away.
-    let err = fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY));
+    // Set-id bits given while the kernel writes the file directly stay for a writer with
+    // CAP_FSETID, as on Linux (tests/privileges.rs has the writers without it).
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o4755)).unwrap();
+    writer.write_all_at(b"#", 11).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o4755);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     // The kernel itself refuses bytes past the budget.
     let big = vec![1u8; 16 * MIB as usize];
     let mut err = None;
@@ -125,18 +127,31 @@ fn upper_files_are_written_by_the_kernel_within_the_budget() {
     }
     assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::ENOSPC));
     assert_eq!(requests(&f, "write"), writes, "no WRITE reached the daemon");
+    // A freeze cannot stop the kernel's writes: snapshot, diff and commit refuse meanwhile.
+    let out = f.run(&[os("diff"), f.mnt.as_os_str()]);
+    assert!(!out.status.success(), "diff while the kernel writes");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("open for writing"), "{out:?}");
     drop((reader, writer));
+    assert!(wait_until(std::time::Duration::from_secs(5), || f.run(&[os("diff"), f.mnt.as_os_str()]).status.success()));
     let used = f.status()["upper"]["used_bytes"].as_u64().unwrap();
     // The private tmpfs holds at most the budget; the daemon's own bookkeeping of the file
     // (under a kilobyte) comes on top.
     assert!((48 * MIB..=64 * MIB + 64 * 1024).contains(&used), "what the kernel wrote is charged: {used}");
-    // Once closed, the file can be made set-user-id, and is no longer lent: writes reach
-    // the daemon, which takes the bit away from a writer without CAP_FSETID.
-    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o4777)).unwrap();
-    let w = OpenOptions::new().write(true).open(&path).unwrap();
-    w.write_all_at(b"?", 0).unwrap();
-    drop(w);
-    assert!(requests(&f, "write") > writes, "a set-user-id file is written through the daemon");
+    // A mapping outlives its file and writes without anyone being told: the next stat
+    // still sees the new time.
+    File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+    let script = "import mmap, os, sys\n\
+        fd = os.open('upper', os.O_RDWR)\n\
+        m = mmap.mmap(fd, 4096)\n\
+        os.close(fd)\n\
+        print(os.stat('upper').st_mtime)\n\
+        sys.stdout.flush()\n\
+        m[0:1] = b'M'\n\
+        m.close()";
+    let before: f64 = sh(&f.mnt, &format!("python3 -c \"{script}\"")).trim().parse().unwrap();
+    assert_eq!(before, 946_684_800.0, "the time set before the mapping");
+    assert!(fs::metadata(&path).unwrap().modified().unwrap() > old, "a write through a mapping after close");
+    assert_eq!(fs::read(&path).unwrap()[0], b'M');
     fs::remove_file(&path).unwrap();
     assert!(f.status()["upper"]["used_bytes"].as_u64().unwrap() < MIB, "its memory came back");
     f.unmount();
@@ -244,7 +259,7 @@ fn a_running_program_keeps_its_file(opts: &[&str]) {
     let exe = f.mnt.join("sleeper");
     let original = fs::read("/bin/sleep").unwrap();
     fs::write(&exe, &original).unwrap();
-    fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
     for _ in 0..5 {
         let mut child = std::process::Command::new(&exe).arg("10").spawn().unwrap();
         for (write, truncate) in [(true, false), (true, true), (false, true)] {

@@ -39,6 +39,7 @@ errnos! {
     EAGAIN = 11, "Resource temporarily unavailable";
     ENOMEM = 12, "Out of memory";
     EACCES = 13, "Permission denied";
+    EBUSY = 16, "Device or resource busy";
     EEXIST = 17, "File exists";
     EXDEV = 18, "Cross-device link";
     ENOTDIR = 20, "Not a directory";

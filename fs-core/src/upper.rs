@@ -207,6 +207,11 @@ impl UpperFile {
         Some(fd)
     }
 
+    /// Whether the data was lent to the kernel (see [`UpperFile::lend`]); it stays so.
+    pub fn is_lent(&self) -> bool {
+        self.lent.load(Ordering::Acquire)
+    }
+
     /// When the kernel last changed lent data, if it did since the last call; the budget's
     /// charge is then brought up to what the data holds.
     pub fn kernel_change(&self) -> Option<Timestamp> {

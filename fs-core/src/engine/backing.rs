@@ -8,6 +8,7 @@ use crate::FileKind;
 use crate::lower::LowerFile;
 use crate::upper::UpperFile;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 impl Engine {
     /// The lower file a read-only open of node `id` may pass through to: the node's data is
@@ -22,17 +23,31 @@ impl Engine {
     }
 
     /// The upper data an open of node `id` may lend the kernel: a regular file whose every
-    /// byte is upper data. Files with set-id bits or file capabilities are never lent: the
-    /// kernel's own writes would not take them away, as a write must.
+    /// byte is upper data. The kernel's writes to it never reach us; what a write takes away
+    /// (set-id bits, capabilities) the kernel asks for itself, as a SETATTR that changes
+    /// nothing and a REMOVEXATTR (see the frontend's setattr).
+    /// Lending waits while the engine is frozen, like a change: a freeze cannot stop the
+    /// kernel's writes to what is lent (see [`Engine::lent_writers`]).
     pub fn upper_backing(&self, id: u64) -> Option<Arc<UpperFile>> {
+        let _change = self.mutation();
         let node = self.nodes.get(&id).map(|n| Arc::clone(&n))?;
         if node.kind != FileKind::Regular {
             return None;
         }
-        let data = node.upper_data().filter(|d| !d.is_partial())?;
-        match self.holds_privileges(&node) {
-            Ok(false) => Some(data),
-            _ => None,
-        }
+        node.upper_data().filter(|d| !d.is_partial())
+    }
+
+    /// Whether node `id`'s upper data was ever lent to the kernel.
+    pub fn upper_lent(&self, id: u64) -> bool {
+        self.nodes.get(&id).and_then(|n| n.upper_data()).is_some_and(|d| d.is_lent())
+    }
+
+    /// How many files the kernel may be writing directly now: lent, with handles open for
+    /// writing. A freeze stops every change but those.
+    pub fn lent_writers(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.writers.load(Ordering::Acquire) > 0 && n.upper_data().is_some_and(|d| d.is_lent()))
+            .count()
     }
 }

@@ -64,12 +64,22 @@ fn serve(engine: &Engine, mut stream: impl Conn, hooks: &Hooks) {
             }
         };
         let resp = match req {
+            Request::Freeze if frozen.is_some() => Response::Done,
             Request::Freeze => {
-                if frozen.is_none() {
-                    frozen = Some(engine.freeze());
-                    tracing::info!("frozen for a control client");
+                let f = engine.freeze();
+                match engine.lent_writers() {
+                    0 => {
+                        frozen = Some(f);
+                        tracing::info!("frozen for a control client");
+                        Response::Done
+                    }
+                    n => Response::Failed {
+                        errno: Errno::EBUSY.linux(),
+                        message: format!(
+                            "{n} file(s) are open for writing and written by the kernel directly (--passthrough), which a freeze cannot stop; close them and try again"
+                        ),
+                    },
                 }
-                Response::Done
             }
             Request::Thaw => {
                 if frozen.take().is_some() {

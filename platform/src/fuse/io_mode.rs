@@ -14,10 +14,6 @@
 use super::backing::Backing;
 use dashmap::DashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long a change that needs an inode's upper data not to be lent waits for releases.
-const RELEASE_WAIT: Duration = Duration::from_millis(50);
 
 enum Mode {
     Cached,
@@ -88,25 +84,6 @@ impl IoModes {
             e.opens = e.opens.saturating_sub(1);
         }
         self.inodes.remove_if(&ino, |_, e| e.opens == 0);
-    }
-
-    /// Whether the kernel reads and writes `ino`'s upper data directly.
-    pub fn lends_upper(&self, ino: u64) -> bool {
-        self.inodes.get(&ino).is_some_and(|e| e.opens > 0 && matches!(e.mode, Mode::Upper(_)))
-    }
-
-    /// Whether `ino`'s upper data is still lent after waiting up to [`RELEASE_WAIT`]: the
-    /// kernel sends RELEASE after close(2) has returned, so `echo > f; chmod u+s f` may ask
-    /// before the last release of `f` arrived.
-    pub fn still_lends_upper(&self, ino: u64) -> bool {
-        let deadline = Instant::now() + RELEASE_WAIT;
-        while self.lends_upper(ino) {
-            if Instant::now() >= deadline {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        false
     }
 
     /// Whether `ino` is being read through its lower file (so it must not change).

@@ -16,14 +16,29 @@ impl Ops {
             // Truncating would copy up a file that readers see through its lower backing.
             return Err(Errno::ETXTBSY);
         }
-        if set.mode.is_some_and(|m| m & 0o6000 != 0) && self.io.still_lends_upper(ino) {
-            // The kernel writes this file directly; those writes never reach us, and with
-            // HANDLE_KILLPRIV_V2 the kernel leaves taking set-id bits away to us.
-            return Err(Errno::ETXTBSY);
-        }
-        let chown = set.uid.is_some() || set.gid.is_some();
-        let set = SetAttr { drop: self.setattr_drop(req, ino, chown, set.size.is_some()), ..*set };
+        let drop = if *set == SetAttr::default() {
+            self.kill_asked(req, ino)
+        } else {
+            let chown = set.uid.is_some() || set.gid.is_some();
+            self.setattr_drop(req, ino, chown, set.size.is_some())
+        };
+        let set = SetAttr { drop, ..*set };
         self.engine.setattr(ino, &set).map(|a| self.attr_out(a)).map_err(|e| logged("setattr", e))
+    }
+
+    /// A SETATTR that changes nothing is the kernel's `file_remove_privs` (`ATTR_FORCE` with
+    /// the kill bits, which HANDLE_KILLPRIV_V2 strips): a write the daemon never saw, through a
+    /// file passed through to its upper data (`backing_file_write_iter`), was made by a caller
+    /// the kernel judged must not keep set-id bits or capabilities. It asks for capabilities
+    /// alone when the caller may keep set-id bits (CAP_FSETID: root stands in for it).
+    fn kill_asked(&self, req: &Req, ino: u64) -> PrivilegeDrop {
+        if !self.granted.killpriv.load(Ordering::Acquire) {
+            PrivilegeDrop::Nothing
+        } else if req.uid == 0 {
+            PrivilegeDrop::Capabilities
+        } else {
+            PrivilegeDrop::CapabilitiesAndSetId { caller_in_group: self.caller_in_group(req, ino) }
+        }
     }
 
     /// What a setattr takes away when the kernel left that to us (HANDLE_KILLPRIV_V2), as

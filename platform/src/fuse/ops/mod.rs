@@ -206,11 +206,22 @@ impl Ops {
     }
 
     fn entry(&self, attr: Attr) -> EntryOut {
-        EntryOut { attr, entry_ttl: self.opts.entry_ttl, attr_ttl: self.opts.attr_ttl }
+        EntryOut { attr_ttl: self.attr_ttl(attr.ino), attr, entry_ttl: self.opts.entry_ttl }
     }
 
     fn attr_out(&self, attr: Attr) -> AttrOut {
-        AttrOut { attr, ttl: self.opts.attr_ttl }
+        AttrOut { ttl: self.attr_ttl(attr.ino), attr }
+    }
+
+    /// How long the kernel may keep the attributes of node `ino`. Not at all for upper data
+    /// lent to the kernel: it changes it without telling anyone (through a mapping that
+    /// outlives its file, for one), so every stat must ask, and we look at the data's times.
+    fn attr_ttl(&self, ino: u64) -> std::time::Duration {
+        if self.granted.passthrough.load(Ordering::Relaxed) && self.engine.upper_lent(ino) {
+            std::time::Duration::ZERO
+        } else {
+            self.opts.attr_ttl
+        }
     }
 
     /// Whether the caller belongs to the group of node `ino`; only asked for a set-group-id

@@ -30,11 +30,6 @@ impl Ops {
             return Err(Errno::EINVAL);
         }
         self.refuse_acl(name.as_bytes())?;
-        if name.as_bytes() == b"security.capability" && self.io.still_lends_upper(ino) {
-            // The kernel writes this file directly; those writes never reach us, and with
-            // HANDLE_KILLPRIV_V2 the kernel leaves taking capabilities away to us.
-            return Err(Errno::ETXTBSY);
-        }
         super::super::host::xattr_flags(flags)
             .map(|f| XattrFlags { kill_sgid: self.acl_kills_sgid(req, ino, name.as_bytes()), ..f })
             .and_then(|f| self.engine.setxattr(ino, name, value, f))
