@@ -267,6 +267,19 @@ const CASES: &[Case] = &[
         fifo: true,
         user_owned: false,
     },
+    // chown(f, -1, -1) by a user who may not change the file: no write, nothing taken away
+    // (the kernel sends the daemon an empty SETATTR for it, which must not pass for the one a
+    // write through a lent file sends).
+    Case {
+        name: "suid-chown-nothing-user",
+        mode: 0o4755,
+        cap: false,
+        cmd: "chown : \"$F\" 2>/dev/null || true",
+        as_user: true,
+        user_group: false,
+        fifo: false,
+        user_owned: false,
+    },
     Case {
         name: "fifo-suid-chown-root",
         mode: 0o6755,

@@ -86,6 +86,15 @@ impl Engine {
         Ok(node.attr())
     }
 
+    /// Whether a write to `node` would have to take something away (set-id bits, file
+    /// capabilities).
+    pub(super) fn holds_privileges(&self, node: &Node) -> Result<bool> {
+        self.load_xattrs(node)?;
+        let m = node.meta.lock();
+        let caps = m.xattrs.as_ref().is_some_and(|x| x.contains_key(CAPABILITY_XATTR));
+        Ok(caps || m.perm & (S_ISUID | S_ISGID) != 0)
+    }
+
     /// Takes away what a write to node `id` takes away (see [`PrivilegeDrop`]); returns whether
     /// anything changed (a frontend whose kernel caches attributes must then tell it).
     pub fn drop_privileges(&self, id: u64, drop: PrivilegeDrop) -> Result<bool> {

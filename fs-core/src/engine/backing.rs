@@ -1,12 +1,11 @@
 //! What a frontend may hand to the kernel for direct I/O (FUSE passthrough): the lower file
 //! of a node still read from the lower layer, for reading; the upper data of a node in the
 //! upper layer, for reading and writing, where the store's filesystem enforces the budget
-//! (see [`UpperFile::lend`]).
+//! (see [`crate::upper::UpperFile::lend`]).
 
 use super::Engine;
 use crate::FileKind;
 use crate::lower::LowerFile;
-use crate::upper::UpperFile;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -22,19 +21,27 @@ impl Engine {
         self.open_lower(&node).ok().flatten()
     }
 
-    /// The upper data an open of node `id` may lend the kernel: a regular file whose every
-    /// byte is upper data. The kernel's writes to it never reach us; what a write takes away
-    /// (set-id bits, capabilities) the kernel asks for itself, as a SETATTR that changes
-    /// nothing and a REMOVEXATTR (see the frontend's setattr).
-    /// Lending waits while the engine is frozen, like a change: a freeze cannot stop the
-    /// kernel's writes to what is lent (see [`Engine::lent_writers`]).
-    pub fn upper_backing(&self, id: u64) -> Option<Arc<UpperFile>> {
+    /// Lends the upper data of node `id` to the kernel for an open (see [`crate::upper::UpperFile::lend`]),
+    /// moving it where the kernel may write it if `promote`, and hands its descriptor to
+    /// `register`. Only a regular file whose every byte is upper data, without set-id bits or
+    /// file capabilities: the kernel's direct writes never reach us, and the SETATTR it sends
+    /// to take those away is only trusted for a file lent with a writer (see the frontend's
+    /// setattr). Runs as a change: it waits while the engine is frozen, and a freeze waits for
+    /// it, so no file is lent behind a freeze's back (see [`Engine::lent_writers`]).
+    #[cfg(unix)]
+    pub fn lend_upper<T>(
+        &self,
+        id: u64,
+        promote: bool,
+        register: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> Option<T>,
+    ) -> Option<T> {
         let _change = self.mutation();
         let node = self.nodes.get(&id).map(|n| Arc::clone(&n))?;
-        if node.kind != FileKind::Regular {
+        if node.kind != FileKind::Regular || !matches!(self.holds_privileges(&node), Ok(false)) {
             return None;
         }
-        node.upper_data().filter(|d| !d.is_partial())
+        let data = node.upper_data().filter(|d| !d.is_partial())?;
+        register(data.lend(promote)?)
     }
 
     /// Whether node `id`'s upper data was ever lent to the kernel.

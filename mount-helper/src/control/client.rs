@@ -34,6 +34,9 @@ impl Client {
     fn next_response(&mut self, req: &Request) -> Result<Response> {
         let lost = |e: std::io::Error| Error::System(format!("lost the daemon of {}: {e}", self.mnt.display()));
         match recv::<Response>(&mut self.stream).map_err(lost)? {
+            Some(Response::Failed { errno, message }) if errno == agentfs_core::Errno::EBUSY.linux() => {
+                Err(Error::Busy(format!("{}: {message}", self.mnt.display())))
+            }
             Some(Response::Failed { errno, message }) => Err(Error::System(format!(
                 "the daemon of {} could not answer {req:?}: {message} (errno {errno})",
                 self.mnt.display()

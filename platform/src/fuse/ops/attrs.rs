@@ -26,13 +26,16 @@ impl Ops {
         self.engine.setattr(ino, &set).map(|a| self.attr_out(a)).map_err(|e| logged("setattr", e))
     }
 
-    /// A SETATTR that changes nothing is the kernel's `file_remove_privs` (`ATTR_FORCE` with
-    /// the kill bits, which HANDLE_KILLPRIV_V2 strips): a write the daemon never saw, through a
-    /// file passed through to its upper data (`backing_file_write_iter`), was made by a caller
-    /// the kernel judged must not keep set-id bits or capabilities. It asks for capabilities
-    /// alone when the caller may keep set-id bits (CAP_FSETID: root stands in for it).
+    /// A SETATTR that changes nothing, for a file lent to the kernel with a writer, is the
+    /// kernel's `file_remove_privs` (`ATTR_FORCE` with the kill bits, which HANDLE_KILLPRIV_V2
+    /// strips) after a write the daemon never saw (`backing_file_write_iter`): the writer may
+    /// not keep set-id bits or capabilities, and we take them away as a write does. It asks for
+    /// capabilities alone when the caller may keep set-id bits (CAP_FSETID: root stands in).
+    /// Only such a file: `chown(f, -1, -1)` by anyone sends the same empty SETATTR, and a file
+    /// with set-id bits is lent only if it got them while lent (see `Engine::lend_upper`).
     fn kill_asked(&self, req: &Req, ino: u64) -> PrivilegeDrop {
-        if !self.granted.killpriv.load(Ordering::Acquire) {
+        let lent_for_writing = self.engine.upper_lent(ino) && self.engine.has_writers(ino);
+        if !self.granted.killpriv.load(Ordering::Acquire) || !lent_for_writing {
             PrivilegeDrop::Nothing
         } else if req.uid == 0 {
             PrivilegeDrop::Capabilities

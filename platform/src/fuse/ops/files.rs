@@ -49,8 +49,7 @@ impl Ops {
                     return register(lower.backing_fd()?).map(Lent::Lower);
                 }
             }
-            let upper = self.engine.upper_backing(ino)?;
-            register(upper.lend(write)?).map(Lent::Upper)
+            self.engine.lend_upper(ino, write, register).map(Lent::Upper)
         })
     }
 
