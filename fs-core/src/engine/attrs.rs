@@ -88,6 +88,7 @@ impl Engine {
 
     /// Whether a write to `node` would have to take something away (set-id bits, file
     /// capabilities).
+    #[cfg(unix)]
     pub(super) fn holds_privileges(&self, node: &Node) -> Result<bool> {
         self.load_xattrs(node)?;
         let m = node.meta.lock();
