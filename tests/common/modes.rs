@@ -14,7 +14,8 @@ pub enum Mode {
     /// handle; writeback cache; caches that never expire. The default on btrfs and XFS.
     Pinned,
     /// A pin with `--passthrough`: OPEN answered, large lower files read by the kernel through a
-    /// backing file, no writeback cache.
+    /// backing file, upper files opened for writing lent to the kernel (read and written
+    /// through a backing file in a private tmpfs), no writeback cache.
     Passthrough,
     /// No pin (`--pin live`): OPEN answered, one-second caches, no writeback cache. The default
     /// where nothing can pin (ext4, tmpfs).
