@@ -21,6 +21,16 @@ enum Mode {
     Upper(Arc<Backing>),
 }
 
+impl Mode {
+    /// What an open of an inode in this mode gets.
+    fn decision(&self) -> Decision {
+        match self {
+            Mode::Cached => Decision::Cached,
+            Mode::Lower(backing) | Mode::Upper(backing) => Decision::Passthrough(Arc::clone(backing)),
+        }
+    }
+}
+
 struct InodeIo {
     mode: Mode,
     opens: u64,
@@ -55,29 +65,21 @@ impl IoModes {
     pub fn open(&self, ino: u64, write: bool, make_backing: impl FnOnce() -> Option<Lent>) -> Decision {
         let mut e = self.inodes.entry(ino).or_insert(InodeIo { mode: Mode::Cached, opens: 0 });
         if e.opens > 0 {
-            let decision = match &e.mode {
-                Mode::Lower(_) if write => return Decision::Busy,
-                Mode::Lower(backing) | Mode::Upper(backing) => Decision::Passthrough(Arc::clone(backing)),
-                Mode::Cached => Decision::Cached,
-            };
+            if write && matches!(e.mode, Mode::Lower(_)) {
+                return Decision::Busy;
+            }
             e.opens += 1;
-            return decision;
+            return e.mode.decision();
         }
         e.opens = 1;
-        let (mode, decision) = match make_backing() {
-            Some(Lent::Lower(b)) => {
-                let b = Arc::new(b);
-                (Mode::Lower(Arc::clone(&b)), Decision::Passthrough(b))
-            }
-            Some(Lent::Upper(b)) => {
-                let b = Arc::new(b);
-                (Mode::Upper(Arc::clone(&b)), Decision::Passthrough(b))
-            }
-            None => (Mode::Cached, Decision::Cached),
+        e.mode = match make_backing() {
+            Some(Lent::Lower(b)) => Mode::Lower(Arc::new(b)),
+            Some(Lent::Upper(b)) => Mode::Upper(Arc::new(b)),
+            None => Mode::Cached,
         };
-        e.mode = mode;
-        decision
+        e.mode.decision()
     }
+
     /// An open of `ino` went away; the last one takes the backing with it.
     pub fn release(&self, ino: u64) {
         if let Some(mut e) = self.inodes.get_mut(&ino) {

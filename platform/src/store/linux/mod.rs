@@ -1,19 +1,19 @@
-//! Linux upper file data in RAM: small files on the heap, larger ones in memfds.
+//! Linux upper file data in RAM: small files on the heap, larger ones in shmem files.
 //!
-//! A memfd is shmem (swappable, no mount, no privilege) and can serve as a FUSE passthrough
-//! backing file. It costs a file descriptor, so files stay on the heap until they grow past
-//! [`SMALL_FILE`], and the number of memfds is bounded: a
-//! workload that creates 100k files does not run out of descriptors (past the bound, files stay
-//! on the heap).
+//! A shmem file is a memfd (swappable, no mount, no privilege) or, when upper files may be lent
+//! to the kernel (passthrough), an unnamed file of a private tmpfs the budget's size. It costs a
+//! file descriptor, so files stay on the heap until they grow past [`SMALL_FILE`] (or are
+//! lent), and the number of shmem files is bounded: a workload that creates 100k files does not
+//! run out of descriptors (past the bound, files stay on the heap).
 
-mod memfd;
+mod shmem;
 mod tmpfs;
 
 use agentfs_core::store::heap::HeapFile;
 use agentfs_core::store::{DataStore, FileData};
 use agentfs_core::{Errno, Result};
-use memfd::Memfd;
 use parking_lot::RwLock;
+use shmem::ShmemFile;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -63,40 +63,41 @@ impl DataStore for MemStore {
     fn create(&self) -> Result<Box<dyn FileData>> {
         Ok(Box::new(MemFile {
             heap: RwLock::new(HeapFile::default()),
-            memfd: OnceLock::new(),
+            shmem: OnceLock::new(),
             slots: Arc::clone(&self.slots),
             capped: self.capped.clone(),
         }))
     }
 }
 
-/// One file: on the heap while small, in a memfd once large or asked for (never back). Once set,
-/// the memfd never changes, so its descriptor can be lent out for the file's lifetime.
+/// One file: on the heap while small, in a shmem file (a memfd, or a file of the private tmpfs)
+/// once large or asked for (never back). Once set, the shmem file never changes, so its
+/// descriptor can be lent out for the file's lifetime.
 pub struct MemFile {
     heap: RwLock<HeapFile>,
-    memfd: OnceLock<Memfd>,
+    shmem: OnceLock<ShmemFile>,
     slots: Arc<FdSlots>,
     capped: Option<Arc<CappedTmpfs>>,
 }
 
 impl MemFile {
-    /// Moves the data into a memfd, if a descriptor is available. Returns whether it is there.
+    /// Moves the data into a shmem file, if a descriptor is available. Returns whether it is there.
     fn promote(&self) -> Result<bool> {
-        if self.memfd.get().is_some() {
+        if self.shmem.get().is_some() {
             return Ok(true);
         }
         let mut heap = self.heap.write();
-        if self.memfd.get().is_some() {
+        if self.shmem.get().is_some() {
             return Ok(true);
         }
         if !self.slots.take() {
             return Ok(false);
         }
-        let mfd = match Memfd::new(self.capped.as_deref()) {
+        let mfd = match ShmemFile::new(self.capped.as_deref()) {
             Ok(m) => m,
             Err(e) => {
                 self.slots.give_back();
-                tracing::warn!(%e, "memfd_create failed; keeping the file on the heap");
+                tracing::warn!(%e, "could not make a shmem file; keeping the file on the heap");
                 return Ok(false);
             }
         };
@@ -104,7 +105,7 @@ impl MemFile {
             self.slots.give_back();
             return Err(e);
         }
-        if self.memfd.set(mfd).is_err() {
+        if self.shmem.set(mfd).is_err() {
             self.slots.give_back();
         }
         // The heap copy is stale from now on; free it.
@@ -114,27 +115,27 @@ impl MemFile {
 
     /// Runs `f` on wherever the data is now.
     fn with<R>(&self, f: impl FnOnce(&dyn FileData) -> R) -> R {
-        if let Some(m) = self.memfd.get() {
+        if let Some(m) = self.shmem.get() {
             return f(m);
         }
         let heap = self.heap.read();
         // Promoted while we waited for the lock: the heap is empty now.
-        match self.memfd.get() {
+        match self.shmem.get() {
             Some(m) => f(m),
             None => f(&*heap),
         }
     }
 
     fn grow_to(&self, end: u64) -> Result<()> {
-        if end > SMALL_FILE && self.memfd.get().is_none() {
+        if end > SMALL_FILE && self.shmem.get().is_none() {
             self.promote()?;
         }
         Ok(())
     }
 }
 
-/// Copies a heap file's data (not its holes) and size into a memfd.
-fn copy_heap(heap: &HeapFile, mfd: &Memfd) -> Result<()> {
+/// Copies a heap file's data (not its holes) and size into a shmem file.
+fn copy_heap(heap: &HeapFile, mfd: &ShmemFile) -> Result<()> {
     let len = heap.len();
     let mut buf = vec![0u8; SMALL_FILE as usize];
     let mut pos = 0;
@@ -162,7 +163,7 @@ fn copy_heap(heap: &HeapFile, mfd: &Memfd) -> Result<()> {
 
 impl Drop for MemFile {
     fn drop(&mut self) {
-        if self.memfd.get().is_some() {
+        if self.shmem.get().is_some() {
             self.slots.give_back();
         }
     }
@@ -213,7 +214,7 @@ impl FileData for MemFile {
     }
 
     fn backing_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.memfd.get().and_then(|m| m.backing_fd())
+        self.shmem.get().and_then(|m| m.backing_fd())
     }
 
     fn make_backing(&self) -> Result<bool> {
@@ -224,6 +225,6 @@ impl FileData for MemFile {
     }
 
     fn modified(&self) -> Option<agentfs_core::Timestamp> {
-        self.memfd.get().and_then(|m| m.modified())
+        self.shmem.get().and_then(|m| m.modified())
     }
 }

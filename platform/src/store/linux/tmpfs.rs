@@ -16,7 +16,6 @@ const MIN_SIZE: u64 = 4096;
 #[derive(Debug)]
 pub struct CappedTmpfs {
     root: OwnedFd,
-    size: u64,
 }
 
 impl CappedTmpfs {
@@ -31,12 +30,7 @@ impl CappedTmpfs {
         let attrs =
             MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOEXEC;
         let root = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
-        Ok(CappedTmpfs { root, size })
-    }
-
-    /// The most bytes of file data it holds.
-    pub fn size(&self) -> u64 {
-        self.size
+        Ok(CappedTmpfs { root })
     }
 
     /// A new empty, unnamed file in it, open for reading and writing.

@@ -14,21 +14,21 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 /// tmpfs allocates whole pages.
 const PAGE: u64 = 4096;
 
-pub struct Memfd {
+pub struct ShmemFile {
     fd: OwnedFd,
     /// On a filesystem whose size is the budget, so the kernel may write it directly.
     capped: bool,
 }
 
-impl Memfd {
+impl ShmemFile {
     /// A new empty file: in `capped` if given, else a memfd.
-    pub fn new(capped: Option<&CappedTmpfs>) -> Result<Memfd> {
+    pub fn new(capped: Option<&CappedTmpfs>) -> Result<ShmemFile> {
         let Some(tmpfs) = capped else {
             let fd = memfd_create("agentfs-upper", MemfdFlags::CLOEXEC).map_err(from_rustix)?;
-            return Ok(Memfd { fd, capped: false });
+            return Ok(ShmemFile { fd, capped: false });
         };
         let fd = tmpfs.create_file().map_err(|e| crate::errno::from_io(&e))?;
-        Ok(Memfd { fd, capped: true })
+        Ok(ShmemFile { fd, capped: true })
     }
 
     fn check_end(offset: u64, len: u64) -> Result<()> {
@@ -40,7 +40,7 @@ impl Memfd {
 }
 
 #[allow(clippy::unnecessary_cast)]
-impl FileData for Memfd {
+impl FileData for ShmemFile {
     fn len(&self) -> u64 {
         fstat(&self.fd).map(|s| (s.st_size as i64).max(0) as u64).unwrap_or(0)
     }
