@@ -4,6 +4,7 @@
 
 use crate::daemon::{self, MountConfig};
 use crate::error::{Error, Result};
+use crate::launch::Parent;
 use crate::pin::{self, Pin, PinKind, PinRequest, Plan};
 use crate::readiness::Readiness;
 use crate::registry::{self, MountRecord, MountState};
@@ -45,6 +46,8 @@ pub struct MountRequest {
     pub kernel: KernelOptions,
     /// What the mount table shows as the source (default: SRC).
     pub fsname: Option<String>,
+    /// Who the daemon's parent is while this process lives.
+    pub parent: Parent,
 }
 
 impl MountRequest {
@@ -67,6 +70,7 @@ impl MountRequest {
             exit_with: None,
             kernel: KernelOptions::default(),
             fsname: None,
+            parent: Parent::Launcher,
         }
     }
 }
@@ -235,7 +239,7 @@ pub fn mount(req: &MountRequest, exe: &Path) -> Result<Mounted> {
         daemon::serve(&cfg, Readiness::Foreground).map_err(cleanup)?;
         return Ok(Mounted { mountpoint, pin_kind: pin.kind, pid: std::process::id() });
     }
-    let pid = launch::start_background(exe, &cfg).map_err(cleanup)?;
+    let pid = launch::start_background(exe, &cfg, req.parent).map_err(cleanup)?;
     Ok(Mounted { mountpoint, pin_kind: pin.kind, pid })
 }
 

@@ -1,6 +1,7 @@
 //! `agentfs mount SRC MNT`.
 
 use crate::cli::MountArgs;
+use agentfs_mount_helper::launch::Parent;
 use agentfs_mount_helper::mount::{MountRequest, mount};
 use agentfs_mount_helper::options::Options;
 use agentfs_mount_helper::remount::{Given, remount};
@@ -26,6 +27,8 @@ pub fn run(a: MountArgs) -> Result<()> {
         passthrough: a.options.passthrough,
         fuse_options: a.options.fuse_options,
         io_uring: a.options.io_uring,
+        // This process exits once mounted.
+        parent: Parent::Caller,
         ..MountRequest::new(a.src, a.mnt)
     };
     options.apply(&mut req);
