@@ -4,8 +4,8 @@
 use crate::errno::{Errno, Result};
 use crate::store::FileData;
 use parking_lot::Mutex;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Fixed cost charged for each object the upper layer creates: what it really takes in the
 /// daemon's memory (its node, its directory entry, its data's bookkeeping, the allocator's
@@ -13,18 +13,54 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// file of 100 bytes (this plus its data, 932, is charged).
 pub const NODE_COST: u64 = 832;
 
+/// Told what is used of a budget when it moved by a step.
+pub type UseWatcher = Box<dyn Fn(u64) + Send + Sync>;
+
 /// A byte limit and what is used of it.
-#[derive(Debug)]
 pub struct Budget {
     limit: u64,
     used: AtomicU64,
     /// The most used since [`Budget::take_peak`] was last called.
     peak: AtomicU64,
+    /// Called when `used` moved by at least `step` from what it was last told.
+    watcher: OnceLock<(u64, UseWatcher)>,
+    told: AtomicU64,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").field("limit", &self.limit).field("used", &self.used).finish_non_exhaustive()
+    }
 }
 
 impl Budget {
     pub fn new(limit: u64) -> Arc<Budget> {
-        Arc::new(Budget { limit, used: AtomicU64::new(0), peak: AtomicU64::new(0) })
+        Arc::new(Budget {
+            limit,
+            used: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            watcher: OnceLock::new(),
+            told: AtomicU64::new(0),
+        })
+    }
+
+    /// Has `watcher` told what is used whenever that moved by `step` bytes or more since it
+    /// was last told (once: a second watcher is ignored).
+    pub fn watch(&self, step: u64, watcher: UseWatcher) {
+        let _ = self.watcher.set((step.max(1), watcher));
+    }
+
+    /// Tells the watcher, if `used` moved far enough; of threads crossing together, one tells.
+    fn maybe_tell(&self, used: u64) {
+        let Some((step, watcher)) = self.watcher.get() else {
+            return;
+        };
+        let told = self.told.load(Ordering::Relaxed);
+        if used.abs_diff(told) >= *step
+            && self.told.compare_exchange(told, used, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            watcher(used);
+        }
     }
 
     pub fn limit(&self) -> u64 {
@@ -47,6 +83,7 @@ impl Budget {
             match self.used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
                     self.peak.fetch_max(next, Ordering::Relaxed);
+                    self.maybe_tell(next);
                     return Ok(());
                 }
                 Err(actual) => cur = actual,
@@ -58,6 +95,7 @@ impl Budget {
     fn force_charge(&self, n: u64) {
         let next = self.used.fetch_add(n, Ordering::AcqRel).saturating_add(n);
         self.peak.fetch_max(next, Ordering::Relaxed);
+        self.maybe_tell(next);
     }
 
     /// The most used since the last call (a use that came and went between two looks counts),
@@ -71,7 +109,7 @@ impl Budget {
         loop {
             let next = cur.saturating_sub(n);
             match self.used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return,
+                Ok(_) => return self.maybe_tell(next),
                 Err(actual) => cur = actual,
             }
         }
@@ -228,6 +266,19 @@ mod tests {
         assert_eq!(b.used(), 10);
         drop(d);
         assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn the_watcher_is_told_of_each_step() {
+        let b = Budget::new(1 << 20);
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&told);
+        b.watch(1000, Box::new(move |used| seen.lock().push(used)));
+        b.try_charge(600).unwrap();
+        b.try_charge(600).unwrap();
+        b.force_charge(100);
+        b.release(1300);
+        assert_eq!(*told.lock(), vec![1200, 0]);
     }
 
     #[test]

@@ -114,3 +114,21 @@ fn lent_data_takes_in_what_the_kernel_wrote_and_the_tmpfs_bounds_it() {
     drop(file);
     assert_eq!(budget.used(), 0);
 }
+
+#[test]
+fn the_private_tmpfs_keeps_to_what_the_rest_of_the_budget_leaves() {
+    let Some(s) = capped_store(8 << 20) else { return };
+    assert!(s.bounds_itself());
+    let budget = Budget::new(8 << 20);
+    let file = Arc::new(UpperFile::whole(ChargedData::new(s.create().unwrap(), &budget)));
+    let fd = file.lend(true).expect("lent").try_clone_to_owned().unwrap();
+    rustix::io::pwrite(&fd, &[1u8; 1 << 20], 0).unwrap();
+    // 6 MiB used elsewhere (the heap, the bookkeeping) with 1 MiB in the tmpfs: 3 MiB more fit.
+    s.budget_used(8 << 20, 7 << 20);
+    let more = rustix::io::pwrite(&fd, &vec![2u8; 4 << 20], 1 << 20).map(|n| n as u64);
+    assert!(matches!(more, Err(rustix::io::Errno::NOSPC)) || more.is_ok_and(|n| n <= 3 << 20), "{more:?}");
+    // A size below what it holds is taken as what it holds; room comes back as the rest goes.
+    s.budget_used(8 << 20, 16 << 20);
+    s.budget_used(8 << 20, 0);
+    rustix::io::pwrite(&fd, &vec![3u8; 6 << 20], 0).unwrap();
+}

@@ -156,10 +156,15 @@ impl Engine {
         let lower_files = Arc::new(lower_cache::LowerFileCache::new(128));
         let prefetch =
             prefetch::Prefetcher::start(config.read_ahead_files, Arc::clone(&lower), Arc::downgrade(&lower_files));
+        let budget = Budget::new(config.budget_bytes);
+        if store.bounds_itself() {
+            let (limit, told) = (config.budget_bytes, Arc::clone(&store));
+            budget.watch(budget_step(limit), Box::new(move |used| told.budget_used(limit, used)));
+        }
         Ok(Engine {
             lower,
             store,
-            budget: Budget::new(config.budget_bytes),
+            budget,
             nodes,
             ids: IdMap::new(attr.dev, attr.ino),
             files: DashMap::new(),
@@ -411,4 +416,10 @@ impl Engine {
     fn budget(&self) -> &Arc<Budget> {
         &self.budget
     }
+}
+
+/// How far the budget's use moves before a store that bounds itself is told: the limit it
+/// keeps may lag by that much (1 MiB, or 1/256 of a larger budget).
+fn budget_step(limit: u64) -> u64 {
+    (limit / 256).max(1 << 20)
 }

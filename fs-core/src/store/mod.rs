@@ -61,4 +61,14 @@ pub trait FileData: Send + Sync {
 /// Makes new, empty upper files.
 pub trait DataStore: Send + Sync {
     fn create(&self) -> Result<Box<dyn FileData>>;
+
+    /// Whether the store holds data that the kernel writes without asking the engine, bounded
+    /// by a limit of the store's own: it is then told how much of the budget is used
+    /// ([`DataStore::budget_used`]) to keep that limit to what the rest leaves free.
+    fn bounds_itself(&self) -> bool {
+        false
+    }
+
+    /// `used` bytes of a budget of `limit` are charged (told when that moved by a step).
+    fn budget_used(&self, _limit: u64, _used: u64) {}
 }

@@ -68,6 +68,27 @@ impl DataStore for MemStore {
             capped: self.capped.clone(),
         }))
     }
+
+    fn bounds_itself(&self) -> bool {
+        self.capped.is_some()
+    }
+
+    /// The private tmpfs may hold what the budget leaves once the rest is counted: the heap's
+    /// files and the engine's bookkeeping (`used` less what the tmpfs holds), so that the
+    /// kernel's direct writes and the daemon's memory together stay within the budget.
+    fn budget_used(&self, limit: u64, used: u64) {
+        let Some(tmpfs) = &self.capped else {
+            return;
+        };
+        let held = match tmpfs.held() {
+            Ok(h) => h,
+            Err(e) => return tracing::warn!(%e, "cannot read the private tmpfs's use"),
+        };
+        let elsewhere = used.saturating_sub(held);
+        if let Err(e) = tmpfs.set_size(limit.saturating_sub(elsewhere)) {
+            tracing::warn!(%e, "cannot resize the private tmpfs to the budget");
+        }
+    }
 }
 
 /// One file: on the heap while small, in a shmem file (a memfd, or a file of the private tmpfs)
