@@ -13,8 +13,9 @@ use std::sync::{Arc, OnceLock};
 /// file of 100 bytes (this plus its data, 932, is charged).
 pub const NODE_COST: u64 = 832;
 
-/// Told what is used of a budget when it moved by a step.
-pub type UseWatcher = Box<dyn Fn(u64) + Send + Sync>;
+/// Told when what is used of a budget moved by a step; it reads the budget itself, so that a
+/// watcher that comes late sees what is used then, not when the step was crossed.
+pub type UseWatcher = Box<dyn Fn(&Budget) + Send + Sync>;
 
 /// A byte limit and what is used of it.
 pub struct Budget {
@@ -59,7 +60,7 @@ impl Budget {
         if used.abs_diff(told) >= *step
             && self.told.compare_exchange(told, used, Ordering::AcqRel, Ordering::Relaxed).is_ok()
         {
-            watcher(used);
+            watcher(self);
         }
     }
 
@@ -273,7 +274,7 @@ mod tests {
         let b = Budget::new(1 << 20);
         let told = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&told);
-        b.watch(1000, Box::new(move |used| seen.lock().push(used)));
+        b.watch(1000, Box::new(move |b: &Budget| seen.lock().push(b.used())));
         b.try_charge(600).unwrap();
         b.try_charge(600).unwrap();
         b.force_charge(100);

@@ -3,9 +3,10 @@
 //! A caller that lives on (`agentfs run`, the library's `Freeze`) runs `agentfs __serve --detach
 //! ...` with its stdout on a pipe. That launcher starts the real daemon (`agentfs __serve ...`,
 //! inheriting the pipe), writes `pid N`, and exits at once, so the daemon is never a child of the
-//! caller: an exited daemon left unreaped would look alive to a caller that checks its pid. A
-//! caller that exits once mounted (`agentfs mount`) starts the daemon itself, one process start
-//! less (about 2 ms of a 12 ms mount); the daemon is reparented when it exits. Either way the
+//! caller: its exit would leave the caller a zombie, or reach the caller's own handling of its
+//! children (a SIGCHLD handler, a wait for any child). A caller that exits once mounted
+//! (`agentfs mount`) starts the daemon itself, one process start less (about 2 ms of a 12 ms
+//! mount); the daemon is reparented when that caller exits. Either way the
 //! daemon leaves the caller's session itself and writes `ok` or `err CODE MESSAGE` (see
 //! [`crate::readiness`]).
 

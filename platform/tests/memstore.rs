@@ -3,7 +3,7 @@
 
 use agentfs_core::store::{DataStore, FileData};
 use agentfs_core::upper::UpperFile;
-use agentfs_core::{Errno, budget::Budget, budget::ChargedData};
+use agentfs_core::{Errno, budget::Budget, budget::Charge, budget::ChargedData};
 use agentfs_platform::store::{CappedTmpfs, MemStore, SMALL_FILE};
 use std::sync::Arc;
 
@@ -122,13 +122,26 @@ fn the_private_tmpfs_keeps_to_what_the_rest_of_the_budget_leaves() {
     let budget = Budget::new(8 << 20);
     let file = Arc::new(UpperFile::whole(ChargedData::new(s.create().unwrap(), &budget)));
     let fd = file.lend(true).expect("lent").try_clone_to_owned().unwrap();
+    // Writes through the lent descriptor are taken in when their mtime moves.
+    std::thread::sleep(std::time::Duration::from_millis(20));
     rustix::io::pwrite(&fd, &[1u8; 1 << 20], 0).unwrap();
-    // 6 MiB used elsewhere (the heap, the bookkeeping) with 1 MiB in the tmpfs: 3 MiB more fit.
-    s.budget_used(8 << 20, 7 << 20);
+    assert!(file.kernel_change().is_some());
+    assert_eq!(budget.used(), 1 << 20, "the kernel's MiB, charged");
+    // 5 MiB more charged elsewhere (the heap, the bookkeeping): 2 MiB more fit in the tmpfs.
+    let elsewhere = Charge::new(&budget, 5 << 20).unwrap();
+    s.budget_used(&budget);
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let more = rustix::io::pwrite(&fd, &vec![2u8; 4 << 20], 1 << 20).map(|n| n as u64);
-    assert!(matches!(more, Err(rustix::io::Errno::NOSPC)) || more.is_ok_and(|n| n <= 3 << 20), "{more:?}");
-    // A size below what it holds is taken as what it holds; room comes back as the rest goes.
-    s.budget_used(8 << 20, 16 << 20);
-    s.budget_used(8 << 20, 0);
-    rustix::io::pwrite(&fd, &vec![3u8; 6 << 20], 0).unwrap();
+    assert!(matches!(more, Err(rustix::io::Errno::NOSPC)) || more.is_ok_and(|n| n <= 2 << 20), "{more:?}");
+    let _ = file.kernel_change();
+    assert!(budget.used() <= 8 << 20, "{} used", budget.used());
+    // Charged past what the budget leaves it: the tmpfs keeps what it holds, takes no more.
+    let past = Charge::new(&budget, budget.limit() - budget.used()).unwrap();
+    s.budget_used(&budget);
+    let none = rustix::io::pwrite(&fd, &[3u8; 4096], 8 << 20);
+    assert!(matches!(none, Err(rustix::io::Errno::NOSPC)), "{none:?}");
+    // Room comes back as the rest goes.
+    drop((past, elsewhere));
+    s.budget_used(&budget);
+    rustix::io::pwrite(&fd, &vec![4u8; 6 << 20], 0).unwrap();
 }

@@ -158,8 +158,8 @@ impl Engine {
             prefetch::Prefetcher::start(config.read_ahead_files, Arc::clone(&lower), Arc::downgrade(&lower_files));
         let budget = Budget::new(config.budget_bytes);
         if store.bounds_itself() {
-            let (limit, told) = (config.budget_bytes, Arc::clone(&store));
-            budget.watch(budget_step(limit), Box::new(move |used| told.budget_used(limit, used)));
+            let told = Arc::clone(&store);
+            budget.watch(budget_step(config.budget_bytes), Box::new(move |b: &Budget| told.budget_used(b)));
         }
         Ok(Engine {
             lower,
@@ -419,7 +419,7 @@ impl Engine {
 }
 
 /// How far the budget's use moves before a store that bounds itself is told: the limit it
-/// keeps may lag by that much (1 MiB, or 1/256 of a larger budget).
+/// keeps may lag by that much (1/256 of the budget, at least 64 KiB).
 fn budget_step(limit: u64) -> u64 {
-    (limit / 256).max(1 << 20)
+    (limit / 256).max(64 << 10)
 }

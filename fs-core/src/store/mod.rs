@@ -69,6 +69,6 @@ pub trait DataStore: Send + Sync {
         false
     }
 
-    /// `used` bytes of a budget of `limit` are charged (told when that moved by a step).
-    fn budget_used(&self, _limit: u64, _used: u64) {}
+    /// What is used of `budget` moved by a step.
+    fn budget_used(&self, _budget: &crate::budget::Budget) {}
 }

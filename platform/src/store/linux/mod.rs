@@ -9,6 +9,7 @@
 mod shmem;
 mod tmpfs;
 
+use agentfs_core::budget::Budget;
 use agentfs_core::store::heap::HeapFile;
 use agentfs_core::store::{DataStore, FileData};
 use agentfs_core::{Errno, Result};
@@ -73,20 +74,11 @@ impl DataStore for MemStore {
         self.capped.is_some()
     }
 
-    /// The private tmpfs may hold what the budget leaves once the rest is counted: the heap's
-    /// files and the engine's bookkeeping (`used` less what the tmpfs holds), so that the
-    /// kernel's direct writes and the daemon's memory together stay within the budget.
-    fn budget_used(&self, limit: u64, used: u64) {
-        let Some(tmpfs) = &self.capped else {
-            return;
-        };
-        let held = match tmpfs.held() {
-            Ok(h) => h,
-            Err(e) => return tracing::warn!(%e, "cannot read the private tmpfs's use"),
-        };
-        let elsewhere = used.saturating_sub(held);
-        if let Err(e) = tmpfs.set_size(limit.saturating_sub(elsewhere)) {
-            tracing::warn!(%e, "cannot resize the private tmpfs to the budget");
+    /// The private tmpfs may hold what the budget leaves once the rest is counted (see
+    /// [`CappedTmpfs::fit`]).
+    fn budget_used(&self, budget: &Budget) {
+        if let Some(tmpfs) = &self.capped {
+            tmpfs.fit(budget.limit(), || budget.used());
         }
     }
 }
@@ -131,6 +123,10 @@ impl MemFile {
         }
         // The heap copy is stale from now on; free it.
         *heap = HeapFile::default();
+        // Its bytes moved from the heap into the private tmpfs, which may hold that much more.
+        if let Some(tmpfs) = &self.capped {
+            tmpfs.refit();
+        }
         Ok(true)
     }
 

@@ -13,6 +13,7 @@ use rustix::mount::{
 };
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::Mutex;
 
 /// tmpfs counts its size in pages; a size of 0 would mean no limit at all.
 const MIN_SIZE: u64 = 4096;
@@ -20,6 +21,9 @@ const MIN_SIZE: u64 = 4096;
 #[derive(Debug)]
 pub struct CappedTmpfs {
     root: OwnedFd,
+    /// The budget's limit and use it was last fitted to; held while fitting, so that fits
+    /// never cross.
+    fitted: Mutex<Option<(u64, u64)>>,
 }
 
 impl CappedTmpfs {
@@ -34,7 +38,7 @@ impl CappedTmpfs {
         let attrs =
             MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOEXEC;
         let root = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
-        Ok(CappedTmpfs { root })
+        Ok(CappedTmpfs { root, fitted: Mutex::new(None) })
     }
 
     /// Bytes of file data it holds now.
@@ -43,12 +47,51 @@ impl CappedTmpfs {
         Ok(st.f_blocks.saturating_sub(st.f_bfree).saturating_mul(st.f_frsize))
     }
 
-    /// Makes `size` the most it holds, or what it holds now if that is more (tmpfs refuses a
-    /// size below its use): the kernel's writes past it then fail with ENOSPC.
-    pub fn set_size(&self, size: u64) -> io::Result<()> {
-        let size = size.max(self.held()?).max(MIN_SIZE);
+    /// Keeps its size to what a budget of `limit` leaves when `used()` is charged in all: the
+    /// budget less what is charged elsewhere (the heap's files, the engine's bookkeeping), that
+    /// is `used()` less what it holds, and never more than the budget or less than what it
+    /// holds. What the kernel wrote but nobody charged yet counts as its own, so the size may
+    /// pass what the budget leaves by that much, never the budget itself.
+    pub fn fit(&self, limit: u64, used: impl Fn() -> u64) {
+        let mut fitted = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
+        let used = used();
+        *fitted = Some((limit, used));
+        self.fit_locked(limit, used);
+    }
+
+    /// Fits again to the budget last told, after data moved into it from the heap (which
+    /// moves nothing in the budget's use).
+    pub fn refit(&self) {
+        let fitted = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((limit, used)) = *fitted {
+            self.fit_locked(limit, used);
+        }
+    }
+
+    fn fit_locked(&self, limit: u64, used: u64) {
+        // A kernel write between reading the use and resizing makes tmpfs refuse a size below
+        // its new use (EINVAL); once more then.
+        let mut last = None;
+        for _ in 0..2 {
+            let result = self.held().and_then(|held| {
+                let elsewhere = used.saturating_sub(held);
+                self.set_size(limit.saturating_sub(elsewhere).max(held))
+            });
+            match result {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            tracing::warn!(%e, "cannot resize the private tmpfs to the budget");
+        }
+    }
+
+    /// Makes `size` the most it holds (tmpfs refuses a size below its use with EINVAL): the
+    /// kernel's writes past it then fail with ENOSPC.
+    fn set_size(&self, size: u64) -> io::Result<()> {
         let fs = fspick(&self.root, "", FsPickFlags::FSPICK_EMPTY_PATH | FsPickFlags::FSPICK_CLOEXEC)?;
-        fsconfig_set_string(&fs, "size", size.to_string())?;
+        fsconfig_set_string(&fs, "size", size.max(MIN_SIZE).to_string())?;
         Ok(fsconfig_reconfigure(&fs)?)
     }
 
