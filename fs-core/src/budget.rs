@@ -26,6 +26,8 @@ pub struct Budget {
     /// Called when `used` moved by at least `step` from what it was last told.
     watcher: OnceLock<(u64, UseWatcher)>,
     told: AtomicU64,
+    /// Of `used`, what writes in progress reserved for their worst case.
+    reserved: AtomicU64,
 }
 
 impl std::fmt::Debug for Budget {
@@ -42,6 +44,7 @@ impl Budget {
             peak: AtomicU64::new(0),
             watcher: OnceLock::new(),
             told: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
         })
     }
 
@@ -69,7 +72,31 @@ impl Budget {
     }
 
     pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// What is used less what writes in progress reserved: what is really held. A reservation
+    /// is counted in `reserved` before `used` and leaves it after, so reading `used` first never
+    /// sees more held than there is.
+    pub fn held(&self) -> u64 {
+        let used = self.used();
+        used.saturating_sub(self.reserved.load(Ordering::SeqCst))
+    }
+
+    /// Charges `n` bytes for a write in progress (see [`Budget::held`]).
+    fn try_reserve(&self, n: u64) -> Result<()> {
+        self.reserved.fetch_add(n, Ordering::SeqCst);
+        let charged = self.try_charge(n);
+        if charged.is_err() {
+            self.reserved.fetch_sub(n, Ordering::SeqCst);
+        }
+        charged
+    }
+
+    /// Gives back a reservation of `n` bytes.
+    fn unreserve(&self, n: u64) {
+        self.release(n);
+        self.reserved.fetch_sub(n, Ordering::SeqCst);
     }
 
     /// Charges `n` bytes, or fails with ENOSPC if that would pass the limit.
@@ -181,11 +208,11 @@ impl ChargedData {
             return Ok(0);
         }
         let quick = len.div_ceil(PAGE).saturating_add(1).saturating_mul(PAGE);
-        if self.budget.try_charge(quick).is_ok() {
+        if self.budget.try_reserve(quick).is_ok() {
             return Ok(quick);
         }
         let exact = self.data.growth(offset, len);
-        self.budget.try_charge(exact)?;
+        self.budget.try_reserve(exact)?;
         Ok(exact)
     }
 
@@ -193,7 +220,7 @@ impl ChargedData {
     fn settle(&self, reserved: u64) {
         let mut charged = self.charged.lock();
         let now = self.data.allocated();
-        self.budget.release(reserved);
+        self.budget.unreserve(reserved);
         if now > *charged {
             self.budget.force_charge(now - *charged);
         } else {
@@ -280,6 +307,17 @@ mod tests {
         b.force_charge(100);
         b.release(1300);
         assert_eq!(*told.lock(), vec![1200, 0]);
+    }
+
+    #[test]
+    fn reservations_are_used_but_not_held() {
+        let b = Budget::new(1 << 20);
+        b.try_reserve(4096).unwrap();
+        b.try_charge(100).unwrap();
+        assert_eq!((b.used(), b.held()), (4196, 100));
+        assert_eq!(b.try_reserve(1 << 20).unwrap_err(), Errno::ENOSPC);
+        b.unreserve(4096);
+        assert_eq!((b.used(), b.held()), (100, 100));
     }
 
     #[test]

@@ -78,7 +78,9 @@ impl DataStore for MemStore {
     /// [`CappedTmpfs::fit`]).
     fn budget_used(&self, budget: &Budget) {
         if let Some(tmpfs) = &self.capped {
-            tmpfs.fit(budget.limit(), || budget.used());
+            // Not what writes in progress reserved: a large write or fallocate into a file of
+            // the tmpfs would otherwise shrink the tmpfs by its own size before it lands.
+            tmpfs.fit(budget.limit(), || budget.held());
         }
     }
 }
