@@ -80,7 +80,7 @@ impl DataStore for MemStore {
         if let Some(tmpfs) = &self.capped {
             // Not what writes in progress reserved: a large write or fallocate into a file of
             // the tmpfs would otherwise shrink the tmpfs by its own size before it lands.
-            tmpfs.fit(budget.limit(), || budget.held());
+            tmpfs.fit(|| budget.held());
         }
     }
 }

@@ -21,13 +21,16 @@ const MIN_SIZE: u64 = 4096;
 #[derive(Debug)]
 pub struct CappedTmpfs {
     root: OwnedFd,
-    /// The budget's limit and use it was last fitted to; held while fitting, so that fits
+    /// The budget: the most it may ever hold.
+    limit: u64,
+    /// What was used of the budget when it was last fitted; held while fitting, so that fits
     /// never cross.
-    fitted: Mutex<Option<(u64, u64)>>,
+    fitted: Mutex<Option<u64>>,
 }
 
 impl CappedTmpfs {
-    /// A new tmpfs holding at most `size` bytes of file data.
+    /// A new tmpfs holding at most `size` bytes of file data: the budget, which [`CappedTmpfs::fit`]
+    /// never passes.
     pub fn new(size: u64) -> io::Result<CappedTmpfs> {
         let size = size.max(MIN_SIZE);
         let fs = fsopen("tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)?;
@@ -38,7 +41,7 @@ impl CappedTmpfs {
         let attrs =
             MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOEXEC;
         let root = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
-        Ok(CappedTmpfs { root, fitted: Mutex::new(None) })
+        Ok(CappedTmpfs { root, limit: size, fitted: Mutex::new(None) })
     }
 
     /// Bytes of file data it holds now.
@@ -47,42 +50,35 @@ impl CappedTmpfs {
         Ok(st.f_blocks.saturating_sub(st.f_bfree).saturating_mul(st.f_frsize))
     }
 
-    /// Keeps its size to what a budget of `limit` leaves when `used()` is charged in all: the
-    /// budget less what is charged elsewhere (the heap's files, the engine's bookkeeping), that
-    /// is `used()` less what it holds, and never more than the budget or less than what it
-    /// holds. What the kernel wrote but nobody charged yet counts as its own, so the size may
-    /// pass what the budget leaves by that much, never the budget itself.
-    pub fn fit(&self, limit: u64, used: impl Fn() -> u64) {
+    /// Keeps its size to what the budget leaves when `used()` is charged in all: the budget
+    /// less what is charged elsewhere (the heap's files, the engine's bookkeeping), that is
+    /// `used()` less what it holds, and never more than the budget or less than what it holds.
+    /// What the kernel wrote but nobody charged yet counts as its own, so the size may pass
+    /// what the budget leaves by that much, never the budget itself.
+    pub fn fit(&self, used: impl Fn() -> u64) {
         let mut fitted = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
         let used = used();
-        *fitted = Some((limit, used));
-        self.fit_locked(limit, used);
+        *fitted = Some(used);
+        self.fit_locked(used);
     }
 
-    /// Fits again to the budget last told, after data moved into it from the heap (which
-    /// moves nothing in the budget's use).
+    /// Fits again to the use last told, after data moved into it from the heap (which moves
+    /// nothing in the budget's use).
     pub fn refit(&self) {
         let fitted = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((limit, used)) = *fitted {
-            self.fit_locked(limit, used);
+        if let Some(used) = *fitted {
+            self.fit_locked(used);
         }
     }
 
-    fn fit_locked(&self, limit: u64, used: u64) {
+    fn fit_locked(&self, used: u64) {
+        let resize = || {
+            let held = self.held()?;
+            self.set_size(self.limit.saturating_sub(used.saturating_sub(held)).max(held))
+        };
         // A kernel write between reading the use and resizing makes tmpfs refuse a size below
         // its new use (EINVAL); once more then.
-        let mut last = None;
-        for _ in 0..2 {
-            let result = self.held().and_then(|held| {
-                let elsewhere = used.saturating_sub(held);
-                self.set_size(limit.saturating_sub(elsewhere).max(held))
-            });
-            match result {
-                Ok(()) => return,
-                Err(e) => last = Some(e),
-            }
-        }
-        if let Some(e) = last {
+        if let Err(e) = resize().or_else(|_| resize()) {
             tracing::warn!(%e, "cannot resize the private tmpfs to the budget");
         }
     }
